@@ -1,0 +1,158 @@
+//! The environment file: what a site wants, read by `hsp-agent`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// `[a-z][a-z0-9-]*`; prefixes container names, networks and folders.
+    pub name: String,
+    pub index: IndexSource,
+    /// Services the site wants.
+    #[serde(default)]
+    pub services: Vec<WantedService>,
+    /// Services the site already runs, pinning interfaces.
+    #[serde(default)]
+    pub externals: Vec<ExternalService>,
+    /// Config values per service id (or instance name): `NAME -> value`.
+    #[serde(default)]
+    pub config: BTreeMap<String, BTreeMap<String, ConfigValue>>,
+    #[serde(default)]
+    pub policy: EnvPolicy,
+    pub target: Target,
+}
+
+/// Where the index is and which root the site trusts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSource {
+    /// `https://...`, `http://...` or a local folder (air-gapped sites).
+    pub url: String,
+    /// Path of the trusted root metadata file (relative to the environment file).
+    pub root: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WantedService {
+    /// Service id, e.g. `org.hapifhir.server`.
+    pub id: String,
+    /// Accepted versions, a semver range; default any.
+    #[serde(default = "any")]
+    pub version: String,
+    /// Instance name; default derived from the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Pin this exact version (overrides update policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+}
+
+fn any() -> String {
+    "*".into()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalService {
+    /// Name used in plans, e.g. `hospital-smtp`.
+    pub name: String,
+    pub interface: String,
+    /// Interface version it offers.
+    pub version: String,
+    /// Features it offers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+    /// Binding field values.
+    #[serde(default)]
+    pub binding: BTreeMap<String, ConfigValue>,
+}
+
+/// A literal value, or a secret read from a file (mode 0600) at deploy time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    Literal(String),
+    Secret(SecretFile),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretFile {
+    /// Path of a file holding the value (trailing newline ignored); must be mode 0600.
+    pub secret_file: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvPolicy {
+    /// SPDX ids allowed; absent means any licence the registry accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<Vec<String>>,
+    #[serde(default)]
+    pub update: UpdateMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<UpdateWindow>,
+    /// Preferred provider service id per interface id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub preferred: BTreeMap<String, String>,
+}
+
+impl Default for EnvPolicy {
+    fn default() -> Self {
+        EnvPolicy {
+            licenses: None,
+            update: UpdateMode::Minor,
+            window: None,
+            preferred: BTreeMap::new(),
+        }
+    }
+}
+
+/// How far the agent may move a deployed service without being asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateMode {
+    None,
+    Patch,
+    #[default]
+    Minor,
+    Any,
+}
+
+/// When updates may be applied (UTC).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWindow {
+    /// Days of the week, e.g. `["sat", "sun"]`; empty means every day.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`; may be earlier than `start` (window spans midnight).
+    pub end: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub kind: TargetKind,
+    /// Docker: a registry mirror that serves the same digests, e.g. `127.0.0.1:5000`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+    /// Host: folder where artifacts are unpacked and processes run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Docker,
+    Host,
+}

@@ -1,0 +1,133 @@
+//! The registry repo: its config file and folder layout.
+//!
+//! ```text
+//! registry.json                                   RegistryConfig
+//! interfaces/<id>.json                            Interface
+//! publishers/<name>/publisher.json                Publisher
+//! publishers/<name>/services/<id>/<version>.json  Document
+//! publishers/<name>/<name>.json                   the publisher's signed TUF targets metadata (hsp sign)
+//! keys/                                           public keys and signed root metadata (hsp init)
+//! ```
+//!
+//! In the built index, a document's TUF target path is
+//! [`document_target_path`]; the publisher's delegation covers
+//! [`namespace_patterns`].
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub const CONFIG_FILE: &str = "registry.json";
+pub const INTERFACES_DIR: &str = "interfaces";
+pub const PUBLISHERS_DIR: &str = "publishers";
+pub const PUBLISHER_FILE: &str = "publisher.json";
+pub const SERVICES_DIR: &str = "services";
+pub const KEYS_DIR: &str = "keys";
+
+/// The licences the HSPC marketplace accepts as open source.
+pub const DEFAULT_OPEN_SOURCE_LICENSES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "GPL-2.0",
+    "GPL-3.0",
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Short name, `[a-z][a-z0-9-]*`.
+    pub name: String,
+    /// Title shown on the website.
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Public base URL where the built index is served, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub expiry: Expiry,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(default)]
+    pub site: SiteConfig,
+}
+
+/// Days until each role's metadata expires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expiry {
+    pub root_days: u32,
+    pub targets_days: u32,
+    pub snapshot_days: u32,
+    pub timestamp_days: u32,
+    /// Default expiry `hsp sign` gives a publisher's metadata.
+    pub publisher_days: u32,
+}
+
+impl Default for Expiry {
+    fn default() -> Self {
+        Expiry {
+            root_days: 365,
+            targets_days: 90,
+            snapshot_days: 7,
+            timestamp_days: 1,
+            publisher_days: 365,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// SPDX ids accepted as open source (any SPDX form of these, e.g.
+    /// `GPL-2.0-only`, `GPL-2.0-or-later`).
+    pub open_source_licenses: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            open_source_licenses: DEFAULT_OPEN_SOURCE_LICENSES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// Website look: optional overrides.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Path (relative to the repo) of a logo image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<String>,
+    /// CSS colour of headers and links, e.g. `#0b5394`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_colour: Option<String>,
+    /// Folder (relative to the repo) of Tera templates overriding the built-in ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
+}
+
+/// TUF target path of a conformance document.
+pub fn document_target_path(id: &str, version: &str) -> String {
+    format!("{SERVICES_DIR}/{id}/{version}.json")
+}
+
+/// TUF path patterns a publisher's delegation covers, one pair per namespace
+/// (`*` does not cross `/`).
+pub fn namespace_patterns(namespaces: &[String]) -> Vec<String> {
+    namespaces
+        .iter()
+        .flat_map(|ns| {
+            [
+                format!("{SERVICES_DIR}/{ns}/*"),
+                format!("{SERVICES_DIR}/{ns}.*/*"),
+            ]
+        })
+        .collect()
+}

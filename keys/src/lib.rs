@@ -1,0 +1,1 @@
+//! ed25519 key files, signing and TUF key ids.
