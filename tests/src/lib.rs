@@ -15,3 +15,21 @@ pub fn tool(rel: &str) -> PathBuf {
     assert!(p.exists(), "{} is missing: run .ci/install first", p.display());
     p
 }
+
+/// Path of a workspace binary (`hsp`, `hsp-agent`), built once per test process
+/// with the same profile as the tests.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--bins", "-p", "hsp-generator", "-p", "hsp-agent"])
+            .current_dir(root())
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "cargo build of the binaries failed");
+    });
+    // target/<profile>/deps/<test-exe> -> target/<profile>/<name>
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join(name)
+}
