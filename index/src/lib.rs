@@ -1,5 +1,6 @@
 //! The HSP data model.
 //!
+//! - [`api`]: the JSON API files published as TUF targets.
 //! - [`document`]: the conformance document, one JSON file per service version,
 //!   written by an ISV and signed by its publisher key.
 //! - [`interface`]: interface definitions (`interfaces/<id>.json` in a registry);
@@ -13,6 +14,7 @@
 //! **Invariant:** this crate does no I/O except where a function says so in its
 //! name (`read_*`); validators take data and return data.
 
+pub mod api;
 pub mod document;
 pub mod environment;
 pub mod interface;
