@@ -9,6 +9,7 @@
 //! - [`registry`]: the registry config (`registry.json`) and the repo layout.
 //! - [`environment`]: a site's environment file, read by `hsp-agent`.
 //! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
+//! - [`tuf`]: the index format: TUF 1.0 metadata, canonical JSON, verification.
 //! - [`version`]: lenient semver versions (`7.4` = `7.4.0`) and ranges.
 //!
 //! **Invariant:** this crate does no I/O except where a function says so in its
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod publisher;
 pub mod registry;
 pub mod schema;
+pub mod tuf;
 pub mod version;
 
 pub use document::Document;
