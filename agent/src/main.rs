@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Write the JSON Schema of the environment file.
     Schema(cmd::schema::Args),
+    /// Export an environment as Kubernetes manifests, a Helm chart or a Compose project.
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Schema(args) => cmd::schema::run(args),
+        Command::Export(args) => cmd::export::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,286 @@
+//! Exporters: Kubernetes manifests, a Helm chart and a Compose file from one
+//! resolved [`Plan`].
+//!
+//! All three read the same [`model::Model`] of the plan: one *unit* per task of
+//! each instance, named `<instance>-<task>` — the DNS name the planner renders for
+//! `${self.<task>.<port>}` and for bindings, so a Kubernetes Service and a Compose
+//! service carry exactly that name. Plain env values go to ConfigMaps (Compose:
+//! `environment`); any env value with a secret part goes *as a whole* to a Secret
+//! (Compose: an env file), because neither format can splice a secret into text.
+//!
+//! Secrets: a plan holds only [`SecretRef`](hsp_index::plan::SecretRef)s. Without
+//! `inline_secrets`, exports contain placeholders `<hsp:KEY>` and a README listing
+//! what to fill; with it, file secrets are read and generated ones are generated
+//! once per export, so every place that uses one gets the same value.
+//!
+//! Output is deterministic: the same plan and options give byte-identical files
+//! (placeholders mode; inline mode differs only in generated values).
+//!
+//! **Invariant:** exports never contain a secret value unless
+//! [`Options::inline_secrets`] is set, and then only in files marked
+//! [`OutFile::secret`] (written mode 0600).
+
+mod compose;
+mod helm;
+mod kubernetes;
+mod model;
+mod secrets;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hsp_index::Plan;
+
+pub use secrets::{SecretSource, SystemSecrets};
+
+/// What to export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A folder of manifests for `kubectl apply -f`.
+    Kubernetes,
+    /// A Helm chart folder.
+    Helm,
+    /// A Compose project folder (`compose.yaml`).
+    Compose,
+}
+
+/// Export options.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Write secret values: read file secrets, generate generated ones.
+    pub inline_secrets: bool,
+    /// Registry (`host[:port]`) that replaces every image's registry: a mirror
+    /// serving the same digests.
+    pub registry: Option<String>,
+}
+
+/// The exported files, by path relative to the output folder.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Export {
+    pub files: BTreeMap<String, OutFile>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutFile {
+    pub contents: String,
+    /// Holds secret values: written mode 0600.
+    pub secret: bool,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("instance {instance}, task {task}: image {image:?} is not pinned by digest (hint: use `repo[:tag]@sha256:<64 hex>`)")]
+    ImageNotPinned {
+        instance: String,
+        task: String,
+        image: String,
+    },
+    #[error("{name:?} cannot be used as a Kubernetes or Compose name: {why} (hint: shorten the instance or task name in the environment)")]
+    Name { name: String, why: &'static str },
+    #[error("{name:?} is used by two objects ({first} and {second}) (hint: rename one of them in the environment)")]
+    Duplicate {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("instance {instance}, task {task}: health check names port {port:?}, which the task does not have")]
+    HealthPort {
+        instance: String,
+        task: String,
+        port: String,
+    },
+    #[error("secret {key}: {why}")]
+    SecretValue { key: String, why: &'static str },
+    #[error("reading secret file {path}")]
+    ReadSecret {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("secret file {path} has mode {mode:o}: it must not be readable by group or others (hint: chmod 600 {path})")]
+    SecretMode { path: String, mode: u32 },
+    #[error("serializing YAML")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("serializing JSON")]
+    Json(#[from] serde_json::Error),
+    #[error("{} is not empty and holds no earlier export (hint: choose a new folder)", path.display())]
+    NotEmpty { path: PathBuf },
+    #[error("writing {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Exports `plan` as `format`. `source` is asked for secret values only when
+/// `options.inline_secrets` is set.
+pub fn export(
+    plan: &Plan,
+    format: Format,
+    options: &Options,
+    source: &mut dyn SecretSource,
+) -> Result<Export, ExportError> {
+    let model = model::Model::new(plan, options)?;
+    let secrets = if options.inline_secrets {
+        secrets::Secrets::inline(&model.atoms, source)?
+    } else {
+        secrets::Secrets::Placeholders
+    };
+    let files = match format {
+        Format::Kubernetes => kubernetes::export(&model, &secrets)?,
+        Format::Helm => helm::export(&model, &secrets)?,
+        Format::Compose => compose::export(&model, &secrets)?,
+    };
+    Ok(Export { files })
+}
+
+/// Lists the files an export wrote, so that exporting again into the same
+/// folder replaces exactly those and never deletes anything else.
+const MARKER: &str = ".hsp-export";
+
+impl Export {
+    /// Writes the files under `dir` (created if missing). A folder that is not
+    /// empty must hold an earlier export (its marker file); the files that export
+    /// listed are removed first, so nothing stale is applied later.
+    pub fn write(&self, dir: &Path) -> Result<(), ExportError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ExportError::Write { path, source }
+        };
+        let marker = dir.join(MARKER);
+        if dir.exists() {
+            let non_empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_some();
+            if marker.exists() {
+                let old = std::fs::read_to_string(&marker).map_err(io(&marker))?;
+                for rel in old.lines().filter(|l| is_safe_relative(l)) {
+                    let p = dir.join(rel);
+                    if p.is_file() {
+                        std::fs::remove_file(&p).map_err(io(&p))?;
+                    }
+                }
+            } else if non_empty {
+                return Err(ExportError::NotEmpty {
+                    path: dir.to_path_buf(),
+                });
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut listed = String::new();
+        for (rel, file) in &self.files {
+            let path = dir.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            write_file(&path, file).map_err(io(&path))?;
+            listed.push_str(rel);
+            listed.push('\n');
+        }
+        std::fs::write(&marker, listed).map_err(io(&marker))
+    }
+}
+
+fn is_safe_relative(rel: &str) -> bool {
+    !rel.is_empty()
+        && !rel.starts_with('/')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn write_file(path: &Path, file: &OutFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if file.secret { 0o600 } else { 0o644 });
+    }
+    let mut f = options.open(path)?;
+    f.write_all(file.contents.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_relative_paths() {
+        for (rel, ok) in [
+            ("compose.yaml", true),
+            ("templates/a.yaml", true),
+            ("", false),
+            ("/etc/passwd", false),
+            ("../x", false),
+            ("a/../../x", false),
+            ("a//b", false),
+        ] {
+            assert_eq!(is_safe_relative(rel), ok, "{rel}");
+        }
+    }
+
+    #[test]
+    fn write_refuses_foreign_folder_and_replaces_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.txt"), "keep").unwrap();
+        let export = Export {
+            files: BTreeMap::from([
+                (
+                    "a.yaml".to_string(),
+                    OutFile {
+                        contents: "a".into(),
+                        secret: false,
+                    },
+                ),
+                (
+                    "s/b.env".to_string(),
+                    OutFile {
+                        contents: "b".into(),
+                        secret: true,
+                    },
+                ),
+            ]),
+        };
+        assert!(matches!(
+            export.write(dir.path()),
+            Err(ExportError::NotEmpty { .. })
+        ));
+
+        let out = dir.path().join("out");
+        export.write(&out).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(out.join("s/b.env"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let smaller = Export {
+            files: BTreeMap::from([(
+                "c.yaml".to_string(),
+                OutFile {
+                    contents: "c".into(),
+                    secret: false,
+                },
+            )]),
+        };
+        std::fs::write(out.join("notes.txt"), "user file").unwrap();
+        smaller.write(&out).unwrap();
+        assert!(
+            !out.join("a.yaml").exists(),
+            "stale file of the earlier export removed"
+        );
+        assert!(!out.join("s/b.env").exists());
+        assert!(out.join("c.yaml").exists());
+        assert!(
+            out.join("notes.txt").exists(),
+            "files the export did not write are kept"
+        );
+    }
+}
