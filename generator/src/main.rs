@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod repo;
 
 #[derive(Parser)]
 #[command(name = "hsp", version, about = "Check, sign and build an HSP registry")]
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Validate documents, folders or registry repos, reporting every problem.
+    Check(cmd::check::Args),
     /// Write the JSON Schemas of the registry's file types.
     Schema(cmd::schema::Args),
 }
@@ -22,6 +25,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
         Command::Schema(args) => cmd::schema::run(args),
     };
     match result {

@@ -10,6 +10,7 @@
 //! - [`environment`]: a site's environment file, read by `hsp-agent`.
 //! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
 //! - [`tuf`]: the index format: TUF 1.0 metadata, canonical JSON, verification.
+//! - [`validate`]: every validation rule, reporting all problems with positions.
 //! - [`version`]: lenient semver versions (`7.4` = `7.4.0`) and ranges.
 //!
 //! **Invariant:** this crate does no I/O except where a function says so in its
@@ -24,6 +25,7 @@ pub mod publisher;
 pub mod registry;
 pub mod schema;
 pub mod tuf;
+pub mod validate;
 pub mod version;
 
 pub use document::Document;

@@ -1,0 +1,292 @@
+//! Rules across the files of a registry repo: file locations, publishers and
+//! their namespaces, duplicate versions, and the open-source dependency rule.
+//!
+//! The open-source rule (HSPC marketplace policy): an open-source service may
+//! depend on a non-open service only if that dependency can itself be deployed on
+//! HSP. Requirements name interfaces, so for every non-optional requirement of an
+//! open-source, non-yanked document some non-yanked document of the index must
+//! provide that interface at a version in the requirement's range; which licence
+//! that provider has does not matter, since it is deployable either way.
+
+use std::collections::HashMap;
+
+use semver::Version;
+
+use super::{Code, Diagnostic, Finding, LicencePolicy, Loaded, Repo};
+use crate::registry::{INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR};
+use crate::version::{parse_range, parse_version};
+use crate::Document;
+
+pub fn check(repo: &Repo, registry_mode: bool, licences: &LicencePolicy) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut at = |path: &str, bytes: &[u8], f: Finding| out.push(f.resolve(path, bytes));
+    duplicate_versions(&repo.documents, &mut at);
+    if !registry_mode {
+        return out;
+    }
+    for i in &repo.interfaces {
+        let want = format!("{INTERFACES_DIR}/{}.json", i.value.id);
+        if i.path != want {
+            at(&i.path, &i.bytes, location("/id", &i.path, &want));
+        }
+    }
+    let mut claimed: Vec<(&str, &str)> = Vec::new();
+    for p in &repo.publishers {
+        let want = format!("{PUBLISHERS_DIR}/{}/{PUBLISHER_FILE}", p.value.name);
+        if p.path != want {
+            at(&p.path, &p.bytes, location("/name", &p.path, &want));
+        }
+        for (k, ns) in p.value.namespaces.iter().enumerate() {
+            let clash = claimed.iter().find(|(other, _)| overlaps(ns, other));
+            if let Some((other, owner)) = clash {
+                let msg = format!("namespace `{ns}` overlaps `{other}` of publisher `{owner}`");
+                at(
+                    &p.path,
+                    &p.bytes,
+                    Finding::new(Code::Namespace, format!("/namespaces/{k}"), msg)
+                        .hint("each service id must belong to exactly one publisher"),
+                );
+            }
+        }
+        claimed.extend(
+            p.value
+                .namespaces
+                .iter()
+                .map(|ns| (ns.as_str(), p.value.name.as_str())),
+        );
+    }
+    let publishers: HashMap<&str, _> = repo
+        .publishers
+        .iter()
+        .map(|p| (p.value.name.as_str(), &p.value))
+        .collect();
+    for d in &repo.documents {
+        let doc = &d.value;
+        for f in document_location(&d.path, doc) {
+            at(&d.path, &d.bytes, f);
+        }
+        match publishers.get(doc.publisher.as_str()) {
+            None => at(
+                &d.path,
+                &d.bytes,
+                Finding::new(
+                    Code::UnknownPublisher,
+                    "/publisher",
+                    format!("publisher `{}` has no record", doc.publisher),
+                )
+                .hint(format!(
+                    "add {PUBLISHERS_DIR}/{}/{PUBLISHER_FILE}",
+                    doc.publisher
+                )),
+            ),
+            Some(p) if !p.owns(&doc.id) => at(
+                &d.path,
+                &d.bytes,
+                Finding::new(
+                    Code::Namespace,
+                    "/id",
+                    format!("publisher `{}` may not publish `{}`", p.name, doc.id),
+                )
+                .hint(format!(
+                    "its namespaces are {}; ask the registry to add one",
+                    p.namespaces.join(", ")
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    open_source_dependencies(repo, licences, &mut at);
+    out
+}
+
+fn location(ptr: &str, path: &str, want: &str) -> Finding {
+    Finding::new(
+        Code::FileLocation,
+        ptr,
+        format!("the file is at {path} but its content says {want}"),
+    )
+    .hint(format!("move it to {want}, or fix the value"))
+}
+
+/// Whether two namespaces overlap (one equals or contains the other).
+fn overlaps(a: &str, b: &str) -> bool {
+    let within = |x: &str, y: &str| x == y || x.strip_prefix(y).is_some_and(|r| r.starts_with('.'));
+    within(a, b) || within(b, a)
+}
+
+/// `publishers/<publisher>/services/<id>/<version>.json` must match the content.
+fn document_location(path: &str, doc: &Document) -> Vec<Finding> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let want = format!(
+        "{PUBLISHERS_DIR}/{}/{SERVICES_DIR}/{}/{}.json",
+        doc.publisher, doc.id, doc.version
+    );
+    let [_, publisher, _, id, file] = parts.as_slice() else {
+        return vec![location("", path, &want)];
+    };
+    let mut out = Vec::new();
+    if *publisher != doc.publisher {
+        out.push(location("/publisher", path, &want));
+    }
+    if *id != doc.id {
+        out.push(location("/id", path, &want));
+    }
+    if file.strip_suffix(".json") != Some(doc.version.as_str()) {
+        out.push(location("/version", path, &want));
+    }
+    out
+}
+
+/// Same id and same version (ignoring build metadata, `7.4` = `7.4.0`).
+fn duplicate_versions(docs: &[Loaded<Document>], at: &mut impl FnMut(&str, &[u8], Finding)) {
+    let mut seen: HashMap<(&str, Version), &str> = HashMap::with_capacity(docs.len());
+    for d in docs {
+        let Ok(mut v) = parse_version(&d.value.version) else {
+            continue;
+        };
+        v.build = semver::BuildMetadata::EMPTY;
+        match seen.get(&(d.value.id.as_str(), v.clone())) {
+            Some(first) => at(
+                &d.path,
+                &d.bytes,
+                Finding::new(
+                    Code::DuplicateVersion,
+                    "/version",
+                    format!(
+                        "{} {} is already defined by {first}",
+                        d.value.id, d.value.version
+                    ),
+                )
+                .hint("versions are never replaced: publish a new version, or yank the old one"),
+            ),
+            None => {
+                seen.insert((d.value.id.as_str(), v), &d.path);
+            }
+        }
+    }
+}
+
+fn open_source_dependencies(
+    repo: &Repo,
+    licences: &LicencePolicy,
+    at: &mut impl FnMut(&str, &[u8], Finding),
+) {
+    let mut providers: HashMap<&str, Vec<(Version, &str)>> = HashMap::new();
+    for d in repo.documents.iter().filter(|d| d.value.yanked.is_none()) {
+        for p in &d.value.provides {
+            if let Ok(v) = parse_version(&p.version) {
+                providers
+                    .entry(p.interface.as_str())
+                    .or_default()
+                    .push((v, d.value.id.as_str()));
+            }
+        }
+    }
+    let mut open_cache: HashMap<&str, bool> = HashMap::new();
+    for d in &repo.documents {
+        let doc = &d.value;
+        let needs: Vec<_> = doc
+            .requires
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.optional)
+            .collect();
+        if needs.is_empty() || doc.yanked.is_some() {
+            continue;
+        }
+        let open = *open_cache
+            .entry(doc.license.as_str())
+            .or_insert_with(|| licences.is_open(&doc.license).unwrap_or(false));
+        if !open {
+            continue;
+        }
+        for (i, r) in needs {
+            if repo.interface(&r.interface).is_none() {
+                continue; // reported as an unknown interface
+            }
+            let Ok(range) = parse_range(&r.version) else {
+                continue;
+            };
+            let offered = providers
+                .get(r.interface.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let others: Vec<&(Version, &str)> =
+                offered.iter().filter(|(_, id)| *id != doc.id).collect();
+            if others.iter().any(|(v, _)| range.matches(v)) {
+                continue;
+            }
+            let msg = if others.is_empty() {
+                format!("open-source `{}` requires interface `{}` but no service in this registry provides it", doc.id, r.interface)
+            } else {
+                let mut vs: Vec<String> = others.iter().map(|(v, _)| v.to_string()).collect();
+                vs.sort();
+                vs.dedup();
+                format!(
+                    "open-source `{}` requires `{}` {} but this registry provides only {}",
+                    doc.id,
+                    r.interface,
+                    r.version,
+                    vs.join(", ")
+                )
+            };
+            at(&d.path, &d.bytes, Finding::new(Code::OpenSourceDependency, format!("/requires/{i}"), msg).hint(
+                "an open-source service may depend on a service only if it is deployable from the index: add a provider, widen the range, or mark the requirement `optional`",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_overlap_on_whole_labels() {
+        for (a, b, want) in [
+            ("org.hapifhir", "org.hapifhir", true),
+            ("org.hapifhir", "org.hapifhir.server", true),
+            ("org.hapifhir.server", "org.hapifhir", true),
+            ("org.hapi", "org.hapifhir", false),
+            ("com.example", "org.example", false),
+        ] {
+            assert_eq!(overlaps(a, b), want, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn document_locations() {
+        let mut doc: Document = serde_json::from_str(
+            r#"{"id": "org.example.app", "version": "7.4", "name": "A", "summary": "s",
+                "publisher": "example", "license": "MIT", "tasks": []}"#,
+        )
+        .unwrap();
+        for (path, want) in [
+            (
+                "publishers/example/services/org.example.app/7.4.json",
+                vec![],
+            ),
+            (
+                "publishers/example/services/org.example.app/7.4.0.json",
+                vec!["/version"],
+            ),
+            (
+                "publishers/other/services/org.example.apq/7.4.json",
+                vec!["/publisher", "/id"],
+            ),
+            ("publishers/example/services/7.4.json", vec![""]),
+        ] {
+            let got: Vec<String> = document_location(path, &doc)
+                .into_iter()
+                .map(|f| f.pointer)
+                .collect();
+            assert_eq!(got, want, "{path}");
+        }
+        doc.version = "7.4.0".into();
+        assert!(document_location(
+            "publishers/example/services/org.example.app/7.4.0.json",
+            &doc
+        )
+        .is_empty());
+    }
+}
