@@ -1,0 +1,270 @@
+//! The JSON API files (`hsp_index::api`): a compact catalogue, one file per
+//! service and one per interface, computed from per-document summaries so an
+//! incremental build can reuse the summaries of unchanged documents.
+
+use std::collections::BTreeMap;
+
+use hsp_index::api::{
+    self, Catalogue, CatalogueEntry, ConsumerEntry, InterfaceEntry, InterfaceIndex, ProvideSummary,
+    ProviderEntry, RequireSummary, ServiceIndex, VersionEntry,
+};
+use hsp_index::version::parse_version;
+use hsp_index::{Document, Interface, RegistryConfig};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the API needs of one document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocSummary {
+    pub id: String,
+    pub name: String,
+    pub summary: String,
+    pub publisher: String,
+    pub entry: VersionEntry,
+}
+
+impl DocSummary {
+    pub fn new(doc: &Document, target: String) -> DocSummary {
+        DocSummary {
+            id: doc.id.clone(),
+            name: doc.name.clone(),
+            summary: doc.summary.clone(),
+            publisher: doc.publisher.clone(),
+            entry: VersionEntry {
+                version: doc.version.clone(),
+                target,
+                license: doc.license.clone(),
+                yanked: doc.yanked.clone(),
+                provides: doc
+                    .provides
+                    .iter()
+                    .map(|p| ProvideSummary {
+                        interface: p.interface.clone(),
+                        version: p.version.clone(),
+                        features: p.features.clone(),
+                    })
+                    .collect(),
+                requires: doc
+                    .requires
+                    .iter()
+                    .map(|r| RequireSummary {
+                        name: r.name.clone(),
+                        interface: r.interface.clone(),
+                        version: r.version.clone(),
+                        scope: r.scope,
+                        optional: r.optional,
+                        features: r.features.clone(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// Newest first by semver (lenient), then by the text for unparsable versions.
+fn newest_first(a: &str, b: &str) -> std::cmp::Ordering {
+    match (parse_version(a), parse_version(b)) {
+        (Ok(x), Ok(y)) => y.cmp(&x).then_with(|| b.cmp(a)),
+        _ => b.cmp(a),
+    }
+}
+
+/// One API file: its TUF target path and bytes (compact JSON and a newline).
+pub struct ApiFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+fn encode<T: Serialize>(path: String, value: &T) -> ApiFile {
+    let mut bytes = serde_json::to_vec(value).expect("API values encode");
+    bytes.push(b'\n');
+    ApiFile { path, bytes }
+}
+
+/// Every API file, sorted by path. `docs` may be in any order.
+pub fn files(
+    config: &RegistryConfig,
+    interfaces: &[Interface],
+    docs: &[DocSummary],
+) -> Vec<ApiFile> {
+    let mut by_service: BTreeMap<&str, Vec<&DocSummary>> = BTreeMap::new();
+    for d in docs {
+        by_service.entry(&d.id).or_default().push(d);
+    }
+    for versions in by_service.values_mut() {
+        versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
+    }
+    let services: Vec<ServiceIndex> = by_service
+        .par_iter()
+        .map(|(id, versions)| {
+            let head = versions[0];
+            ServiceIndex {
+                id: id.to_string(),
+                name: head.name.clone(),
+                summary: head.summary.clone(),
+                publisher: head.publisher.clone(),
+                versions: versions.iter().map(|d| d.entry.clone()).collect(),
+            }
+        })
+        .collect();
+
+    let mut providers: BTreeMap<&str, Vec<ProviderEntry>> = BTreeMap::new();
+    let mut consumers: BTreeMap<&str, Vec<ConsumerEntry>> = BTreeMap::new();
+    for s in &services {
+        for v in &s.versions {
+            for p in &v.provides {
+                providers
+                    .entry(&p.interface)
+                    .or_default()
+                    .push(ProviderEntry {
+                        service: s.id.clone(),
+                        version: v.version.clone(),
+                        interface_version: p.version.clone(),
+                        features: p.features.clone(),
+                        yanked: v.yanked.is_some(),
+                    });
+            }
+            for r in &v.requires {
+                consumers
+                    .entry(&r.interface)
+                    .or_default()
+                    .push(ConsumerEntry {
+                        service: s.id.clone(),
+                        version: v.version.clone(),
+                        requirement: r.name.clone(),
+                        range: r.version.clone(),
+                        yanked: v.yanked.is_some(),
+                    });
+            }
+        }
+    }
+
+    let mut sorted_interfaces: Vec<&Interface> = interfaces.iter().collect();
+    sorted_interfaces.sort_by(|a, b| a.id.cmp(&b.id));
+    let provider_count = |id: &str| {
+        let mut services: Vec<&str> = providers
+            .get(id)
+            .map(|ps| ps.iter().map(|p| p.service.as_str()).collect())
+            .unwrap_or_default();
+        services.dedup();
+        services.len()
+    };
+    let catalogue = Catalogue {
+        registry: config.name.clone(),
+        title: config.title.clone(),
+        services: services.iter().map(catalogue_entry).collect(),
+        interfaces: sorted_interfaces
+            .iter()
+            .map(|i| InterfaceEntry {
+                id: i.id.clone(),
+                name: i.name.clone(),
+                providers: provider_count(&i.id),
+            })
+            .collect(),
+    };
+
+    let mut out = vec![encode(api::CATALOGUE_PATH.to_string(), &catalogue)];
+    out.par_extend(
+        services
+            .par_iter()
+            .map(|s| encode(api::service_path(&s.id), s)),
+    );
+    out.extend(sorted_interfaces.iter().map(|i| {
+        let index = InterfaceIndex {
+            interface: (*i).clone(),
+            providers: providers.get(i.id.as_str()).cloned().unwrap_or_default(),
+            consumers: consumers.get(i.id.as_str()).cloned().unwrap_or_default(),
+        };
+        encode(api::interface_path(&i.id), &index)
+    }));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn catalogue_entry(s: &ServiceIndex) -> CatalogueEntry {
+    let latest = s
+        .versions
+        .iter()
+        .find(|v| v.yanked.is_none())
+        .unwrap_or(&s.versions[0]);
+    let ids = |xs: Vec<&String>| {
+        let mut v: Vec<String> = xs.into_iter().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    CatalogueEntry {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        summary: s.summary.clone(),
+        publisher: s.publisher.clone(),
+        license: latest.license.clone(),
+        latest: latest.version.clone(),
+        versions: s.versions.len(),
+        yanked: s.versions.iter().all(|v| v.yanked.is_some()),
+        provides: ids(latest.provides.iter().map(|p| &p.interface).collect()),
+        requires: ids(latest.requires.iter().map(|r| &r.interface).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(id: &str, version: &str, yanked: bool, provides: &[&str]) -> DocSummary {
+        DocSummary {
+            id: id.into(),
+            name: id.into(),
+            summary: String::new(),
+            publisher: "p".into(),
+            entry: VersionEntry {
+                version: version.into(),
+                target: hsp_index::registry::document_target_path(id, version),
+                license: "MIT".into(),
+                yanked: yanked.then(|| "broken".to_string()),
+                provides: provides
+                    .iter()
+                    .map(|i| ProvideSummary {
+                        interface: i.to_string(),
+                        version: "1.0.0".into(),
+                        features: vec![],
+                    })
+                    .collect(),
+                requires: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn catalogue_picks_newest_unyanked_and_orders_versions() {
+        let config: RegistryConfig = serde_json::from_str(r#"{"name":"r","title":"R"}"#).unwrap();
+        let docs = vec![
+            summary("a.b", "1.10.0", true, &["fhir"]),
+            summary("a.b", "1.9", false, &["fhir"]),
+            summary("a.b", "1.2.0", false, &[]),
+            summary("c.d", "2.0.0", false, &["fhir"]),
+        ];
+        let files = files(&config, &[], &docs);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "api/catalogue.json",
+                "api/services/a.b.json",
+                "api/services/c.d.json"
+            ]
+        );
+        let cat: Catalogue = serde_json::from_slice(&files[0].bytes).unwrap();
+        assert_eq!(cat.services[0].latest, "1.9");
+        assert_eq!(cat.services[0].versions, 3);
+        assert_eq!(cat.services[0].provides, ["fhir"]);
+        let svc: ServiceIndex = serde_json::from_slice(&files[1].bytes).unwrap();
+        let order: Vec<&str> = svc.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(order, ["1.10.0", "1.9", "1.2.0"]);
+        // Input order does not matter.
+        let mut reversed = docs.clone();
+        reversed.reverse();
+        let again = super::files(&config, &[], &reversed);
+        assert!(files.iter().zip(&again).all(|(a, b)| a.bytes == b.bytes));
+    }
+}

@@ -1,0 +1,290 @@
+//! `hsp build`: a registry repo into a TUF repository and website.
+//!
+//! [`build`] runs every `hsp check` rule (through [`crate::repo::load`]),
+//! verifies each publisher's signed metadata against its record and documents
+//! ([`publishers`]), computes the JSON API ([`api`]), signs targets, snapshot and
+//! timestamp ([`metadata`]) and publishes the whole atomically ([`publish`]).
+//! `hsp serve` calls [`build`] too.
+//!
+//! Everything is a function of the repo, the keys and one instant
+//! ([`BuildOptions::now`], see [`crate::clock`]): the same three give
+//! byte-identical output.
+
+pub mod api;
+pub mod metadata;
+pub mod publish;
+pub mod publishers;
+pub mod trust;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use hsp_index::tuf::{Signed, TargetFile, Timestamp};
+use rayon::prelude::*;
+
+use self::metadata::{target_file_path, METADATA_DIR};
+use self::publish::{OutFile, Published};
+pub use self::trust::KeySource;
+
+/// What to build, from where, with which keys, at what time.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// The registry repo (holds `registry.json`).
+    pub repo: PathBuf,
+    pub keys: KeySource,
+    /// The output folder: TUF repository under `metadata/` and `targets/`,
+    /// website at the top.
+    pub out: PathBuf,
+    /// The build's time: expiries and versions derive from it.
+    pub now: DateTime<Utc>,
+    /// Render the website too (`hsp_site::render`).
+    pub site: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Default, Clone)]
+pub struct BuildReport {
+    pub documents: usize,
+    pub publishers: usize,
+    pub api_files: usize,
+    /// Version of targets, snapshot and timestamp.
+    pub version: u64,
+    pub timestamp_bytes: usize,
+    pub snapshot_bytes: usize,
+    pub targets_bytes: usize,
+    /// The largest metadata file: name and size.
+    pub largest_metadata: (String, usize),
+    pub published: Published,
+    pub warnings: usize,
+    /// Seconds spent per phase, in order.
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+/// Role names a publisher may not take (they are top-level TUF roles).
+const RESERVED: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
+
+/// Builds the repo into `opts.out`. Fails, leaving OUT as it was, on any check
+/// error or signature problem; all problems are listed in the error.
+pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
+    let mut report = BuildReport::default();
+    let mut clock = Instant::now();
+    let mut phase = |report: &mut BuildReport, name| {
+        report.phases.push((name, clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+
+    let repo = crate::repo::load(&opts.repo)?;
+    for d in &repo.diagnostics {
+        eprintln!("{d}");
+    }
+    if repo.has_errors() {
+        bail!(
+            "{}: {} error(s) in the registry; nothing was published (hint: fix them; `hsp check {}` lists them)",
+            opts.repo.display(),
+            repo.errors(),
+            opts.repo.display()
+        );
+    }
+    report.warnings = repo.warnings();
+    let config = &repo
+        .config
+        .as_ref()
+        .with_context(|| format!("{}: no registry.json", opts.repo.display()))?
+        .value;
+    for p in &repo.publishers {
+        if RESERVED.contains(&p.value.name.as_str()) {
+            bail!(
+                "{}: publisher name {:?} is reserved for a TUF role (hint: choose another name)",
+                p.path,
+                p.value.name
+            );
+        }
+    }
+    phase(&mut report, "load and check");
+
+    if matches!(opts.keys, KeySource::Dev) {
+        eprintln!(
+            "WARNING: DEVELOPMENT BUILD with public development keys: anyone can forge this \
+             index. Never serve it to real sites; use --keys KEYDIR for production."
+        );
+    }
+    let keys = trust::load(&opts.keys, &opts.repo, config, opts.now)?;
+    let roles = match &opts.keys {
+        KeySource::Dir(_) => {
+            publishers::verify(&opts.repo, &repo.publishers, &repo.documents, opts.now).map_err(
+                |errors| {
+                    for e in &errors {
+                        eprintln!("error: {e}");
+                    }
+                    anyhow::anyhow!(
+                        "{} publisher signature problem(s); nothing was published:\n  {}",
+                        errors.len(),
+                        errors.join("\n  ")
+                    )
+                },
+            )?
+        }
+        KeySource::Dev => publishers::dev_sign(
+            &repo.publishers,
+            &repo.documents,
+            opts.now,
+            config.expiry.publisher_days,
+        ),
+    };
+    phase(&mut report, "verify publishers");
+
+    let summaries: Vec<api::DocSummary> = repo
+        .documents
+        .par_iter()
+        .filter_map(|d| {
+            let (_, target) = publishers::split_path(&d.path)?;
+            Some(api::DocSummary::new(&d.value, target.to_string()))
+        })
+        .collect();
+    let interfaces: Vec<hsp_index::Interface> =
+        repo.interfaces.iter().map(|i| i.value.clone()).collect();
+    let api_files = api::files(config, &interfaces, &summaries);
+    let api_targets: BTreeMap<String, TargetFile> = api_files
+        .par_iter()
+        .map(|f| (f.path.clone(), TargetFile::from_bytes(&f.bytes)))
+        .collect();
+    phase(&mut report, "api");
+
+    check_not_older(&opts.out, opts.now)?;
+    let top = metadata::sign_top_level(&keys, config, api_targets.clone(), &roles, opts.now)?;
+    phase(&mut report, "sign");
+
+    let mut files: Vec<OutFile> = Vec::new();
+    let meta = |name: String, bytes: &[u8]| OutFile {
+        path: format!("{METADATA_DIR}/{name}"),
+        bytes: Cow::Owned(bytes.to_vec()),
+    };
+    for r in &keys.roots {
+        files.push(meta(format!("{}.root.json", r.signed.version), r.raw()));
+    }
+    files.push(meta(
+        format!("{}.targets.json", top.targets.signed.version),
+        top.targets.raw(),
+    ));
+    for p in &roles {
+        files.push(meta(
+            format!("{}.{}.json", p.metadata.signed.version, p.delegation.name),
+            p.metadata.raw(),
+        ));
+    }
+    files.push(meta(
+        format!("{}.snapshot.json", top.snapshot.signed.version),
+        top.snapshot.raw(),
+    ));
+    for f in &api_files {
+        let sha = api_targets[&f.path].sha256().expect("sha256 listed");
+        files.push(OutFile {
+            path: target_file_path(&f.path, sha),
+            bytes: Cow::Borrowed(&f.bytes),
+        });
+    }
+    let by_target: HashMap<(&str, &str), &[u8]> = repo
+        .documents
+        .iter()
+        .filter_map(|d| {
+            let (folder, target) = publishers::split_path(&d.path)?;
+            Some(((folder, target), d.bytes.as_slice()))
+        })
+        .collect();
+    for p in &roles {
+        for (target, tf) in &p.metadata.signed.targets {
+            let bytes = by_target[&(p.delegation.name.as_str(), target.as_str())];
+            files.push(OutFile {
+                path: target_file_path(target, tf.sha256().expect("sha256 listed")),
+                bytes: Cow::Borrowed(bytes),
+            });
+        }
+    }
+    let newest_root = keys.roots.last().expect("chain has a root");
+    let entry = vec![
+        meta("root.json".into(), newest_root.raw()),
+        meta("timestamp.json".into(), top.timestamp.raw()),
+    ];
+
+    report.documents = repo.documents.len();
+    report.publishers = roles.len();
+    report.api_files = api_files.len();
+    report.version = top.timestamp.signed.version;
+    report.timestamp_bytes = top.timestamp.raw().len();
+    report.snapshot_bytes = top.snapshot.raw().len();
+    report.targets_bytes = top.targets.raw().len();
+    report.largest_metadata = files
+        .iter()
+        .chain(&entry)
+        .filter(|f| f.path.starts_with(METADATA_DIR))
+        .map(|f| (f.path.clone(), f.bytes.len()))
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or_default();
+
+    let render = |dir: &Path| -> anyhow::Result<()> {
+        let site_publishers = repo
+            .publishers
+            .iter()
+            .map(|p| hsp_site::PublisherInput {
+                publisher: &p.value,
+                key_ids: p
+                    .value
+                    .keys
+                    .iter()
+                    .map(|k| hsp_keys::key_id(k).to_string())
+                    .collect(),
+            })
+            .collect();
+        let docs = repo
+            .documents
+            .iter()
+            .filter_map(|d| {
+                let (_, target) = publishers::split_path(&d.path)?;
+                Some(hsp_site::DocumentInput {
+                    document: &d.value,
+                    target: target.to_string(),
+                })
+            })
+            .collect();
+        let mut input = hsp_site::SiteInput::new(config, &interfaces, site_publishers, docs);
+        input.templates_dir = config.site.templates.as_ref().map(|t| opts.repo.join(t));
+        input.logo = config.site.logo.as_ref().map(|l| opts.repo.join(l));
+        hsp_site::render(&input, dir).context("rendering the website")?;
+        Ok(())
+    };
+    phase(&mut report, "assemble");
+    report.published = publish::publish(
+        &opts.out,
+        &files,
+        &entry,
+        opts.site.then_some(&render as &publish::SiteRenderer),
+    )?;
+    phase(&mut report, "publish");
+    Ok(report)
+}
+
+/// Refuses to publish metadata older than what OUT already serves (clients
+/// would reject it as a rollback).
+fn check_not_older(out: &Path, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let path = out.join(METADATA_DIR).join("timestamp.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    let Ok(previous) = Signed::<Timestamp>::from_bytes(bytes) else {
+        return Ok(());
+    };
+    let version = crate::clock::version_at(now);
+    if previous.signed.version > version {
+        bail!(
+            "{}: already at version {} (a later time than this build's {now}); clients would \
+             reject this build as a rollback (hint: check the clock, --now or SOURCE_DATE_EPOCH)",
+            path.display(),
+            previous.signed.version
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Atomic publication of a build into OUT.
+//!
+//! - OUT does not exist: everything is written into a sibling staging folder
+//!   (`.<OUT>.hsp-new-<pid>`), flushed to disk (`syncfs`), then renamed to OUT
+//!   in one step.
+//! - OUT holds a previous build: every file of the new build except the two
+//!   entry points is either content-addressed (`targets/**/<sha256>.<name>`) or
+//!   versioned (`metadata/N.<role>.json`), so it never replaces a file the
+//!   current metadata references. Those are written first (temp file + rename),
+//!   the website is swapped in, everything is flushed, and only then are
+//!   `metadata/root.json` and `metadata/timestamp.json` renamed into place: the
+//!   timestamp is the commit point. A client (or a build that fails half-way)
+//!   sees the old consistent repository or the new one, never a mix; the old
+//!   versioned files stay for clients that are mid-update.
+//!
+//! **Invariant:** no existing file under `targets/` or `metadata/N.*` is ever
+//! rewritten with different bytes.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use rayon::prelude::*;
+
+use super::metadata::METADATA_DIR;
+
+/// One file of a build: OUT-relative path and bytes.
+pub struct OutFile<'a> {
+    pub path: String,
+    pub bytes: Cow<'a, [u8]>,
+}
+
+/// What publication did.
+#[derive(Debug, Default, Clone)]
+pub struct Published {
+    /// Files written (new content).
+    pub written: usize,
+    /// Files already present with the same name and length (content-addressed).
+    pub reused: usize,
+}
+
+/// Renders the website into the given folder.
+pub type SiteRenderer<'a> = dyn Fn(&Path) -> anyhow::Result<()> + Sync + 'a;
+
+fn is_previous_build(out: &Path) -> bool {
+    out.join(METADATA_DIR).join("timestamp.json").is_file()
+}
+
+/// Publishes `files` then `entry` (written last, the commit point) and the site.
+pub fn publish(
+    out: &Path,
+    files: &[OutFile],
+    entry: &[OutFile],
+    site: Option<&SiteRenderer>,
+) -> anyhow::Result<Published> {
+    match fs::read_dir(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh(out, files, entry, site),
+        Err(e) => Err(e).with_context(|| format!("reading {}", out.display())),
+        Ok(mut entries) => {
+            if entries.next().is_some() && !is_previous_build(out) {
+                bail!(
+                    "{}: exists and is not an `hsp build` output (no metadata/timestamp.json); \
+                     refusing to write into it (hint: choose a new or empty folder)",
+                    out.display()
+                );
+            }
+            in_place(out, files, entry, site)
+        }
+    }
+}
+
+fn staging_path(out: &Path, what: &str) -> anyhow::Result<PathBuf> {
+    let name = out
+        .file_name()
+        .with_context(|| format!("{}: OUT needs a folder name", out.display()))?
+        .to_string_lossy();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(parent.join(format!(".{name}.hsp-{what}-{}", std::process::id())))
+}
+
+fn fresh(
+    out: &Path,
+    files: &[OutFile],
+    entry: &[OutFile],
+    site: Option<&SiteRenderer>,
+) -> anyhow::Result<Published> {
+    let staging = staging_path(out, "new")?;
+    let _ = fs::remove_dir_all(&staging);
+    let result = (|| {
+        create_dirs(&staging, files.iter().chain(entry))?;
+        files
+            .par_iter()
+            .chain(entry.par_iter())
+            .try_for_each(|f| write_file(&staging.join(&f.path), &f.bytes))?;
+        if let Some(render) = site {
+            render(&staging)?;
+        }
+        sync_fs(&staging)?;
+        fs::rename(&staging, out)
+            .with_context(|| format!("renaming {} to {}", staging.display(), out.display()))?;
+        sync_dir(out.parent().unwrap_or(Path::new(".")))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result?;
+    Ok(Published {
+        written: files.len() + entry.len(),
+        reused: 0,
+    })
+}
+
+fn in_place(
+    out: &Path,
+    files: &[OutFile],
+    entry: &[OutFile],
+    site: Option<&SiteRenderer>,
+) -> anyhow::Result<Published> {
+    // Versioned metadata that exists must be identical: a different file under
+    // the same version means two builds at the same time with different inputs.
+    for f in files.iter().filter(|f| f.path.starts_with(METADATA_DIR)) {
+        if let Ok(existing) = fs::read(out.join(&f.path)) {
+            if existing != *f.bytes {
+                bail!(
+                    "{}: already published with different content; the previous build used the \
+                     same time (hint: build with a later --now or SOURCE_DATE_EPOCH)",
+                    out.join(&f.path).display()
+                );
+            }
+        }
+    }
+    let missing: Vec<&OutFile> = files
+        .par_iter()
+        .filter(|f| match fs::symlink_metadata(out.join(&f.path)) {
+            Ok(m) => !(m.is_file() && m.len() == f.bytes.len() as u64),
+            Err(_) => true,
+        })
+        .collect();
+    create_dirs(out, missing.iter().copied())?;
+    missing
+        .par_iter()
+        .try_for_each(|f| replace_file(&out.join(&f.path), &f.bytes))?;
+    if let Some(render) = site {
+        let staging = staging_path(out, "site")?;
+        let _ = fs::remove_dir_all(&staging);
+        let moved = render(&staging).and_then(|()| move_tree(&staging, out));
+        let _ = fs::remove_dir_all(&staging);
+        moved?;
+    }
+    sync_fs(out)?;
+    for f in entry {
+        replace_file(&out.join(&f.path), &f.bytes)?;
+    }
+    sync_dir(&out.join(METADATA_DIR))?;
+    Ok(Published {
+        written: missing.len() + entry.len(),
+        reused: files.len() - missing.len(),
+    })
+}
+
+fn create_dirs<'a>(
+    root: &Path,
+    files: impl Iterator<Item = &'a OutFile<'a>>,
+) -> anyhow::Result<()> {
+    let dirs: BTreeSet<&str> = files
+        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
+        .collect();
+    for d in dirs {
+        let p = root.join(d);
+        fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes `path` through a temporary sibling and a rename.
+fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.hsp-tmp-{}", std::process::id()));
+    write_file(&tmp, bytes)?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+}
+
+/// Moves every file of `from` into the same place under `to`.
+fn move_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for e in walkdir::WalkDir::new(from).min_depth(1) {
+        let e = e.with_context(|| format!("reading {}", from.display()))?;
+        let rel = e
+            .path()
+            .strip_prefix(from)
+            .expect("walk stays under its root");
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+        } else {
+            fs::rename(e.path(), &dest)
+                .with_context(|| format!("moving the site file into {}", dest.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Flushes the file system holding `dir` (one `syncfs`, not one fsync per file).
+fn sync_fs(dir: &Path) -> anyhow::Result<()> {
+    let f = fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    nix::unistd::syncfs(f.as_raw_fd()).with_context(|| format!("syncfs {}", dir.display()))
+}
+
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("fsync {}", dir.display()))
+}

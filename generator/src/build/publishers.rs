@@ -1,0 +1,269 @@
+//! Publisher roles: each publisher's signed targets metadata
+//! (`publishers/<name>/<name>.json`, written by `hsp sign`), checked against
+//! `publisher.json` and the documents in the publisher's folder, and the
+//! delegation the top-level targets role gives it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use hsp_index::registry::{namespace_patterns, PUBLISHERS_DIR};
+use hsp_index::tuf::{
+    self, DelegatedRole, Key, KeyId, Role, RoleKeys, Signed, TargetFile, Targets, SPEC_VERSION,
+};
+use hsp_index::validate::Loaded;
+use hsp_index::{Document, Publisher};
+use hsp_keys::PrivateKey;
+use rayon::prelude::*;
+
+use crate::clock;
+
+/// A verified publisher role, ready to publish.
+pub struct PublisherRole {
+    pub delegation: DelegatedRole,
+    pub keys: BTreeMap<KeyId, Key>,
+    /// Served verbatim as `N.<name>.json`.
+    pub metadata: Signed<Targets>,
+}
+
+/// A document's TUF target path (`services/<id>/<file>`), from its repo path
+/// `publishers/<name>/services/<id>/<file>`; and the publisher folder name.
+pub fn split_path(repo_path: &str) -> Option<(&str, &str)> {
+    let rest = repo_path.strip_prefix(PUBLISHERS_DIR)?.strip_prefix('/')?;
+    rest.split_once('/')
+}
+
+/// Path of the publisher's signed metadata, repo-relative.
+pub fn metadata_path(name: &str) -> String {
+    format!("{PUBLISHERS_DIR}/{name}/{name}.json")
+}
+
+/// Targets metadata over `docs` (target path, bytes).
+pub fn targets_over<'a>(
+    docs: impl IntoParallelIterator<Item = (&'a str, &'a [u8])>,
+    version: u64,
+    expires: DateTime<Utc>,
+) -> Targets {
+    let targets: BTreeMap<String, TargetFile> = docs
+        .into_par_iter()
+        .map(|(path, bytes)| (path.to_string(), TargetFile::from_bytes(bytes)))
+        .collect();
+    Targets {
+        type_: "targets".into(),
+        spec_version: SPEC_VERSION.into(),
+        version,
+        expires,
+        targets,
+        delegations: None,
+    }
+}
+
+fn delegation(p: &Publisher, keyids: Vec<KeyId>) -> DelegatedRole {
+    DelegatedRole {
+        name: p.name.clone(),
+        keyids,
+        threshold: p.threshold,
+        terminating: true,
+        paths: Some(namespace_patterns(&p.namespaces)),
+        path_hash_prefixes: None,
+    }
+}
+
+fn keys_of(p: &Publisher) -> BTreeMap<KeyId, Key> {
+    p.keys.iter().map(|k| (tuf::key_id(k), k.clone())).collect()
+}
+
+/// Groups documents by publisher folder: name -> [(target path, document)].
+pub fn documents_by_folder(
+    docs: &[Loaded<Document>],
+) -> BTreeMap<&str, Vec<(&str, &Loaded<Document>)>> {
+    let mut out: BTreeMap<&str, Vec<(&str, &Loaded<Document>)>> = BTreeMap::new();
+    for d in docs {
+        if let Some((folder, target)) = split_path(&d.path) {
+            out.entry(folder).or_default().push((target, d));
+        }
+    }
+    out
+}
+
+/// Verifies every publisher's metadata against its record and documents.
+/// Returns the roles, or every problem found (each naming the file and the fix).
+pub fn verify(
+    repo: &Path,
+    publishers: &[Loaded<Publisher>],
+    docs: &[Loaded<Document>],
+    now: DateTime<Utc>,
+) -> Result<Vec<PublisherRole>, Vec<String>> {
+    let by_folder = documents_by_folder(docs);
+    let empty = Vec::new();
+    let results: Vec<Result<PublisherRole, Vec<String>>> = publishers
+        .par_iter()
+        .map(|p| {
+            let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
+            verify_one(repo, &p.value, docs, now)
+        })
+        .collect();
+    let mut roles = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(role) => roles.push(role),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(roles)
+    } else {
+        Err(errors)
+    }
+}
+
+fn verify_one(
+    repo: &Path,
+    p: &Publisher,
+    docs: &[(&str, &Loaded<Document>)],
+    now: DateTime<Utc>,
+) -> Result<PublisherRole, Vec<String>> {
+    let rel = metadata_path(&p.name);
+    let record = format!("{PUBLISHERS_DIR}/{}/publisher.json", p.name);
+    let sign_hint = format!("hsp sign --key KEY {PUBLISHERS_DIR}/{}", p.name);
+    let bytes = match std::fs::read(repo.join(&rel)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(vec![format!(
+                "{rel}: missing: publisher {} has not signed its documents (hint: {sign_hint})",
+                p.name
+            )])
+        }
+        Err(e) => return Err(vec![format!("{rel}: cannot read: {e}")]),
+    };
+    let signed = Signed::<Targets>::from_bytes(bytes).map_err(|e| {
+        vec![format!(
+            "{rel}: not TUF targets metadata: {e:#} (hint: {sign_hint} rewrites it)"
+        )]
+    })?;
+    let keys = keys_of(p);
+    let role_keys = RoleKeys {
+        keyids: keys.keys().cloned().collect(),
+        threshold: p.threshold,
+    };
+    let mut errors = Vec::new();
+    let verified = match tuf::verify_role(signed.clone(), &p.name, &keys, &role_keys) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            let unknown: Vec<String> = signed
+                .signatures
+                .iter()
+                .filter(|s| !keys.contains_key(&s.keyid))
+                .map(|s| s.keyid.to_string())
+                .collect();
+            let valid = tuf::verify::count_valid(&signed, &keys, &role_keys);
+            let mut msg = format!(
+                "{rel}: {valid} valid signature(s) by keys {record} lists, threshold {}",
+                p.threshold
+            );
+            if !unknown.is_empty() {
+                msg += &format!(
+                    "; signed by unknown key(s) {} that {record} does not list (revoked, or \
+                     not yet added by pull request)",
+                    unknown.join(", ")
+                );
+            } else if !signed.signatures.is_empty() {
+                msg += "; a signature does not match: the file changed after signing";
+            }
+            errors.push(format!(
+                "{msg} (hint: {sign_hint} with a key {record} lists)"
+            ));
+            None
+        }
+    };
+    let t = &signed.signed;
+    if t.expires() <= now {
+        errors.push(format!(
+            "{rel}: expired at {} (build time {now}) (hint: {sign_hint} renews it)",
+            t.expires()
+        ));
+    }
+    if t.delegations.is_some() {
+        errors.push(format!(
+            "{rel}: publisher metadata must not delegate further (hint: {sign_hint} rewrites it)"
+        ));
+    }
+    let role = delegation(p, keys.keys().cloned().collect());
+    let on_disk: BTreeMap<&str, &Loaded<Document>> = docs.iter().copied().collect();
+    for (target, file) in &t.targets {
+        if !role.matches(target) {
+            errors.push(format!(
+                "{rel}: signs {target}, outside publisher {}'s namespaces {:?} (hint: move the \
+                 service under an owned namespace, or ask the registry to add the namespace to {record})",
+                p.name, p.namespaces
+            ));
+        }
+        match on_disk.get(target.as_str()) {
+            None => errors.push(format!(
+                "{rel}: lists {target} but {PUBLISHERS_DIR}/{}/{target} does not exist (hint: {sign_hint})",
+                p.name
+            )),
+            Some(d) if TargetFile::from_bytes(&d.bytes).hashes != file.hashes
+                || d.bytes.len() as u64 != file.length =>
+            {
+                errors.push(format!(
+                    "{}: changed after publisher {} signed it (hint: {sign_hint})",
+                    d.path, p.name
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let signed_paths: BTreeSet<&str> = t.targets.keys().map(String::as_str).collect();
+    for (target, d) in docs {
+        if !signed_paths.contains(target) {
+            errors.push(format!(
+                "{}: not signed by publisher {} (hint: {sign_hint})",
+                d.path, p.name
+            ));
+        }
+    }
+    match verified {
+        Some(v) if errors.is_empty() => Ok(PublisherRole {
+            delegation: role,
+            keys,
+            metadata: v.into_inner(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Development build: signs each publisher's documents with a development key
+/// derived from its name (ignoring the keys `publisher.json` lists).
+pub fn dev_sign(
+    publishers: &[Loaded<Publisher>],
+    docs: &[Loaded<Document>],
+    now: DateTime<Utc>,
+    publisher_days: u32,
+) -> Vec<PublisherRole> {
+    let by_folder = documents_by_folder(docs);
+    let empty = Vec::new();
+    publishers
+        .par_iter()
+        .map(|p| {
+            let key = PrivateKey::dev(&format!("publisher/{}", p.value.name));
+            let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
+            let targets = targets_over(
+                docs.par_iter().map(|(t, d)| (*t, d.bytes.as_slice())),
+                1,
+                clock::plus_days(now, publisher_days),
+            );
+            let metadata = Signed::sign(targets, &[&key]).expect("metadata encodes");
+            let keys = BTreeMap::from([(key.key_id().clone(), key.public().clone())]);
+            PublisherRole {
+                delegation: DelegatedRole {
+                    threshold: 1,
+                    ..delegation(&p.value, vec![key.key_id().clone()])
+                },
+                keys,
+                metadata,
+            }
+        })
+        .collect()
+}
