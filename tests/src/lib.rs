@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod examples;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()

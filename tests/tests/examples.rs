@@ -8,157 +8,10 @@ use std::path::{Path, PathBuf};
 
 use hsp_index::document::Scope;
 use hsp_index::interface::FieldType;
-use hsp_index::registry::{
-    CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR,
-};
+use hsp_index::registry::CONFIG_FILE;
 use hsp_index::version::{parse_range, parse_version};
-use hsp_index::{Document, Environment, Interface, Publisher, RegistryConfig};
-use serde::de::DeserializeOwned;
-
-struct Registry {
-    root: PathBuf,
-    config: RegistryConfig,
-    interfaces: BTreeMap<String, (PathBuf, Interface)>,
-    publishers: BTreeMap<String, (PathBuf, Publisher)>,
-    documents: Vec<(PathBuf, Document)>,
-}
-
-fn registry_root() -> PathBuf {
-    hsp_tests::root().join("examples/registry")
-}
-
-/// Parses `path` as `T`, failing with the file, line and column.
-fn parse<T: DeserializeOwned>(path: &Path) -> T {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("listing {}: {e}", d.display()))
-        {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn name_of(p: &Path) -> String {
-    p.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-/// Reads the registry, checking that every file is one of the layout's kinds
-/// and lies where its content says.
-fn load() -> Registry {
-    let root = registry_root();
-    let config: RegistryConfig = parse(&root.join(CONFIG_FILE));
-    let mut interfaces = BTreeMap::new();
-    let mut publishers = BTreeMap::new();
-    let mut documents = Vec::new();
-    for path in json_files(&root) {
-        let rel: Vec<String> = path
-            .strip_prefix(&root)
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string_lossy().into_owned())
-            .collect();
-        let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
-        match rel.as_slice() {
-            [CONFIG_FILE] => {}
-            [INTERFACES_DIR, file] => {
-                let i: Interface = parse(&path);
-                assert_eq!(
-                    format!("{}.json", i.id),
-                    *file,
-                    "{}: id does not match the file name",
-                    path.display()
-                );
-                interfaces.insert(i.id.clone(), (path.clone(), i));
-            }
-            [PUBLISHERS_DIR, publisher, PUBLISHER_FILE] => {
-                let p: Publisher = parse(&path);
-                assert_eq!(
-                    p.name,
-                    *publisher,
-                    "{}: name does not match the folder",
-                    path.display()
-                );
-                publishers.insert(p.name.clone(), (path.clone(), p));
-            }
-            [PUBLISHERS_DIR, publisher, SERVICES_DIR, id, file] => {
-                let d: Document = parse(&path);
-                assert_eq!(
-                    d.publisher,
-                    *publisher,
-                    "{}: publisher does not match the folder",
-                    path.display()
-                );
-                assert_eq!(
-                    d.id,
-                    *id,
-                    "{}: id does not match the folder",
-                    path.display()
-                );
-                assert_eq!(
-                    format!("{}.json", d.version),
-                    *file,
-                    "{}: version does not match the file name",
-                    path.display()
-                );
-                documents.push((path.clone(), d));
-            }
-            _ => panic!(
-                "{}: not part of the registry layout (see index/src/registry.rs)",
-                path.display()
-            ),
-        }
-    }
-    Registry {
-        root,
-        config,
-        interfaces,
-        publishers,
-        documents,
-    }
-}
-
-impl Registry {
-    fn ids(&self) -> BTreeSet<&str> {
-        self.documents.iter().map(|(_, d)| d.id.as_str()).collect()
-    }
-
-    fn versions(&self, id: &str) -> Vec<&Document> {
-        self.documents
-            .iter()
-            .map(|(_, d)| d)
-            .filter(|d| d.id == id)
-            .collect()
-    }
-
-    fn interface(&self, id: &str) -> &Interface {
-        &self
-            .interfaces
-            .get(id)
-            .unwrap_or_else(|| panic!("interface `{id}` is not defined"))
-            .1
-    }
-
-    fn images(&self) -> Vec<&str> {
-        self.documents
-            .iter()
-            .flat_map(|(_, d)| d.tasks.iter().map(|t| t.image.as_str()))
-            .collect()
-    }
-}
+use hsp_index::{Document, Environment};
+use hsp_tests::examples::{json_files, load, name_of, parse, registry_root};
 
 fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -634,7 +487,7 @@ fn environments_name_real_services_and_config() {
             let docs = instances
                 .get(instance)
                 .unwrap_or_else(|| panic!("{at}: config for unknown `{instance}`"));
-            for (name, _) in values {
+            for name in values.keys() {
                 for d in docs {
                     assert!(
                         d.config.iter().any(|c| &c.name == name),
@@ -675,4 +528,55 @@ fn environments_name_real_services_and_config() {
         kinds.contains("Docker") && kinds.contains("Host"),
         "{kinds:?}"
     );
+}
+
+/// An independent validator (python-jsonschema, installed with kubernetes-validate
+/// by `.ci/install`) accepts every example against the schema its `$schema` names,
+/// so editors that validate with the committed schemas show no false errors.
+#[test]
+fn committed_schemas_accept_every_example_in_an_independent_validator() {
+    let python = hsp_tests::tool(".venv/bin/python");
+    let script = r#"
+import json, os, sys
+from jsonschema import Draft7Validator
+bad = 0
+count = 0
+for top in sys.argv[1:]:
+    for dirpath, _, files in os.walk(top):
+        for f in sorted(files):
+            if not f.endswith(".json"):
+                continue
+            path = os.path.join(dirpath, f)
+            doc = json.load(open(path))
+            schema = json.load(open(os.path.join(dirpath, doc["$schema"])))
+            for e in Draft7Validator(schema).iter_errors(doc):
+                bad += 1
+                print(f"{path}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
+            count += 1
+print(f"checked {count}")
+sys.exit(1 if bad else 0)
+"#;
+    let examples = hsp_tests::root().join("examples");
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(examples.join("registry"))
+        .arg(examples.join("environments"))
+        .output()
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked: usize = stdout
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    let expected =
+        json_files(&registry_root()).len() + json_files(&examples.join("environments")).len();
+    assert_eq!(checked, expected, "{stdout}");
 }
