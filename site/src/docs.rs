@@ -223,21 +223,29 @@ fn enum_values(v: &Value) -> Option<Vec<String>> {
     )
 }
 
-/// Escapes HTML, then turns `code` spans into `<code>` elements.
+/// Escapes HTML, then turns `code` spans into `<code>` elements and `**bold**`
+/// outside them into `<strong>`: the little Markdown descriptions use.
 pub fn ticks(s: &str) -> String {
     let escaped = crate::graph::esc(s);
-    let mut out = String::with_capacity(escaped.len() + 16);
-    let mut parts = escaped.split('`');
-    if let Some(first) = parts.next() {
-        out.push_str(first);
-    }
-    let rest: Vec<&str> = parts.collect();
-    let pairs = rest.len() / 2 * 2;
-    for (i, p) in rest.iter().enumerate() {
-        if i < pairs {
-            out.push_str(if i % 2 == 0 { "<code>" } else { "</code>" });
-        } else {
-            out.push('`');
+    let bold = pairs(&escaped, "**", "<strong>", "</strong>");
+    pairs(&bold, "`", "<code>", "</code>")
+}
+
+/// Replaces matched pairs of `mark` with `open` and `close`; an unmatched last
+/// mark stays as written.
+fn pairs(s: &str, mark: &str, open: &str, close: &str) -> String {
+    let parts: Vec<&str> = s.split(mark).collect();
+    let complete = (parts.len() - 1) / 2 * 2;
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if i > complete {
+                mark
+            } else if i % 2 == 1 {
+                open
+            } else {
+                close
+            });
         }
         out.push_str(p);
     }
@@ -291,6 +299,8 @@ mod tests {
             ("a `b` c", "a <code>b</code> c"),
             ("`<x>` and `y`", "<code>&lt;x&gt;</code> and <code>y</code>"),
             ("odd ` tick", "odd ` tick"),
+            ("**Note:** `x`", "<strong>Note:</strong> <code>x</code>"),
+            ("2 ** 3", "2 ** 3"),
         ] {
             assert_eq!(ticks(input), want, "{input}");
         }

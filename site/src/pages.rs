@@ -341,6 +341,11 @@ pub fn environment_snippet(cat: &Catalogue, s: usize, v: usize) -> String {
     if let Some(o) = value.as_object_mut() {
         o.remove("policy"); // defaults; keep the snippet short
         o.remove("externals");
+        if o.get("config")
+            .is_some_and(|c| c.as_object().is_some_and(|m| m.is_empty()))
+        {
+            o.remove("config");
+        }
     }
     serde_json::to_string_pretty(&value).unwrap_or_default()
 }

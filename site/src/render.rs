@@ -66,6 +66,7 @@ pub const ASSETS: &[(&str, &str)] = &[
     ("style.css", include_str!("../assets/style.css")),
     ("search.js", include_str!("../assets/search.js")),
     ("copy.js", include_str!("../assets/copy.js")),
+    ("favicon.svg", include_str!("../assets/favicon.svg")),
 ];
 
 /// What a render wrote.
