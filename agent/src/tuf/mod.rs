@@ -1,0 +1,36 @@
+//! The TUF client (updater): the TUF 1.0 detailed client workflow over HTTP(S)
+//! (ureq) or a folder, with trusted metadata persisted atomically.
+//!
+//! - [`fetch`]: where repository files come from ([`fetch::HttpFetcher`],
+//!   [`fetch::DirFetcher`]), with length caps enforced while streaming and
+//!   conditional GETs.
+//! - [`trusted`]: [`TrustedSet`], the verification steps with no I/O: root
+//!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
+//! - [`store`]: the metadata directory (non-versioned names, atomic writes).
+//! - [`updater`]: [`Updater`], which ties them together: `refresh`, the
+//!   delegation walk, verified and cached targets.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), hsp_agent::tuf::UpdateError> {
+//! use hsp_agent::tuf::{fetch, Updater};
+//! let mut up = Updater::new("/var/lib/hsp-agent/metadata", fetch::open("https://index.example/metadata")?)
+//!     .with_targets(fetch::open("https://index.example/targets")?, "/var/lib/hsp-agent/targets");
+//! up.refresh()?;
+//! let catalogue = up.get_target("api/catalogue.json")?;
+//! # Ok(()) }
+//! ```
+//!
+//! **Invariant:** trusted metadata is only written after the whole update
+//! (refresh, or one target lookup) verified; a failed update leaves the
+//! metadata directory byte for byte as it was.
+//! **Invariant:** no download is read past its length cap.
+
+pub mod error;
+pub mod fetch;
+pub mod store;
+pub mod trusted;
+pub mod updater;
+
+pub use error::UpdateError;
+pub use trusted::TrustedSet;
+pub use updater::{Limits, Updater};
