@@ -20,6 +20,8 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Export an environment as Kubernetes manifests, a Helm chart or a Compose project.
     Export(cmd::export::Args),
+    /// Resolve an environment: print the plan and the actions against what is deployed.
+    Plan(cmd::plan::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schema(args) => cmd::schema::run(args),
         Command::Export(args) => cmd::export::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,229 @@
+//! What is deployed now, as the planner needs it, and the actions that take a
+//! site from there to a new plan.
+//!
+//! The deploy side keeps the last plan it applied; [`Deployed::from`] that plan is
+//! the planner's input. The planner prefers what runs: the same provider for a
+//! requirement, the same instance names, and versions within the update mode.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use hsp_index::plan::{PlannedInstance, ProviderRef};
+use hsp_index::version::parse_version;
+use hsp_index::Plan;
+use serde::Serialize;
+
+/// The instances running now, by name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Deployed {
+    pub instances: BTreeMap<String, DeployedInstance>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeployedInstance {
+    pub service: String,
+    pub version: String,
+    pub dedicated_to: Option<String>,
+    /// Requirement name -> what satisfies it.
+    pub bindings: BTreeMap<String, ProviderRef>,
+}
+
+impl From<&Plan> for Deployed {
+    fn from(plan: &Plan) -> Self {
+        let instances = plan
+            .instances
+            .iter()
+            .map(|i| {
+                let inst = DeployedInstance {
+                    service: i.service.clone(),
+                    version: i.version.clone(),
+                    dedicated_to: i.dedicated_to.clone(),
+                    bindings: i
+                        .bindings
+                        .iter()
+                        .map(|(k, b)| (k.clone(), b.provider.clone()))
+                        .collect(),
+                };
+                (i.name.clone(), inst)
+            })
+            .collect();
+        Deployed { instances }
+    }
+}
+
+impl Deployed {
+    /// The deployed shared (not dedicated) instance of a service, first by name.
+    pub fn shared_instance(&self, service: &str) -> Option<(&str, &DeployedInstance)> {
+        self.instances
+            .iter()
+            .find(|(_, i)| i.service == service && i.dedicated_to.is_none())
+            .map(|(n, i)| (n.as_str(), i))
+    }
+}
+
+/// What applying a plan does to one instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "action")]
+pub enum Action {
+    Add {
+        instance: String,
+        service: String,
+        version: String,
+    },
+    Upgrade {
+        instance: String,
+        service: String,
+        from: String,
+        to: String,
+    },
+    Downgrade {
+        instance: String,
+        service: String,
+        from: String,
+        to: String,
+    },
+    /// Same service and version; `reconfigure` when its rendered tasks or bindings changed.
+    Keep {
+        instance: String,
+        service: String,
+        version: String,
+        reconfigure: bool,
+    },
+    /// The instance now runs another service (its old one is removed first).
+    Replace {
+        instance: String,
+        from: String,
+        to: String,
+        version: String,
+    },
+    Remove {
+        instance: String,
+        service: String,
+        version: String,
+    },
+}
+
+/// The actions from `now` (the last applied plan, if any) to `next`, in `next`'s
+/// start order, then removals.
+pub fn actions(now: Option<&Plan>, next: &Plan) -> Vec<Action> {
+    let old: BTreeMap<&str, &PlannedInstance> = now
+        .map(|p| p.instances.iter().map(|i| (i.name.as_str(), i)).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for i in &next.instances {
+        let (instance, service) = (i.name.clone(), i.service.clone());
+        out.push(match old.get(i.name.as_str()) {
+            None => Action::Add {
+                instance,
+                service,
+                version: i.version.clone(),
+            },
+            Some(o) if o.service != i.service => Action::Replace {
+                instance,
+                from: o.service.clone(),
+                to: service,
+                version: i.version.clone(),
+            },
+            Some(o) => {
+                let (from, to) = (
+                    parse_version(&o.version).ok(),
+                    parse_version(&i.version).ok(),
+                );
+                if from < to {
+                    Action::Upgrade {
+                        instance,
+                        service,
+                        from: o.version.clone(),
+                        to: i.version.clone(),
+                    }
+                } else if from > to {
+                    Action::Downgrade {
+                        instance,
+                        service,
+                        from: o.version.clone(),
+                        to: i.version.clone(),
+                    }
+                } else {
+                    let reconfigure = o.tasks != i.tasks
+                        || o.bindings != i.bindings
+                        || o.depends_on != i.depends_on;
+                    Action::Keep {
+                        instance,
+                        service,
+                        version: i.version.clone(),
+                        reconfigure,
+                    }
+                }
+            }
+        });
+    }
+    let kept: std::collections::BTreeSet<&str> =
+        next.instances.iter().map(|i| i.name.as_str()).collect();
+    if let Some(now) = now {
+        for o in now
+            .instances
+            .iter()
+            .rev()
+            .filter(|o| !kept.contains(o.name.as_str()))
+        {
+            out.push(Action::Remove {
+                instance: o.name.clone(),
+                service: o.service.clone(),
+                version: o.version.clone(),
+            });
+        }
+    }
+    out
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Add {
+                instance,
+                service,
+                version,
+            } => write!(f, "add        {instance}: {service} {version}"),
+            Action::Upgrade {
+                instance,
+                service,
+                from,
+                to,
+            } => write!(f, "upgrade    {instance}: {service} {from} -> {to}"),
+            Action::Downgrade {
+                instance,
+                service,
+                from,
+                to,
+            } => write!(f, "downgrade  {instance}: {service} {from} -> {to}"),
+            Action::Keep {
+                instance,
+                service,
+                version,
+                reconfigure: false,
+            } => write!(f, "keep       {instance}: {service} {version}"),
+            Action::Keep {
+                instance,
+                service,
+                version,
+                reconfigure: true,
+            } => {
+                write!(
+                    f,
+                    "keep       {instance}: {service} {version} (reconfigured)"
+                )
+            }
+            Action::Replace {
+                instance,
+                from,
+                to,
+                version,
+            } => write!(f, "replace    {instance}: {from} -> {to} {version}"),
+            Action::Remove {
+                instance,
+                service,
+                version,
+            } => write!(f, "remove     {instance}: {service} {version}"),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The planner: resolves an environment against an index into a [`Plan`].
+//!
+//! ```text
+//! environment file --env--> Environment ─┐
+//! deployed plan ---------> Deployed ─────┼─ solve (PubGrub) ─ render ─> Plan
+//! verified index --------> IndexSource ──┘        └─ explain ─> Explanation
+//! ```
+//!
+//! - [`env`]: reads and checks the environment file (positions, secret-file modes).
+//! - [`source`]: the [`IndexSource`] trait the solver reads through, and an
+//!   in-memory implementation.
+//! - `solve`: the PubGrub model (services, dedicated instances, and one virtual
+//!   "choice" package per requirement whose versions are candidate providers).
+//! - `render`: names, start order and `${...}` templates into a [`Plan`].
+//! - [`explain`]: failures in sentences.
+//! - [`deployed`]: what runs now, and the [`Action`]s to the new plan.
+//!
+//! Preference, most important first: an external service the environment declares
+//! (externals pin their interface: index providers are then not candidates); the
+//! provider and version already deployed (versions move only within the update
+//! mode unless the environment pins or asks for a range that excludes the
+//! deployed version); the environment's preferred provider; a service the
+//! environment wants anyway; then providers by id, and the newest allowed release.
+//! Policy: licences (`policy.licenses`), yanked releases (never chosen unless
+//! deployed), update mode, pins. Optional requirements bind only to externals and
+//! wanted services; the planner never adds a service for them.
+//!
+//! **Invariant:** solving and rendering do no I/O: the index comes through
+//! [`IndexSource`], the rest as values; only [`env::read_environment`] touches files.
+//! **Invariant:** secret values are never read: a plan holds [`hsp_index::plan::SecretRef`]s.
+
+pub mod deployed;
+pub mod env;
+pub mod explain;
+mod render;
+mod solve;
+pub mod source;
+
+use hsp_index::{Environment, Plan};
+
+pub use deployed::{actions, Action, Deployed, DeployedInstance};
+pub use env::{read_environment, EnvError, LoadedEnvironment};
+pub use explain::Explanation;
+pub use solve::{Rank, MAX_DEDICATED_DEPTH};
+pub use source::{read_registry_dir, IndexSource, MemorySource, SourceError};
+
+/// Why planning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// No combination of versions and providers satisfies the environment.
+    #[error("{0}")]
+    NoSolution(Box<Explanation>),
+    #[error("reading the index")]
+    Source(#[source] SourceError),
+    #[error("instance {instance}: config {name} {message} (hint: {hint})")]
+    Config {
+        instance: String,
+        name: String,
+        message: String,
+        hint: String,
+    },
+    #[error("instance {instance}: {message}")]
+    Render { instance: String, message: String },
+    #[error("the plan has a dependency cycle among {} (hint: bind one of their requirements to an external service)", .0.join(", "))]
+    Cycle(Vec<String>),
+    #[error("instance name {name} would be used by both {first} and {second} (hint: name the wanted service differently)")]
+    NameClash {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Plans `env` against `index`, continuing from `deployed`.
+pub fn plan(
+    env: &Environment,
+    index: &dyn IndexSource,
+    deployed: &Deployed,
+) -> Result<Plan, PlanError> {
+    let solver = solve::Solver::new(index, env, deployed);
+    match pubgrub::resolve(&solver, solve::Pkg::Root, solve::Ver::Root) {
+        Ok(solution) => render::build(&solver, &solution),
+        Err(pubgrub::PubGrubError::NoSolution(tree)) => Err(PlanError::NoSolution(Box::new(
+            explain::explain(&solver, tree),
+        ))),
+        Err(pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(pubgrub::PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(pubgrub::PubGrubError::ErrorInShouldCancel(source)) => {
+            Err(PlanError::Source(source.0))
+        }
+    }
+}
