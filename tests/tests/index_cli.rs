@@ -1,0 +1,418 @@
+//! `hsp init`, `keygen`, `sign`, `build`, `root` with the real binary: files and
+//! modes, determinism, incremental rebuilds equal to clean builds, atomic
+//! failure, errors that name the file and the fix, publisher key rotation and
+//! revocation, multi-holder root signing.
+
+mod index_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use hsp_index::tuf::{self, Root, Signed};
+use index_support::*;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_a_repo_and_0600_private_keys_only_in_keydir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, keys) = (tmp.path().join("reg"), tmp.path().join("keys"));
+    hsp_ok([
+        "init",
+        s(&repo),
+        "--keys",
+        s(&keys),
+        "--root-keys",
+        "3",
+        "--root-threshold",
+        "2",
+    ]);
+    for f in [
+        "registry.json",
+        "interfaces/fhir.json",
+        "interfaces/smtp.json",
+        "keys/1.root.json",
+    ] {
+        assert!(repo.join(f).is_file(), "{f}");
+    }
+    assert!(repo.join("publishers").is_dir());
+    assert_eq!(mode(&keys), 0o700);
+    for k in [
+        "root-1",
+        "root-2",
+        "root-3",
+        "targets",
+        "snapshot",
+        "timestamp",
+    ] {
+        assert_eq!(mode(&keys.join(format!("{k}.key"))), 0o600, "{k}");
+        assert!(keys.join(format!("{k}.key.pub")).is_file(), "{k}");
+    }
+    // No private key material in the repo.
+    for (path, bytes) in tree(&repo) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("\"private\""),
+            "{path}"
+        );
+    }
+    let root =
+        Signed::<Root>::from_bytes(std::fs::read(repo.join("keys/1.root.json")).unwrap()).unwrap();
+    assert_eq!(root.signed.roles["root"].threshold, 2);
+    assert_eq!(root.signatures.len(), 3);
+    tuf::verify_root(root.clone(), &root.signed).unwrap();
+    // The new repo passes `hsp check`, and a second init refuses to touch it.
+    hsp_ok(["check", s(&repo)]);
+    let err = hsp_fails(["init", s(&repo), "--keys", s(&tmp.path().join("k2"))]);
+    assert!(err.contains("not empty"), "{err}");
+}
+
+#[test]
+fn keygen_writes_a_pair_and_never_overwrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("me.key");
+    let o = hsp(["keygen", "--out", s(&key)]);
+    assert!(o.status.success());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let id = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("keyid: ")
+        .unwrap()
+        .to_string();
+    assert_eq!(mode(&key), 0o600);
+    let public = hsp_keys::read_public(&tmp.path().join("me.key.pub")).unwrap();
+    assert_eq!(tuf::key_id(&public).as_str(), id);
+    let before = std::fs::read(&key).unwrap();
+    let err = hsp_fails(["keygen", "--out", s(&key)]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+}
+
+#[test]
+fn same_inputs_keys_and_time_give_byte_identical_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = hsp_tests::root().join("examples/registry");
+    let now = "2026-11-26T00:00:00Z";
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for out in [&a, &b] {
+        hsp_ok([
+            "build",
+            s(&repo),
+            "--dev-keys",
+            "--out",
+            s(out),
+            "--now",
+            now,
+        ]);
+    }
+    let (ta, tb) = (tree(&a), tree(&b));
+    assert!(ta.len() > 50);
+    assert!(ta == tb, "two dev builds differ");
+
+    let f = Fixture::new();
+    let (c, d) = (f.tmp.path().join("c"), f.tmp.path().join("d"));
+    f.build(&c, &["--now", now]);
+    f.build(&d, &["--now", now]);
+    assert!(tree(&c) == tree(&d), "two keyed builds differ");
+}
+
+#[test]
+fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
+    let f = Fixture::new();
+    let out = f.tmp.path().join("out");
+    f.build(&out, &["--now", "2026-11-26T00:00:00Z"]);
+    let name = "axllent";
+    let doc = f.a_document(name);
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let changed = text.replacen("\"summary\": \"", "\"summary\": \"Changed: ", 1);
+    assert_ne!(text, changed);
+    std::fs::write(&doc, changed).unwrap();
+    f.sign(name);
+    let later = "2026-11-26T01:00:00Z";
+    let stderr = f.build(&out, &["--now", later]);
+    assert!(stderr.contains("reused"), "{stderr}");
+    let clean = f.tmp.path().join("clean");
+    f.build(&clean, &["--now", later]);
+    let (inc, clean) = (tree(&out), tree(&clean));
+    for (path, bytes) in &clean {
+        assert!(
+            inc.get(path) == Some(bytes),
+            "{path} differs from a clean build"
+        );
+    }
+    // What else is there is the previous build's versioned metadata and
+    // content-addressed targets, kept for clients mid-update.
+    for path in inc.keys().filter(|p| !clean.contains_key(*p)) {
+        let versioned = path.starts_with("metadata/")
+            && path
+                .split('/')
+                .nth(1)
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok();
+        assert!(
+            versioned || path.starts_with("targets/"),
+            "unexpected leftover {path}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_build_leaves_the_previous_output_untouched() {
+    let f = Fixture::new();
+    let out = f.tmp.path().join("out");
+    f.build(&out, &["--now", "2026-11-26T00:00:00Z"]);
+    let before = tree(&out);
+    let doc = f.a_document("mariadb");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replacen("\"name\": \"", "\"name\": \"X", 1)).unwrap();
+    let err = hsp_fails([
+        "build",
+        s(&f.repo),
+        "--keys",
+        s(&f.keys),
+        "--out",
+        s(&out),
+        "--now",
+        "2026-11-26T01:00:00Z",
+    ]);
+    assert!(
+        err.contains("changed after publisher mariadb signed it"),
+        "{err}"
+    );
+    assert!(tree(&out) == before, "a failed build changed OUT");
+    let siblings: Vec<_> = std::fs::read_dir(f.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("hsp-"))
+        .collect();
+    assert!(siblings.is_empty(), "staging left behind: {siblings:?}");
+    // A first build that fails creates nothing.
+    let fresh = f.tmp.path().join("fresh");
+    hsp_fails([
+        "build",
+        s(&f.repo),
+        "--keys",
+        s(&f.keys),
+        "--out",
+        s(&fresh),
+    ]);
+    assert!(!fresh.exists());
+}
+
+/// Each case breaks a fresh fixture and expects `hsp build` to fail naming the
+/// file and the fix.
+#[test]
+fn build_errors_name_the_file_and_the_fix() {
+    type Breaker = fn(&Fixture);
+    let cases: Vec<(&str, Breaker, Vec<&str>)> = vec![
+        (
+            "missing publisher signature",
+            |f| std::fs::remove_file(f.publisher_dir("keycloak").join("keycloak.json")).unwrap(),
+            vec![
+                "publishers/keycloak/keycloak.json: missing",
+                "hsp sign --key KEY publishers/keycloak",
+            ],
+        ),
+        (
+            "document changed after signing",
+            |f| {
+                let doc = f.a_document("openemr");
+                let t = std::fs::read_to_string(&doc).unwrap();
+                std::fs::write(&doc, t.replacen("\"summary\": \"", "\"summary\": \"x", 1)).unwrap();
+            },
+            vec![
+                "publishers/openemr/services/",
+                "changed after publisher openemr signed it",
+                "hsp sign",
+            ],
+        ),
+        (
+            "bad signature bytes",
+            |f| {
+                let p = f.publisher_dir("axllent").join("axllent.json");
+                let t = std::fs::read_to_string(&p).unwrap();
+                let i = t.find("\"sig\":\"").unwrap() + 7;
+                let mut b = t.into_bytes();
+                b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+                std::fs::write(&p, b).unwrap();
+            },
+            vec![
+                "publishers/axllent/axllent.json: 0 valid signature(s)",
+                "changed after signing",
+                "hsp sign",
+            ],
+        ),
+        (
+            "expired publisher metadata",
+            |f| {
+                let key = &f.publisher_keys["mariadb"];
+                hsp_ok([
+                    "sign",
+                    "--key",
+                    s(key),
+                    s(&f.publisher_dir("mariadb")),
+                    "--now",
+                    "2020-01-01T00:00:00Z",
+                    "--expires-days",
+                    "1",
+                ]);
+            },
+            vec![
+                "publishers/mariadb/mariadb.json: expired at 2020-01-02",
+                "renews it",
+            ],
+        ),
+        (
+            "unknown (revoked) key",
+            |f| {
+                let other = f.tmp.path().join("other.key");
+                hsp_ok(["keygen", "--out", s(&other)]);
+                f.set_publisher_keys("hapifhir", &[&other]);
+            },
+            vec![
+                "publishers/hapifhir/hapifhir.json",
+                "unknown key(s)",
+                "does not list",
+                "revoked",
+            ],
+        ),
+        (
+            "document outside the publisher's namespace",
+            |f| {
+                let from = f.a_document("openemr");
+                let to = f
+                    .publisher_dir("openemr")
+                    .join("services/org.keycloak.evil/1.0.0.json");
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(from, to).unwrap();
+                f.sign("openemr");
+            },
+            vec!["publishers/openemr/services/org.keycloak.evil/1.0.0.json"],
+        ),
+    ];
+    for (name, break_it, expected) in cases {
+        let f = Fixture::new();
+        break_it(&f);
+        let out = f.tmp.path().join("out");
+        let err = hsp_fails([
+            "build",
+            s(&f.repo),
+            "--keys",
+            s(&f.keys),
+            "--out",
+            s(&out),
+            "--no-site",
+        ]);
+        for e in expected {
+            assert!(err.contains(e), "{name}: expected {e:?} in:\n{err}");
+        }
+        assert!(!out.exists(), "{name}: published anyway");
+    }
+}
+
+#[test]
+fn publisher_key_rotation_and_revocation() {
+    let mut f = Fixture::new();
+    let out = f.tmp.path().join("out");
+    let old = f.publisher_keys["keycloak"].clone();
+    let new = f.tmp.path().join("keycloak-2.key");
+    hsp_ok(["keygen", "--out", s(&new)]);
+    // Signing with a key publisher.json does not list is refused up front.
+    let err = hsp_fails(["sign", "--key", s(&new), s(&f.publisher_dir("keycloak"))]);
+    assert!(err.contains("is not listed in"), "{err}");
+    // Rotation: list both, sign with the new key; then drop the old one.
+    f.set_publisher_keys("keycloak", &[&old, &new]);
+    f.publisher_keys.insert("keycloak".into(), new.clone());
+    f.sign("keycloak");
+    f.build(&out, &["--no-site", "--now", "2026-11-26T00:00:00Z"]);
+    f.set_publisher_keys("keycloak", &[&new]);
+    f.build(&out, &["--no-site", "--now", "2026-11-26T00:01:00Z"]);
+    // Revocation: metadata signed by a key no longer listed is refused.
+    let third = f.tmp.path().join("keycloak-3.key");
+    hsp_ok(["keygen", "--out", s(&third)]);
+    f.set_publisher_keys("keycloak", &[&third]);
+    let err = hsp_fails([
+        "build",
+        s(&f.repo),
+        "--keys",
+        s(&f.keys),
+        "--out",
+        s(&out),
+        "--no-site",
+        "--now",
+        "2026-11-26T00:02:00Z",
+    ]);
+    assert!(err.contains("unknown key(s)"), "{err}");
+}
+
+#[test]
+fn a_root_threshold_of_two_needs_two_holders_to_sign_the_next_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (init, keys) = (tmp.path().join("init"), tmp.path().join("keys"));
+    hsp_ok([
+        "init",
+        s(&init),
+        "--keys",
+        s(&keys),
+        "--root-keys",
+        "2",
+        "--root-threshold",
+        "2",
+    ]);
+    // Holder 1 has only root-1 (and the online keys).
+    let holder1 = tmp.path().join("holder1");
+    std::fs::create_dir_all(&holder1).unwrap();
+    for k in ["root-1", "targets", "snapshot", "timestamp"] {
+        for ext in ["key", "key.pub"] {
+            let name = format!("{k}.{ext}");
+            std::fs::copy(keys.join(&name), holder1.join(&name)).unwrap();
+        }
+    }
+    let o = hsp(["root", "rotate", s(&init), "--keys", s(&holder1)]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs more signatures"));
+    let out = tmp.path().join("out");
+    let err = hsp_fails([
+        "build",
+        s(&init),
+        "--keys",
+        s(&holder1),
+        "--out",
+        s(&out),
+        "--no-site",
+    ]);
+    assert!(
+        err.contains("keys/2.root.json: not signed by enough root keys"),
+        "{err}"
+    );
+    let stderr = hsp_ok([
+        "root",
+        "sign",
+        s(&init),
+        "--key",
+        s(&keys.join("root-2.key")),
+    ]);
+    assert!(stderr.contains("signed by both thresholds"), "{stderr}");
+    hsp_ok([
+        "build",
+        s(&init),
+        "--keys",
+        s(&holder1),
+        "--out",
+        s(&out),
+        "--no-site",
+    ]);
+    assert!(out.join("metadata/2.root.json").is_file());
+}
