@@ -290,11 +290,20 @@ fn build_errors_name_the_file_and_the_fix() {
                 let to = f
                     .publisher_dir("openemr")
                     .join("services/org.keycloak.evil/1.0.0.json");
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(from).unwrap()).unwrap();
+                let mut doc = doc.as_object().unwrap().clone();
+                doc.insert("id".into(), "org.keycloak.evil".into());
+                doc.insert("version".into(), "1.0.0".into());
                 std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-                std::fs::copy(from, to).unwrap();
+                std::fs::write(&to, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
                 f.sign("openemr");
             },
-            vec!["publishers/openemr/services/org.keycloak.evil/1.0.0.json"],
+            vec![
+                "publishers/openemr/services/org.keycloak.evil/1.0.0.json",
+                "may not publish `org.keycloak.evil`",
+                "namespaces",
+            ],
         ),
     ];
     for (name, break_it, expected) in cases {
