@@ -264,3 +264,32 @@ fn snapshots_of_representative_pages() {
         insta::assert_snapshot!(name, page(out.path(), &rel));
     }
 }
+
+/// The site `hsp build` publishes next to the TUF repository: same checks.
+#[test]
+fn hsp_build_output_has_no_broken_links() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("out");
+    let run = std::process::Command::new(hsp_tests::bin("hsp"))
+        .arg("build")
+        .arg(hsp_tests::root().join("examples/registry"))
+        .args(["--dev-keys", "--now", "2026-01-01T00:00:00Z", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "hsp build failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(dir.join("metadata/timestamp.json").is_file());
+    assert!(dir.join("index.html").is_file());
+    let (broken, checked) = check_links(&dir);
+    assert!(checked > 500, "only {checked} links checked");
+    assert!(
+        broken.is_empty(),
+        "{} broken links:\n{:#?}",
+        broken.len(),
+        broken
+    );
+}

@@ -301,6 +301,14 @@ fn serve_rebuilds_on_change_and_keeps_serving_after_a_bad_edit() {
     let page = format!("{}services/org.axllent.mailpit/index.html", server.url);
     let (status, body) = get(&page);
     assert_eq!(status, 200);
+    // The signed index is served next to the site.
+    let (status, timestamp) = get(&format!("{}metadata/timestamp.json", server.url));
+    assert_eq!(status, 200);
+    assert!(
+        timestamp.contains("\"_type\":\"timestamp\"")
+            || timestamp.contains("\"_type\": \"timestamp\""),
+        "{timestamp}"
+    );
     let v = newest(&reg, "org.axllent.mailpit");
     let file = repo.path().join(format!(
         "publishers/axllent/services/org.axllent.mailpit/{v}.json"

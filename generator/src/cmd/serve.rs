@@ -175,49 +175,20 @@ fn relevant(event: &notify::Event) -> bool {
         })
 }
 
-/// Loads and checks the repo, then writes the site into `out`.
-fn build(repo: &Path, _keys: Option<&Path>, out: &Path) -> anyhow::Result<()> {
-    let loaded = repo::load(repo).with_context(|| format!("loading {}", repo.display()))?;
-    for d in &loaded.diagnostics {
-        eprintln!("{d}");
-    }
-    anyhow::ensure!(
-        !loaded.has_errors(),
-        "{} has {} error(s); `hsp check` lists them",
-        repo.display(),
-        loaded.errors()
-    );
-    let config = &loaded
-        .config
-        .as_ref()
-        .context("registry.json did not load")?
-        .value;
-    let interfaces: Vec<_> = loaded.interfaces.iter().map(|i| i.value.clone()).collect();
-    let publishers = loaded
-        .publishers
-        .iter()
-        .map(|p| hsp_site::PublisherInput {
-            publisher: &p.value,
-            key_ids: p
-                .value
-                .keys
-                .iter()
-                .map(|k| hsp_index::tuf::key_id(k).to_string())
-                .collect(),
-        })
-        .collect();
-    let documents = loaded
-        .documents
-        .iter()
-        .map(|d| hsp_site::DocumentInput {
-            document: &d.value,
-            target: hsp_index::registry::document_target_path(&d.value.id, &d.value.version),
-        })
-        .collect();
-    let mut input = hsp_site::SiteInput::new(config, &interfaces, publishers, documents);
-    input.templates_dir = config.site.templates.as_ref().map(|t| repo.join(t));
-    input.logo = config.site.logo.as_ref().map(|l| repo.join(l));
-    hsp_site::render(&input, out).context("rendering the website")?;
+/// `hsp build` of the repo into `out` (a new folder): the TUF repository under
+/// `metadata/` and `targets/`, the website at the top.
+fn build(repo: &Path, keys: Option<&Path>, out: &Path) -> anyhow::Result<()> {
+    let opts = crate::build::BuildOptions {
+        repo: repo.to_path_buf(),
+        keys: match keys {
+            Some(dir) => crate::build::KeySource::Dir(dir.to_path_buf()),
+            None => crate::build::KeySource::Dev,
+        },
+        out: out.to_path_buf(),
+        now: crate::clock::now(None)?,
+        site: true,
+    };
+    crate::build::build(&opts)?;
     Ok(())
 }
 
