@@ -50,7 +50,8 @@ class Repo:
             "snapshot": Metadata(Snapshot(expires=days(30))),
             "targets": Metadata(Targets(expires=days(90))),
         }
-        self.files: dict[str, bytes] = {}
+        # Every content a role listed for a path (roles may disagree).
+        self.files: dict[str, list[bytes]] = {}
         for role in TOP:
             self.signers[role] = []
             self.add_key(role)
@@ -75,7 +76,7 @@ class Repo:
     # --- targets and delegations ----------------------------------------
     def add_target(self, role: str, path: str, data: bytes) -> None:
         self.md[role].signed.targets[path] = TargetFile.from_data(path, data, ["sha256"])
-        self.files[path] = data
+        self.files.setdefault(path, []).append(data)
 
     def delegate(self, name: str, paths: list[str], terminating: bool = False,
                  parent: str = "targets") -> Signer:
@@ -164,12 +165,12 @@ class Repo:
             else:
                 version = json.loads(data)["signed"]["version"]
                 write(f"{d}/metadata/{version}.{name}.json", data)
-        for path, data in self.files.items():
-            dirname, _, base = path.rpartition("/")
-            if consistent:
-                h = hashlib.sha256(data).hexdigest()
-                base = f"{h}.{base}"
-            write(os.path.join(d, "targets", dirname, base), data)
+        for path, contents in self.files.items():
+            for data in contents:
+                dirname, _, base = path.rpartition("/")
+                if consistent:
+                    base = f"{hashlib.sha256(data).hexdigest()}.{base}"
+                write(os.path.join(d, "targets", dirname, base), data)
         return d
 
     def stage_dir(self, n: int) -> str:

@@ -196,9 +196,15 @@ impl Updater {
                     TimestampUpdate::Updated => changes.write("timestamp", bytes),
                     TimestampUpdate::Unchanged => set.check_final_timestamp()?,
                 }
-                // Validators are only useful for the bytes we keep trusting.
+                // Validators are saved with a new trusted timestamp, or when
+                // none are saved for the trusted one yet (not on every poll:
+                // an unchanged timestamp then changes no file).
                 let kept = set.timestamp().map(|t| hsp_index::tuf::sha256_hex(t.raw()));
-                if !validators.is_empty() && kept.as_deref() == Some(sha256.as_str()) {
+                let saved = self.store.validators().map(|v| v.sha256);
+                if !validators.is_empty()
+                    && kept.as_deref() == Some(sha256.as_str())
+                    && saved.as_deref() != Some(sha256.as_str())
+                {
                     changes.set_validators(SavedValidators { sha256, validators });
                 }
             }

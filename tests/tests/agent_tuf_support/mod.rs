@@ -1,0 +1,217 @@
+//! Shared by the `agent_tuf*` tests: a static file server on 127.0.0.1 whose
+//! folder can be switched between requests and which logs what it served,
+//! running `hsp-agent`, and file tree snapshots.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// One request the server answered.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub path: String,
+    pub status: u16,
+    pub bytes: u64,
+}
+
+/// Serves the files of a folder over HTTP on an ephemeral port; sends an
+/// `ETag` and answers `If-None-Match` with 304, like common static servers.
+pub struct Server {
+    pub url: String,
+    root: Arc<Mutex<PathBuf>>,
+    log: Arc<Mutex<Vec<Hit>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(root: &Path) -> Server {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("binding 127.0.0.1:0"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let root = Arc::new(Mutex::new(root.to_path_buf()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (server, root, log) = (server.clone(), root.clone(), log.clone());
+            std::thread::spawn(move || {
+                for req in server.incoming_requests() {
+                    let base = root.lock().unwrap().clone();
+                    let (status, body, etag) = answer(&base, &req);
+                    let path = req.url().to_string();
+                    log.lock().unwrap().push(Hit {
+                        path,
+                        status,
+                        bytes: body.len() as u64,
+                    });
+                    let mut resp = tiny_http::Response::from_data(body).with_status_code(status);
+                    if let Some(etag) = etag {
+                        resp.add_header(
+                            tiny_http::Header::from_bytes("ETag", etag.as_bytes()).unwrap(),
+                        );
+                    }
+                    let _ = req.respond(resp);
+                }
+            })
+        };
+        Server {
+            url: format!("http://127.0.0.1:{port}"),
+            root,
+            log,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    /// Serves `root` from the next request on.
+    pub fn set_root(&self, root: &Path) {
+        *self.root.lock().unwrap() = root.to_path_buf();
+    }
+
+    /// The requests answered since the last call.
+    pub fn take_log(&self) -> Vec<Hit> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn answer(base: &Path, req: &tiny_http::Request) -> (u16, Vec<u8>, Option<String>) {
+    let raw = req.url().split('?').next().unwrap_or("");
+    let mut path = base.to_path_buf();
+    for seg in raw.split('/').filter(|s| !s.is_empty()) {
+        let seg = percent_decode(seg);
+        if seg == ".." || seg == "." || seg.contains('/') {
+            return (403, Vec::new(), None);
+        }
+        path.push(seg);
+    }
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return (404, b"not found".to_vec(), None);
+    };
+    if !meta.is_file() {
+        return (404, b"not found".to_vec(), None);
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let etag = format!(
+        "\"{}-{}\"",
+        meta.len(),
+        mtime.map(|d| d.as_nanos()).unwrap_or(0)
+    );
+    let inm = req
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("If-None-Match"));
+    if inm.is_some_and(|h| h.value.as_str() == etag) {
+        return (304, Vec::new(), Some(etag));
+    }
+    (200, std::fs::read(&path).unwrap_or_default(), Some(etag))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Runs `hsp-agent` with `args` (under `faketime OFFSET` when given).
+pub fn agent<I, S>(args: I, faketime: Option<&str>) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let bin = hsp_tests::bin("hsp-agent");
+    let mut cmd = match faketime {
+        Some(offset) => {
+            let ft = Path::new("/usr/bin/faketime");
+            assert!(ft.exists(), "faketime is missing: run .ci/install first");
+            let mut c = Command::new(ft);
+            c.arg("-f").arg(offset).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    cmd.args(args).output().expect("running hsp-agent")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every file under `dir` (relative path → bytes); empty when `dir` is missing.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The `signed.version` of a trusted metadata file.
+pub fn version_of(metadata_dir: &Path, role: &str) -> u64 {
+    let path = metadata_dir.join(format!("{role}.json"));
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
+    v["signed"]["version"].as_u64().unwrap()
+}
+
+/// A target path as `hsp-agent tuf download` names the file (percent-encoded).
+pub fn target_file_name(path: &str) -> String {
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
