@@ -136,8 +136,11 @@ fn print_document(d: &Document) {
     for r in &d.requires {
         let optional = if r.optional { ", optional" } else { "" };
         println!(
-            "requires: {} = {} {} ({:?}{optional})",
-            r.name, r.interface, r.version, r.scope
+            "requires: {} = {} {} ({}{optional})",
+            r.name,
+            r.interface,
+            r.version,
+            format!("{:?}", r.scope).to_lowercase()
         );
     }
     for c in &d.config {
