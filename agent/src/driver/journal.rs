@@ -1,0 +1,235 @@
+//! The agent's crash-safe record of an environment: `<state>/<env>/journal.json`.
+//!
+//! It holds, per instance, the last version that was healthy (its full planned
+//! spec, so a rollback needs neither the index nor the planner), the rollout in
+//! progress, and the versions marked bad. It is written with
+//! write-temp, fsync, rename, fsync-dir, so after a crash it is either the old or
+//! the new file, never a torn one. What actually runs is always re-observed
+//! through the drivers' labels, so a crash between a side effect and the next
+//! save only means the next apply finds a unit it did not record, and adopts or
+//! removes it.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use hsp_index::plan::PlannedInstance;
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::{check_name, Error};
+
+/// `<state>/<env>/`: journal, generated secrets, host releases; locked while an
+/// agent works on it.
+#[derive(Debug)]
+pub struct StateDir {
+    pub path: PathBuf,
+    pub environment: String,
+    _lock: Flock<File>,
+}
+
+impl StateDir {
+    /// Opens (creating, mode 0700) and locks the state dir of `environment`.
+    pub fn open(state: &Path, environment: &str) -> Result<StateDir, Error> {
+        check_name("environment", environment)?;
+        let path = state.join(environment);
+        create_private_dir(&path)?;
+        let lock_path = path.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path))?;
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|_| Error::Locked {
+                path: lock_path.clone(),
+            })?;
+        let path = fs::canonicalize(&path).map_err(Error::io(&path))?;
+        Ok(StateDir {
+            path,
+            environment: environment.to_string(),
+            _lock: lock,
+        })
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.path.join("journal.json")
+    }
+
+    pub fn load(&self) -> Result<Journal, Error> {
+        Journal::read(&self.journal_path(), &self.environment)
+    }
+
+    pub fn save(&self, journal: &Journal) -> Result<(), Error> {
+        write_atomic(
+            &self.journal_path(),
+            &serde_json::to_vec_pretty(journal).expect("journal serializes"),
+        )
+    }
+}
+
+/// Creates `path` and its parents; the last component gets mode 0700.
+pub fn create_private_dir(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(Error::io(path))
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new
+/// content: temp file in the same dir, fsync, rename, fsync the dir.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(Error::io(&tmp))?;
+    f.write_all(bytes).map_err(Error::io(&tmp))?;
+    f.sync_all().map_err(Error::io(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(Error::io(path))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))?;
+    Ok(())
+}
+
+/// What the agent knows about an environment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub environment: String,
+    /// `docker` or `host`: the target of the last apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Instance names in the order of the last applied plan (providers first);
+    /// pruning stops in reverse.
+    #[serde(default)]
+    pub order: Vec<String>,
+    #[serde(default)]
+    pub instances: BTreeMap<String, InstanceRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_apply: Option<DateTime<Utc>>,
+    /// Last time the daemon tried to refresh the index, and whether it worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_poll: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_poll_ok: Option<DateTime<Utc>>,
+    /// The last error of an apply or poll, cleared by a clean apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// What the agent knows about one instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// The last spec that was healthy: what a rollback returns to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good: Option<PlannedInstance>,
+    /// A rollout in progress, saved before its first unit starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<Attempt>,
+    /// Versions that failed their health check -> why; not retried until the
+    /// plan moves to another version.
+    #[serde(default)]
+    pub bad_versions: BTreeMap<String, String>,
+    /// Health at the end of the last apply: `healthy`, `unhealthy: ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub version: String,
+    pub spec: String,
+    pub started: DateTime<Utc>,
+}
+
+impl Journal {
+    /// Reads the journal; a missing file is an empty journal.
+    pub fn read(path: &Path, environment: &str) -> Result<Journal, Error> {
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| Error::JournalFormat {
+                path: path.to_path_buf(),
+                source,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Journal {
+                environment: environment.to_string(),
+                ..Journal::default()
+            }),
+            Err(e) => Err(Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }),
+        }
+    }
+
+    pub fn record(&mut self, instance: &str) -> &mut InstanceRecord {
+        self.instances.entry(instance.to_string()).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal.json");
+        for content in [&b"one"[..], b"two two", b""] {
+            write_atomic(&p, content).unwrap();
+            assert_eq!(fs::read(&p).unwrap(), content);
+        }
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("journal.json")]);
+    }
+
+    #[test]
+    fn state_dir_is_locked_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::open(dir.path(), "prod").unwrap();
+        assert!(matches!(
+            StateDir::open(dir.path(), "prod"),
+            Err(Error::Locked { .. })
+        ));
+        let mut j = s.load().unwrap();
+        assert_eq!(j.environment, "prod");
+        j.record("db")
+            .bad_versions
+            .insert("2.0.0".into(), "unhealthy".into());
+        s.save(&j).unwrap();
+        assert_eq!(s.load().unwrap(), j);
+        drop(s);
+        StateDir::open(dir.path(), "prod").unwrap();
+    }
+
+    #[test]
+    fn bad_names_and_bad_json_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            StateDir::open(dir.path(), "../x"),
+            Err(Error::BadName { .. })
+        ));
+        let s = StateDir::open(dir.path(), "e").unwrap();
+        fs::write(s.journal_path(), "{").unwrap();
+        assert!(matches!(s.load(), Err(Error::JournalFormat { .. })));
+    }
+}

@@ -1,0 +1,303 @@
+//! Deploying a [`Plan`] to a Docker engine or to a bare-metal host.
+//!
+//! A driver knows how to observe, start, probe and stop *units*: one running copy
+//! of one task of one planned instance (a container, or a supervised process). The
+//! [`rollout`] engine is shared by both drivers: it walks the plan in order
+//! (providers first), starts the new version of each instance next to the old one
+//! where the driver allows it, waits until it is healthy, then stops the old one;
+//! an unhealthy version is rolled back and marked bad in the [`journal`].
+//!
+//! - [`docker`]: containers, one network and named volumes per environment (bollard).
+//! - [`host`]: verified artifacts unpacked into versioned folders, a `current`
+//!   link, supervised processes (or systemd units where systemd runs).
+//! - [`health`]: HTTP and command probes.
+//! - [`journal`]: the crash-safe record of what is deployed (write, fsync, rename).
+//! - [`secrets`]: reading secret files and generating secrets in the state dir.
+//!
+//! **Invariant:** a driver only lists, stops or removes resources carrying the
+//! agent's labels (`org.hsp.agent.*` on Docker, `HSP_AGENT_*` in a process's
+//! environment on a host) for its own environment.
+//! **Invariant:** the journal is saved before each side effect that it describes.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use hsp_index::plan::{PlannedInstance, PlannedTask};
+use sha2::{Digest, Sha256};
+
+pub mod docker;
+pub mod health;
+pub mod host;
+pub mod journal;
+pub mod rollout;
+pub mod secrets;
+
+pub use journal::{Journal, StateDir};
+pub use rollout::{apply, ApplyOptions, Outcome, Report};
+
+/// Label (Docker) naming the environment a resource belongs to.
+pub const LABEL_ENVIRONMENT: &str = "org.hsp.agent.environment";
+/// Label naming the planned instance.
+pub const LABEL_INSTANCE: &str = "org.hsp.agent.instance";
+/// Label naming the task of the instance.
+pub const LABEL_TASK: &str = "org.hsp.agent.task";
+/// Label holding the service version.
+pub const LABEL_VERSION: &str = "org.hsp.agent.version";
+/// Label holding the replica number of the task.
+pub const LABEL_REPLICA: &str = "org.hsp.agent.replica";
+/// Label holding the hash of the instance spec the unit was started from.
+pub const LABEL_SPEC: &str = "org.hsp.agent.spec";
+
+/// One running (or stopped) copy of one task, as a driver observes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unit {
+    /// Container id, or supervisor pid on a host.
+    pub id: String,
+    /// Container name or unit name, for messages.
+    pub name: String,
+    pub instance: String,
+    pub task: String,
+    pub replica: u32,
+    pub version: String,
+    /// [`spec_hash`] of the instance this unit was started from.
+    pub spec: String,
+    /// Whether the process runs (a container that exited is `false`).
+    pub running: bool,
+    /// Address the agent reaches its ports on.
+    pub address: Option<IpAddr>,
+}
+
+/// What to start: one replica of one task of one instance.
+pub struct UnitSpec<'a> {
+    pub environment: &'a str,
+    pub instance: &'a PlannedInstance,
+    pub task: &'a PlannedTask,
+    pub replica: u32,
+    pub spec: &'a str,
+    /// Rendered environment, secrets included: never log it.
+    pub env: Vec<(String, String)>,
+}
+
+/// Result of one health probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Healthy,
+    /// Running, not (yet) healthy; the reason is shown to the operator.
+    Unhealthy(String),
+    /// The unit is gone or its process exited.
+    Exited(String),
+}
+
+/// A deployment target: the rollout engine drives it.
+pub trait Driver {
+    /// `docker` or `host`, for status and messages.
+    fn kind(&self) -> &'static str;
+    /// Every unit of this environment the agent owns (carrying its labels).
+    fn units(&mut self) -> Result<Vec<Unit>, Error>;
+    /// Makes everything an instance needs available: network, images or
+    /// artifacts, volumes. Idempotent.
+    fn prepare(&mut self, instance: &PlannedInstance) -> Result<(), Error>;
+    /// Starts one unit; replaces a stopped unit of the same name that the agent owns.
+    fn start(&mut self, spec: &UnitSpec) -> Result<(), Error>;
+    /// Stops and removes one unit the agent owns, waiting at most `timeout_s`
+    /// before killing it. Never touches volumes.
+    fn stop(&mut self, unit: &Unit, timeout_s: u32) -> Result<(), Error>;
+    /// Probes a unit once.
+    fn probe(&mut self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe;
+    /// How many copies of `task` this target runs.
+    fn replicas(&self, task: &PlannedTask) -> u32;
+    /// Whether the old and new version of `instance` can run side by side.
+    fn overlap(&self, instance: &PlannedInstance) -> bool;
+    /// Records `instance` as the active version (host: the `current` link).
+    fn activate(&mut self, instance: &PlannedInstance) -> Result<(), Error>;
+    /// Deletes the persistent data of an instance (only `--purge`).
+    fn remove_volumes(&mut self, instance: &str) -> Result<(), Error>;
+    /// Called after an apply that left no instance: removes shared resources
+    /// (the environment's network).
+    fn teardown(&mut self) -> Result<(), Error>;
+}
+
+/// A short, stable hash of what an instance runs: a change of version, image,
+/// command, env template, limits or volumes gives a new hash, so the units are
+/// rolled. The `reason` sentence is left out.
+pub fn spec_hash(instance: &PlannedInstance) -> String {
+    let key = serde_json::json!({
+        "name": instance.name,
+        "service": instance.service,
+        "version": instance.version,
+        "tasks": instance.tasks,
+    });
+    let digest = Sha256::digest(key.to_string().as_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// The name of a unit: `hsp-<env>-<instance>-<task>-<replica>-<spec>`.
+pub fn unit_name(
+    environment: &str,
+    instance: &str,
+    task: &str,
+    replica: u32,
+    spec: &str,
+) -> String {
+    format!("hsp-{environment}-{instance}-{task}-{replica}-{spec}")
+}
+
+/// The labels every unit carries.
+pub fn unit_labels(spec: &UnitSpec) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_ENVIRONMENT.to_string(), spec.environment.to_string()),
+        (LABEL_INSTANCE.to_string(), spec.instance.name.clone()),
+        (LABEL_TASK.to_string(), spec.task.name.clone()),
+        (LABEL_VERSION.to_string(), spec.instance.version.clone()),
+        (LABEL_REPLICA.to_string(), spec.replica.to_string()),
+        (LABEL_SPEC.to_string(), spec.spec.to_string()),
+    ])
+}
+
+/// Reads labels back into a unit; `None` when one is missing or malformed.
+pub fn unit_from_labels(
+    id: String,
+    name: String,
+    labels: &std::collections::HashMap<String, String>,
+    running: bool,
+    address: Option<IpAddr>,
+) -> Option<Unit> {
+    Some(Unit {
+        id,
+        name,
+        instance: labels.get(LABEL_INSTANCE)?.clone(),
+        task: labels.get(LABEL_TASK)?.clone(),
+        replica: labels.get(LABEL_REPLICA)?.parse().ok()?,
+        version: labels.get(LABEL_VERSION)?.clone(),
+        spec: labels.get(LABEL_SPEC)?.clone(),
+        running,
+        address,
+    })
+}
+
+/// Names the agent builds resources from must be `[a-z0-9][a-z0-9-]*`.
+pub fn check_name(what: &'static str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadName {
+            what,
+            name: name.to_string(),
+        })
+    }
+}
+
+/// Errors of the drivers, the rollout engine and the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("docker: {action}")]
+    Docker {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid JSON state (hint: move it away to start afresh; deployed units are found again by their labels)")]
+    JournalFormat {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: another hsp-agent holds the lock on this state dir (hint: stop the running `hsp-agent run`, or use another --state)")]
+    Locked { path: PathBuf },
+    #[error("{what} name {name:?} must be [a-z0-9-], at most 63 characters")]
+    BadName { what: &'static str, name: String },
+    #[error("secret file {path} is readable by group or others (mode {mode:o}) (hint: chmod 600 {path})")]
+    SecretMode { path: String, mode: u32 },
+    #[error("secret file {path}")]
+    SecretRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("downloading {url}: {message}")]
+    Download { url: String, message: String },
+    #[error("artifact {url}: size {actual} bytes, the plan says {expected} (hint: the file is truncated or not the published one)")]
+    ArtifactSize {
+        url: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("artifact {url}: sha256 {actual}, the plan says {expected} (hint: the file is not the published one)")]
+    ArtifactHash {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("archive {archive}: entry {entry:?} {reason}; refusing to unpack")]
+    UnsafeArchive {
+        archive: PathBuf,
+        entry: String,
+        reason: &'static str,
+    },
+    #[error("instance {instance}: task {task} has no artifact for platform {platform} (hint: use the docker target)")]
+    NoArtifact {
+        instance: String,
+        task: String,
+        platform: String,
+    },
+    #[error("{kind} {name} exists but does not carry the agent's labels; leaving it alone (hint: rename or remove it yourself)")]
+    Foreign { kind: &'static str, name: String },
+    #[error("process {what}")]
+    Process {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("instance {instance}: {message}")]
+    Instance { instance: String, message: String },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for (name, ok) in [
+            ("app", true),
+            ("hapi-db", true),
+            ("a1", true),
+            ("", false),
+            ("-a", false),
+            ("A", false),
+            ("a/b", false),
+            ("..", false),
+            ("a_b", false),
+        ] {
+            assert_eq!(check_name("instance", name).is_ok(), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn unit_names_are_stable() {
+        assert_eq!(
+            unit_name("prod", "hapi", "app", 1, "abc"),
+            "hsp-prod-hapi-app-1-abc"
+        );
+    }
+}

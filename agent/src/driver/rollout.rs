@@ -1,0 +1,635 @@
+//! The rollout engine: converges what a driver runs to a plan.
+//!
+//! Per instance, in plan order (every provider before its consumers):
+//!
+//! 1. choose the target spec: the planned one, unless its version is marked bad
+//!    or updates are outside the window, in which case the last good one;
+//! 2. save the attempt in the journal, prepare (pull, download, volumes);
+//! 3. start the missing units of the target next to the old ones (or, where the
+//!    driver cannot overlap — a host with fixed ports — stop the old ones first);
+//! 4. wait until every unit is healthy within the task's deadline;
+//! 5. healthy: record it as good, then stop the old units; unhealthy: stop the
+//!    new units, mark the version bad, bring the last good spec back.
+//!
+//! Then units of instances that left the plan are stopped in reverse order of
+//! the previous plan, keeping their volumes unless `purge`. Every decision reads
+//! the units the driver observes, not what the journal hoped, so an apply after a
+//! kill -9 at any point converges.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hsp_index::plan::{PlannedInstance, PlannedTask};
+use hsp_index::Plan;
+use serde::Serialize;
+
+use super::journal::Attempt;
+use super::{
+    check_name, health, secrets, spec_hash, Driver, Error, Probe, StateDir, Unit, UnitSpec,
+};
+
+/// How an apply behaves.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyOptions {
+    /// Also delete volumes (and generated secrets) of pruned instances.
+    pub purge: bool,
+    /// When false (outside the update window), deployed instances keep their
+    /// current spec; missing units are still restarted.
+    pub hold_updates: bool,
+    /// Set by SIGTERM: finish the instance in progress, skip the rest.
+    pub drain: Option<Arc<AtomicBool>>,
+}
+
+/// What happened to one instance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Unchanged {
+        version: String,
+    },
+    Deployed {
+        version: String,
+        from: Option<String>,
+    },
+    /// The planned version was unhealthy: it is marked bad and `kept` runs.
+    RolledBack {
+        bad: String,
+        kept: Option<String>,
+        reason: String,
+    },
+    /// The planned version was not tried: `reason` (marked bad, update window).
+    Held {
+        version: String,
+        wanted: String,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Pruned {
+        version: String,
+        purged: bool,
+    },
+}
+
+impl Outcome {
+    /// Whether the instance ended where the plan wanted it.
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Unchanged { .. } | Outcome::Deployed { .. } | Outcome::Pruned { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub environment: String,
+    pub outcomes: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.outcomes.iter().all(|(_, o)| o.is_ok())
+    }
+
+    /// The first problem, as one line.
+    pub fn first_problem(&self) -> Option<String> {
+        self.outcomes
+            .iter()
+            .find(|(_, o)| !o.is_ok())
+            .map(|(name, o)| format!("{name}: {}", describe(o)))
+    }
+}
+
+/// One line per outcome, for the CLI.
+pub fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Unchanged { version } => format!("{version} unchanged, healthy"),
+        Outcome::Deployed {
+            version,
+            from: Some(f),
+        } => format!("upgraded {f} -> {version}, healthy"),
+        Outcome::Deployed {
+            version,
+            from: None,
+        } => format!("deployed {version}, healthy"),
+        Outcome::RolledBack {
+            bad,
+            kept: Some(k),
+            reason,
+        } => {
+            format!("{bad} was unhealthy ({reason}); rolled back to {k}; {bad} is marked bad")
+        }
+        Outcome::RolledBack {
+            bad,
+            kept: None,
+            reason,
+        } => format!("{bad} was unhealthy ({reason}); marked bad"),
+        Outcome::Held {
+            version,
+            wanted,
+            reason,
+        } => format!("kept {version} instead of {wanted}: {reason}"),
+        Outcome::Failed { reason } => format!("failed: {reason}"),
+        Outcome::Skipped { reason } => format!("skipped: {reason}"),
+        Outcome::Pruned {
+            version,
+            purged: true,
+        } => format!("removed {version} and its volumes"),
+        Outcome::Pruned {
+            version,
+            purged: false,
+        } => format!("removed {version} (volumes kept)"),
+    }
+}
+
+/// Converges the driver's units to `plan`, recording progress in `state`.
+pub fn apply(
+    driver: &mut dyn Driver,
+    plan: &Plan,
+    state: &StateDir,
+    opts: &ApplyOptions,
+) -> Result<Report, Error> {
+    for inst in &plan.instances {
+        check_name("instance", &inst.name)?;
+        for t in &inst.tasks {
+            check_name("task", &t.name)?;
+        }
+    }
+    let mut journal = state.load()?;
+    journal.target = Some(driver.kind().to_string());
+    let previous_order = journal.order.clone();
+    // Record the union of both orders before touching anything, so a crash
+    // mid-apply still knows the stop order of everything that may run.
+    let mut order: Vec<String> = plan.instances.iter().map(|i| i.name.clone()).collect();
+    order.extend(
+        previous_order
+            .iter()
+            .filter(|n| !order.contains(n))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    journal.order = order;
+    state.save(&journal)?;
+
+    let mut report = Report {
+        environment: plan.environment.clone(),
+        outcomes: Vec::new(),
+    };
+    let mut healthy: HashSet<String> = HashSet::new();
+    let planned: HashSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
+    for inst in &plan.instances {
+        let draining = opts
+            .drain
+            .as_ref()
+            .is_some_and(|d| d.load(Ordering::SeqCst));
+        let blocked: Vec<&str> = inst
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .filter(|d| planned.contains(d) && !healthy.contains(*d))
+            .collect();
+        let outcome = if draining {
+            Outcome::Skipped {
+                reason: "the agent is stopping".into(),
+            }
+        } else if !blocked.is_empty() {
+            Outcome::Skipped {
+                reason: format!("waiting for {} to be healthy", blocked.join(", ")),
+            }
+        } else {
+            let units: Vec<Unit> = driver
+                .units()?
+                .into_iter()
+                .filter(|u| u.instance == inst.name)
+                .collect();
+            let mut c = Converge {
+                driver: &mut *driver,
+                state,
+                journal: &mut journal,
+                opts,
+            };
+            match c.instance(inst, units) {
+                Ok(o) => o,
+                Err(e) if is_state_error(&e, state) => return Err(e),
+                Err(e) => Outcome::Failed { reason: chain(&e) },
+            }
+        };
+        match &outcome {
+            Outcome::Unchanged { .. } | Outcome::Deployed { .. } | Outcome::Held { .. } => {
+                healthy.insert(inst.name.clone());
+            }
+            Outcome::RolledBack { kept: Some(_), .. } => {
+                healthy.insert(inst.name.clone());
+            }
+            _ => {}
+        }
+        let rec = journal.record(&inst.name);
+        rec.last_error = (!outcome.is_ok()).then(|| describe(&outcome));
+        if matches!(outcome, Outcome::Failed { .. } | Outcome::Skipped { .. }) && rec.good.is_none()
+        {
+            rec.health = Some("not deployed".into());
+        }
+        tracing::info!(instance = %inst.name, "{}", describe(&outcome));
+        report.outcomes.push((inst.name.clone(), outcome));
+    }
+
+    let draining = opts
+        .drain
+        .as_ref()
+        .is_some_and(|d| d.load(Ordering::SeqCst));
+    if !draining {
+        prune(driver, plan, state, &mut journal, opts, &mut report)?;
+        journal.order = plan.instances.iter().map(|i| i.name.clone()).collect();
+    }
+    journal.last_apply = Some(Utc::now());
+    journal.last_error = report.first_problem();
+    state.save(&journal)?;
+    Ok(report)
+}
+
+/// Errors about the state dir itself (journal, lock) abort the apply; others
+/// fail one instance.
+fn is_state_error(e: &Error, state: &StateDir) -> bool {
+    match e {
+        Error::Io { path, .. } => path.parent() == Some(state.path.as_path()),
+        Error::JournalFormat { .. } | Error::Locked { .. } => true,
+        _ => false,
+    }
+}
+
+/// The error and its sources on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn prune(
+    driver: &mut dyn Driver,
+    plan: &Plan,
+    state: &StateDir,
+    journal: &mut super::Journal,
+    opts: &ApplyOptions,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let planned: HashSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
+    let units = driver.units()?;
+    let mut gone: Vec<String> = units
+        .iter()
+        .map(|u| u.instance.clone())
+        .chain(journal.instances.keys().cloned())
+        .filter(|n| !planned.contains(n.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Consumers before providers: reverse of the previous plan order; unknown first.
+    let pos = |n: &String| {
+        journal
+            .order
+            .iter()
+            .position(|o| o == n)
+            .map_or(usize::MAX, |p| p)
+    };
+    gone.sort_by_key(|n| std::cmp::Reverse(pos(n)));
+    for name in gone {
+        let mine: Vec<&Unit> = units.iter().filter(|u| u.instance == name).collect();
+        let version = mine
+            .first()
+            .map(|u| u.version.clone())
+            .or_else(|| {
+                journal
+                    .instances
+                    .get(&name)
+                    .and_then(|r| r.good.as_ref())
+                    .map(|g| g.version.clone())
+            })
+            .unwrap_or_default();
+        for u in mine.iter().rev() {
+            let timeout = journal
+                .instances
+                .get(&name)
+                .and_then(|r| r.good.as_ref())
+                .and_then(|g| g.tasks.iter().find(|t| t.name == u.task))
+                .map_or(10, |t| t.stop_timeout_s);
+            driver.stop(u, timeout)?;
+        }
+        if opts.purge {
+            driver.remove_volumes(&name)?;
+            secrets::remove_generated(&state.path, &name)?;
+        }
+        journal.instances.remove(&name);
+        state.save(journal)?;
+        let outcome = Outcome::Pruned {
+            version,
+            purged: opts.purge,
+        };
+        tracing::info!(instance = %name, "{}", describe(&outcome));
+        report.outcomes.push((name, outcome));
+    }
+    if plan.instances.is_empty() && driver.units()?.is_empty() {
+        driver.teardown()?;
+    }
+    Ok(())
+}
+
+struct Converge<'a> {
+    driver: &'a mut dyn Driver,
+    state: &'a StateDir,
+    journal: &'a mut super::Journal,
+    opts: &'a ApplyOptions,
+}
+
+impl Converge<'_> {
+    fn instance(&mut self, wanted: &PlannedInstance, units: Vec<Unit>) -> Result<Outcome, Error> {
+        let rec = self.journal.record(&wanted.name).clone();
+        let good = rec.good.clone();
+        let good_spec = good.as_ref().map(spec_hash);
+        let wanted_spec = spec_hash(wanted);
+        let (target, held) = match &good {
+            Some(g) if g.version != wanted.version && rec.bad_versions.contains_key(&wanted.version) => {
+                (g.clone(), Some(format!("{} is marked bad ({})", wanted.version, rec.bad_versions[&wanted.version])))
+            }
+            None if rec.bad_versions.contains_key(&wanted.version) => {
+                return Ok(Outcome::Failed {
+                    reason: format!(
+                        "{} is marked bad ({}) and no earlier version is deployed; waiting for a newer version",
+                        wanted.version, rec.bad_versions[&wanted.version]
+                    ),
+                })
+            }
+            Some(g) if self.opts.hold_updates && good_spec.as_deref() != Some(wanted_spec.as_str()) => {
+                (g.clone(), Some("outside the update window".to_string()))
+            }
+            _ => (wanted.clone(), None),
+        };
+        let tspec = spec_hash(&target);
+        let is_new = good_spec.as_deref() != Some(tspec.as_str());
+        if is_new {
+            self.journal.record(&wanted.name).attempt = Some(Attempt {
+                version: target.version.clone(),
+                spec: tspec.clone(),
+                started: Utc::now(),
+            });
+            self.state.save(self.journal)?;
+            tracing::info!(instance = %target.name, version = %target.version, "rolling out");
+        }
+
+        match self.bring_up(&target, &tspec, &units) {
+            Ok(()) => {
+                self.driver.activate(&target)?;
+                let rec = self.journal.record(&wanted.name);
+                rec.good = Some(target.clone());
+                rec.attempt = None;
+                rec.health = Some("healthy".into());
+                self.state.save(self.journal)?;
+                self.stop_others(&target, &tspec)?;
+                Ok(match held {
+                    Some(reason) => Outcome::Held {
+                        version: target.version.clone(),
+                        wanted: wanted.version.clone(),
+                        reason,
+                    },
+                    None if is_new => Outcome::Deployed {
+                        version: target.version.clone(),
+                        from: good.map(|g| g.version),
+                    },
+                    None => Outcome::Unchanged {
+                        version: target.version.clone(),
+                    },
+                })
+            }
+            Err(BringUp::Unhealthy(reason)) => {
+                tracing::warn!(instance = %target.name, version = %target.version, "unhealthy: {reason}");
+                self.stop_spec(&target, &tspec)?;
+                let rec = self.journal.record(&wanted.name);
+                rec.attempt = None;
+                let version_changed = good.as_ref().is_none_or(|g| g.version != target.version);
+                if is_new && version_changed {
+                    rec.bad_versions
+                        .insert(target.version.clone(), reason.clone());
+                }
+                rec.health = Some(format!("unhealthy: {reason}"));
+                self.state.save(self.journal)?;
+                let Some(g) = good.filter(|_| is_new) else {
+                    return Ok(Outcome::Failed {
+                        reason: format!("{} is unhealthy: {reason}", target.version),
+                    });
+                };
+                // Roll back to the last good spec: whatever still runs of it is kept.
+                let gspec = spec_hash(&g);
+                let units: Vec<Unit> = self
+                    .driver
+                    .units()?
+                    .into_iter()
+                    .filter(|u| u.instance == g.name)
+                    .collect();
+                self.driver.prepare(&g)?;
+                match self.bring_up(&g, &gspec, &units) {
+                    Ok(()) => {
+                        self.driver.activate(&g)?;
+                        self.journal.record(&g.name).health = Some("healthy".into());
+                        self.state.save(self.journal)?;
+                        self.stop_others(&g, &gspec)?;
+                        if version_changed {
+                            Ok(Outcome::RolledBack {
+                                bad: target.version.clone(),
+                                kept: Some(g.version.clone()),
+                                reason,
+                            })
+                        } else {
+                            Ok(Outcome::Failed {
+                                reason: format!("the new spec of {} was unhealthy ({reason}); the previous one runs", g.version),
+                            })
+                        }
+                    }
+                    Err(BringUp::Unhealthy(r2)) => Ok(Outcome::Failed {
+                        reason: format!(
+                            "{} is unhealthy ({reason}) and rolling back to {} failed too: {r2}",
+                            target.version, g.version
+                        ),
+                    }),
+                    Err(BringUp::Error(e)) => Err(e),
+                }
+            }
+            Err(BringUp::Error(e)) => Err(e),
+        }
+    }
+
+    /// Makes every unit of `target` run and be healthy. Units of other specs are
+    /// left running unless the driver cannot overlap them.
+    fn bring_up(
+        &mut self,
+        target: &PlannedInstance,
+        tspec: &str,
+        units: &[Unit],
+    ) -> Result<(), BringUp> {
+        self.driver.prepare(target)?;
+        let mut wanted: Vec<(&PlannedTask, u32)> = Vec::new();
+        for t in &target.tasks {
+            for r in 0..self.driver.replicas(t) {
+                wanted.push((t, r));
+            }
+        }
+        // Stale units of the target spec (exited, duplicate, or extra replicas) go first.
+        let mut running: HashSet<(String, u32)> = HashSet::new();
+        for u in units.iter().filter(|u| u.spec == tspec) {
+            let desired = wanted
+                .iter()
+                .any(|(t, r)| t.name == u.task && *r == u.replica);
+            if u.running && desired && running.insert((u.task.clone(), u.replica)) {
+                continue;
+            }
+            self.driver.stop(u, 0)?;
+        }
+        let missing: Vec<(&PlannedTask, u32)> = wanted
+            .iter()
+            .copied()
+            .filter(|(t, r)| !running.contains(&(t.name.clone(), *r)))
+            .collect();
+        if !missing.is_empty() && !self.driver.overlap(target) {
+            for u in units.iter().filter(|u| u.spec != tspec).rev() {
+                let timeout = stop_timeout(self.journal, u);
+                self.driver.stop(u, timeout)?;
+            }
+        }
+        for (task, replica) in &missing {
+            let env = secrets::render_env(&self.state.path, task)?;
+            let spec = UnitSpec {
+                environment: &self.state.environment,
+                instance: target,
+                task,
+                replica: *replica,
+                spec: tspec,
+                env,
+            };
+            tracing::info!(instance = %target.name, task = %task.name, replica, version = %target.version, "starting");
+            self.driver.start(&spec)?;
+        }
+        self.wait_healthy(target, tspec, &wanted)
+    }
+
+    fn wait_healthy(
+        &mut self,
+        target: &PlannedInstance,
+        tspec: &str,
+        wanted: &[(&PlannedTask, u32)],
+    ) -> Result<(), BringUp> {
+        let started = Instant::now();
+        let deadline = wanted
+            .iter()
+            .map(|(t, _)| health::deadline(t))
+            .max()
+            .unwrap_or_default();
+        let poll = wanted
+            .iter()
+            .map(|(t, _)| health::poll_interval(t))
+            .min()
+            .unwrap_or(Duration::from_millis(200));
+        let mut envs = std::collections::HashMap::new();
+        for (t, _) in wanted {
+            envs.entry(t.name.clone())
+                .or_insert(secrets::render_env(&self.state.path, t)?);
+        }
+        let mut ok: HashSet<(String, u32)> = HashSet::new();
+        let mut last = String::from("no probe ran");
+        loop {
+            let units: Vec<Unit> = self
+                .driver
+                .units()?
+                .into_iter()
+                .filter(|u| u.instance == target.name && u.spec == tspec)
+                .collect();
+            for (task, replica) in wanted {
+                let key = (task.name.clone(), *replica);
+                if ok.contains(&key) {
+                    continue;
+                }
+                let Some(unit) = units
+                    .iter()
+                    .find(|u| u.task == task.name && u.replica == *replica)
+                else {
+                    last = format!("{}-{} replica {replica} is gone", target.name, task.name);
+                    continue;
+                };
+                let probe = if task.health.is_none() && started.elapsed() < health::deadline(task) {
+                    Probe::Unhealthy("not running long enough yet".into())
+                } else {
+                    self.driver.probe(unit, task, &envs[&task.name])
+                };
+                match probe {
+                    Probe::Healthy => {
+                        ok.insert(key);
+                    }
+                    Probe::Unhealthy(m) | Probe::Exited(m) => last = format!("{}: {m}", unit.name),
+                }
+            }
+            if ok.len() == wanted.len() {
+                return Ok(());
+            }
+            if started.elapsed() >= deadline {
+                return Err(BringUp::Unhealthy(format!(
+                    "not healthy within {}s: {last}",
+                    deadline.as_secs()
+                )));
+            }
+            std::thread::sleep(poll);
+        }
+    }
+
+    fn stop_spec(&mut self, inst: &PlannedInstance, spec: &str) -> Result<(), Error> {
+        let units = self.driver.units()?;
+        for u in units
+            .iter()
+            .filter(|u| u.instance == inst.name && u.spec == spec)
+            .rev()
+        {
+            self.driver.stop(u, stop_timeout(self.journal, u))?;
+        }
+        Ok(())
+    }
+
+    fn stop_others(&mut self, inst: &PlannedInstance, keep: &str) -> Result<(), Error> {
+        let units = self.driver.units()?;
+        for u in units
+            .iter()
+            .filter(|u| u.instance == inst.name && u.spec != keep)
+            .rev()
+        {
+            self.driver.stop(u, stop_timeout(self.journal, u))?;
+        }
+        Ok(())
+    }
+}
+
+fn stop_timeout(journal: &super::Journal, u: &Unit) -> u32 {
+    journal
+        .instances
+        .get(&u.instance)
+        .and_then(|r| r.good.as_ref())
+        .and_then(|g| g.tasks.iter().find(|t| t.name == u.task))
+        .map_or(10, |t| t.stop_timeout_s.min(15))
+}
+
+enum BringUp {
+    Unhealthy(String),
+    Error(Error),
+}
+
+impl From<Error> for BringUp {
+    fn from(e: Error) -> Self {
+        BringUp::Error(e)
+    }
+}

@@ -1,0 +1,164 @@
+//! Secret values, read only when a unit is started.
+//!
+//! `SecretRef::File` is a file the operator wrote: refused unless mode 0600 (no
+//! group or other bits). `SecretRef::Generated` is created on first deployment in
+//! `<state>/<env>/secrets/<instance>/<name>` (mode 0600) and kept, so a dedicated
+//! database keeps its password across upgrades. Values go to containers and
+//! processes only through their environment; they are never logged.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use hsp_index::plan::{PlannedTask, SecretRef};
+use rand::distributions::{Alphanumeric, DistString};
+
+use super::journal::create_private_dir;
+use super::{check_name, Error};
+
+/// Resolves one secret reference.
+pub fn resolve(state: &Path, secret: &SecretRef) -> Result<String, Error> {
+    match secret {
+        SecretRef::File { path } => read_file(path),
+        SecretRef::Generated { instance, name } => generated(state, instance, name),
+    }
+}
+
+fn read_file(path: &str) -> Result<String, Error> {
+    let meta = fs::metadata(path).map_err(|source| Error::SecretRead {
+        path: path.to_string(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::SecretMode {
+            path: path.to_string(),
+            mode,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(|source| Error::SecretRead {
+        path: path.to_string(),
+        source,
+    })?;
+    Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+}
+
+fn generated(state: &Path, instance: &str, name: &str) -> Result<String, Error> {
+    check_name("instance", instance)?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::BadName {
+            what: "secret",
+            name: name.to_string(),
+        });
+    }
+    let dir = state.join("secrets").join(instance);
+    create_private_dir(&dir)?;
+    let path = dir.join(name);
+    match fs::read_to_string(&path) {
+        Ok(v) if !v.is_empty() => return Ok(v),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::Io { path, source: e }),
+    }
+    let value = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+    // A crash may leave an empty file behind: it is simply regenerated above.
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(Error::io(&path))?;
+    f.write_all(value.as_bytes()).map_err(Error::io(&path))?;
+    f.sync_all().map_err(Error::io(&path))?;
+    Ok(value)
+}
+
+/// The task's environment with secrets filled in, sorted by name.
+pub fn render_env(state: &Path, task: &PlannedTask) -> Result<Vec<(String, String)>, Error> {
+    task.env
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.render(|r| resolve(state, r))?)))
+        .collect()
+}
+
+/// Removes the generated secrets of an instance (only with `--purge`).
+pub fn remove_generated(state: &Path, instance: &str) -> Result<(), Error> {
+    check_name("instance", instance)?;
+    let dir = state.join("secrets").join(instance);
+    match fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: dir,
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_files_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        fs::write(&p, "hunter2\n").unwrap();
+        for (mode, ok) in [
+            (0o600, true),
+            (0o400, true),
+            (0o640, false),
+            (0o604, false),
+            (0o644, false),
+        ] {
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+            let r = resolve(
+                dir.path(),
+                &SecretRef::File {
+                    path: p.display().to_string(),
+                },
+            );
+            assert_eq!(r.is_ok(), ok, "mode {mode:o}");
+            if ok {
+                assert_eq!(r.unwrap(), "hunter2");
+            } else {
+                // The message names the file and the fix, never the value.
+                let msg = r.unwrap_err().to_string();
+                assert!(
+                    msg.contains("chmod 600") && !msg.contains("hunter2"),
+                    "{msg}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn generated_secrets_are_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = SecretRef::Generated {
+            instance: "db".into(),
+            name: "PASSWORD".into(),
+        };
+        let a = resolve(dir.path(), &r).unwrap();
+        let b = resolve(dir.path(), &r).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 32);
+        let meta = fs::metadata(dir.path().join("secrets/db/PASSWORD")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let other = SecretRef::Generated {
+            instance: "db2".into(),
+            name: "PASSWORD".into(),
+        };
+        assert_ne!(resolve(dir.path(), &other).unwrap(), a);
+        for (instance, name) in [("../x", "P"), ("db", "../P"), ("db", "")] {
+            let bad = SecretRef::Generated {
+                instance: instance.into(),
+                name: name.into(),
+            };
+            assert!(resolve(dir.path(), &bad).is_err(), "{instance}/{name}");
+        }
+        remove_generated(dir.path(), "db").unwrap();
+        assert_ne!(resolve(dir.path(), &r).unwrap(), a);
+    }
+}
