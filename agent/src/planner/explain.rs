@@ -5,7 +5,7 @@
 //! `pubgrub/report.rs`), then, for every requirement and wanted service the
 //! derivation mentions, each candidate and why it was ruled out (licence not
 //! allowed, yanked, interface version outside the range, missing feature, update
-//! mode, or "fits on its own" when only the combination fails).
+//! mode, or "allowed" when only the combination fails).
 
 use std::fmt;
 
@@ -41,7 +41,7 @@ pub struct Subject {
 pub struct Verdict {
     /// e.g. "org.postgresql.server 16.4.0" or "external hospital-pg".
     pub candidate: String,
-    /// Why it is ruled out; empty when it fits on its own.
+    /// Why it is ruled out; empty when it is allowed and only the combination fails.
     pub ruled_out: Vec<String>,
 }
 
@@ -61,7 +61,7 @@ impl fmt::Display for Explanation {
                 if c.ruled_out.is_empty() {
                     writeln!(
                         f,
-                        "  - {}: fits on its own, but not together with the rest (see above)",
+                        "  - {}: allowed, but fails together with the rest (see above)",
                         c.candidate
                     )?;
                 } else {
@@ -76,8 +76,7 @@ impl fmt::Display for Explanation {
     }
 }
 
-pub(crate) fn explain(solver: &Solver, mut tree: Tree) -> Explanation {
-    tree.collapse_no_versions();
+pub(crate) fn explain(solver: &Solver, tree: Tree) -> Explanation {
     let report = Sentences::report_with_formatter(&tree, &Words { solver });
     let derivation = report
         .lines()
@@ -315,9 +314,10 @@ impl Words<'_, '_> {
                 _ => vec![],
             },
         };
-        match members.len() {
-            0 => "no release".into(),
-            1 => members[0].clone(),
+        match members.as_slice() {
+            [] => "no release".into(),
+            [one] => one.clone(),
+            [a, b] => format!("{a} or {b}"),
             _ => format!("one of {}", members.join(", ")),
         }
     }
@@ -357,12 +357,13 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
     fn format_external(&self, e: &Ext) -> String {
         match e {
             External::NotRoot(..) => "the environment is being planned".into(),
-            External::NoVersions(pkg @ Pkg::Choice(c), _) => {
-                let _ = pkg;
-                format!(
-                    "nothing can satisfy {}'s requirement {}",
-                    c.consumer, c.spec
-                )
+            External::NoVersions(pkg @ Pkg::Choice(c), set) => {
+                if *set == VS::full() {
+                    format!("nothing can satisfy {}'s requirement {}", c.consumer, c.spec)
+                } else {
+                    let others = self.set(pkg, &set.complement());
+                    format!("{}'s requirement `{}` has no candidate besides {others}", c.consumer, c.spec.name)
+                }
             }
             External::NoVersions(pkg, set) => {
                 let service = pkg.service().unwrap_or_default();
@@ -374,16 +375,25 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
             External::Custom(pkg, set, reason) => {
                 format!("{} cannot be used: {reason}", self.subject(pkg, set))
             }
-            External::FromDependencyOf(Pkg::Root, _, dep, _) => {
+            External::FromDependencyOf(Pkg::Root, _, dep, dset) => {
                 let id = dep.service().unwrap_or_default();
-                match self.solver.wanted(id) {
+                let none = match self.solver.service(id) {
+                    Ok(Some(s)) if *dset == VS::empty() => {
+                        let all: Vec<String> = s.versions.iter().map(|(v, _)| v.to_string()).collect();
+                        format!(", but no release is in that range (releases: {})", all.join(", "))
+                    }
+                    Ok(None) => ", which is not in the index".into(),
+                    _ => String::new(),
+                };
+                let wants = match self.solver.wanted(id) {
                     Some(w) if w.pin.is_some() => format!(
                         "the environment wants {id} pinned to {}",
                         w.pin.as_deref().unwrap_or("")
                     ),
                     Some(w) => format!("the environment wants {id} {}", w.version),
                     None => format!("the environment wants {id}"),
-                }
+                };
+                format!("{wants}{none}")
             }
             External::FromDependencyOf(p, set, Pkg::Choice(c), _) => {
                 format!("{} requires {}", self.subject(p, set), c.spec)
@@ -406,6 +416,9 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
         v.sort_by_key(|(p, _)| p.to_string());
         match v.as_slice() {
             [] | [(Pkg::Root, _)] => "the environment cannot be planned".into(),
+            [(Pkg::Choice(c), Term::Positive(s))] if *s == VS::full() => {
+                format!("no candidate for {}'s `{}` can be used", c.consumer, c.spec.name)
+            }
             [(p, Term::Positive(s))] => format!("{} cannot be used", self.subject(p, s)),
             [(p, Term::Negative(s))] => format!("{} is required", self.subject(p, s)),
             [(p1, Term::Positive(s1)), (p2, Term::Negative(s2))]
@@ -418,7 +431,7 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
             }
             many => {
                 let parts: Vec<String> = many.iter().map(|(p, t)| self.term(p, t)).collect();
-                format!("{} cannot all hold", parts.join(", "))
+                format!("{} are incompatible", parts.join(" and "))
             }
         }
     }
