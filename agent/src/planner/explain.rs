@@ -359,10 +359,16 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
             External::NotRoot(..) => "the environment is being planned".into(),
             External::NoVersions(pkg @ Pkg::Choice(c), set) => {
                 if *set == VS::full() {
-                    format!("nothing can satisfy {}'s requirement {}", c.consumer, c.spec)
+                    format!(
+                        "nothing can satisfy {}'s requirement {}",
+                        c.consumer, c.spec
+                    )
                 } else {
                     let others = self.set(pkg, &set.complement());
-                    format!("{}'s requirement `{}` has no candidate besides {others}", c.consumer, c.spec.name)
+                    format!(
+                        "{}'s requirement `{}` has no candidate besides {others}",
+                        c.consumer, c.spec.name
+                    )
                 }
             }
             External::NoVersions(pkg, set) => {
@@ -379,8 +385,12 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
                 let id = dep.service().unwrap_or_default();
                 let none = match self.solver.service(id) {
                     Ok(Some(s)) if *dset == VS::empty() => {
-                        let all: Vec<String> = s.versions.iter().map(|(v, _)| v.to_string()).collect();
-                        format!(", but no release is in that range (releases: {})", all.join(", "))
+                        let all: Vec<String> =
+                            s.versions.iter().map(|(v, _)| v.to_string()).collect();
+                        format!(
+                            ", but no release is in that range (releases: {})",
+                            all.join(", ")
+                        )
                     }
                     Ok(None) => ", which is not in the index".into(),
                     _ => String::new(),
@@ -417,7 +427,10 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
         match v.as_slice() {
             [] | [(Pkg::Root, _)] => "the environment cannot be planned".into(),
             [(Pkg::Choice(c), Term::Positive(s))] if *s == VS::full() => {
-                format!("no candidate for {}'s `{}` can be used", c.consumer, c.spec.name)
+                format!(
+                    "no candidate for {}'s `{}` can be used",
+                    c.consumer, c.spec.name
+                )
             }
             [(p, Term::Positive(s))] => format!("{} cannot be used", self.subject(p, s)),
             [(p, Term::Negative(s))] => format!("{} is required", self.subject(p, s)),
