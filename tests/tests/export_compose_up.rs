@@ -22,7 +22,9 @@ struct Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let _ = docker_compose(&self.dir).args(["-p", &self.name, "down", "-v", "--timeout", "1"]).output();
+        let _ = docker_compose(&self.dir)
+            .args(["-p", &self.name, "down", "-v", "--timeout", "1"])
+            .output();
         if let Some(image) = &self.image {
             let _ = Command::new("docker").args(["rmi", image]).output();
         }
@@ -30,29 +32,58 @@ impl Drop for Project {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker is installed (.ci/install)");
-    assert!(out.status.success(), "docker {}: {}", args.join(" "), text(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker is installed (.ci/install)");
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        text(&out.stderr)
+    );
     text(&out.stdout).trim().to_string()
 }
 
 /// A busybox image pushed to the local registry; returns its repo digest.
 fn push_busybox(tmp: &Path, repo: &str) -> String {
     let busybox = Path::new("/bin/busybox");
-    assert!(busybox.exists(), "/bin/busybox is missing: run .ci/install (busybox-static)");
+    assert!(
+        busybox.exists(),
+        "/bin/busybox is missing: run .ci/install (busybox-static)"
+    );
     let registry = std::net::TcpStream::connect("127.0.0.1:5000");
-    assert!(registry.is_ok(), "no OCI registry on 127.0.0.1:5000: run .ci/install");
+    assert!(
+        registry.is_ok(),
+        "no OCI registry on 127.0.0.1:5000: run .ci/install"
+    );
     let rootfs = tmp.join("rootfs");
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     std::fs::create_dir_all(rootfs.join("tmp")).unwrap();
     std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "wget", "httpd", "printf", "mkdir", "echo", "test", "cat"] {
+    for applet in [
+        "sh", "wget", "httpd", "printf", "mkdir", "echo", "test", "cat",
+    ] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     let tar_path = tmp.join("rootfs.tar");
-    let tar = Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar_path).arg(".").status().unwrap();
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar_path)
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(tar.success(), "tar of the busybox rootfs");
     let tag = format!("{repo}:1");
-    docker(&["import", "-c", "CMD [\"/bin/sh\"]", tar_path.to_str().unwrap(), &tag]);
+    docker(&[
+        "import",
+        "-c",
+        "CMD [\"/bin/sh\"]",
+        tar_path.to_str().unwrap(),
+        &tag,
+    ]);
     docker(&["push", "-q", &tag]);
     let digest = docker(&["inspect", "--format", "{{index .RepoDigests 0}}", &tag]);
     digest.split_once('@').expect("a repo digest").1.to_string()
@@ -60,7 +91,8 @@ fn push_busybox(tmp: &Path, repo: &str) -> String {
 
 fn plan(image: &str, token_file: &Path) -> Json {
     let text = |s: &str| json!({"text": s});
-    let generated = json!({"secret": {"kind": "generated", "instance": "store", "name": "PASSWORD"}});
+    let generated =
+        json!({"secret": {"kind": "generated", "instance": "store", "name": "PASSWORD"}});
     let token = json!({"secret": {"kind": "file", "path": token_file}});
     json!({
         "environment": "live",
@@ -108,10 +140,25 @@ fn plan(image: &str, token_file: &Path) -> Json {
 #[test]
 fn exported_compose_project_comes_up_healthy_on_docker() {
     let tmp = tempfile::tempdir().unwrap();
-    let unique = format!("{}-{}", std::process::id(), tmp.path().file_name().unwrap().to_string_lossy().to_lowercase());
-    let unique: String = unique.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        tmp.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+    );
+    let unique: String = unique
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     let repo = format!("127.0.0.1:5000/hsp-export-test/busybox-{unique}");
-    let mut project = Project { dir: tmp.path().join("compose"), name: format!("hsp-export-test-{unique}"), image: None };
+    let mut project = Project {
+        dir: tmp.path().join("compose"),
+        name: format!("hsp-export-test-{unique}"),
+        image: None,
+    };
     let digest = push_busybox(tmp.path(), &repo);
     project.image = Some(format!("{repo}:1"));
 
@@ -122,34 +169,104 @@ fn exported_compose_project_comes_up_healthy_on_docker() {
     // The plan names the upstream registry; the export points at the mirror.
     let image = format!("registry.example/hsp-export-test/busybox-{unique}:1@{digest}");
     let plan_path = tmp.path().join("plan.json");
-    std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan(&image, &token_file)).unwrap()).unwrap();
-    export(&plan_path, &["--format", "compose", "--inline-secrets", "--registry", "127.0.0.1:5000"], &project.dir).success();
+    std::fs::write(
+        &plan_path,
+        serde_json::to_vec_pretty(&plan(&image, &token_file)).unwrap(),
+    )
+    .unwrap();
+    export(
+        &plan_path,
+        &[
+            "--format",
+            "compose",
+            "--inline-secrets",
+            "--image-registry",
+            "127.0.0.1:5000",
+        ],
+        &project.dir,
+    )
+    .success();
 
     let compose = std::fs::read_to_string(project.dir.join("compose.yaml")).unwrap();
-    assert!(compose.contains(&format!("image: 127.0.0.1:5000/hsp-export-test/busybox-{unique}:1@{digest}")), "{compose}");
-    assert!(!compose.contains("t$k"), "secret values stay out of compose.yaml");
+    assert!(
+        compose.contains(&format!(
+            "image: 127.0.0.1:5000/hsp-export-test/busybox-{unique}:1@{digest}"
+        )),
+        "{compose}"
+    );
+    assert!(
+        !compose.contains("t$k"),
+        "secret values stay out of compose.yaml"
+    );
 
     let up = docker_compose(&project.dir)
-        .args(["-p", &project.name, "up", "-d", "--wait", "--wait-timeout", "120"])
+        .args([
+            "-p",
+            &project.name,
+            "up",
+            "-d",
+            "--wait",
+            "--wait-timeout",
+            "120",
+        ])
         .output()
         .unwrap();
-    let ps = docker_compose(&project.dir).args(["-p", &project.name, "ps", "-a"]).output().unwrap();
-    assert!(up.status.success(), "docker compose up --wait:\n{}\n{}", text(&up.stderr), text(&ps.stdout));
+    let ps = docker_compose(&project.dir)
+        .args(["-p", &project.name, "ps", "-a"])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "docker compose up --wait:\n{}\n{}",
+        text(&up.stderr),
+        text(&ps.stdout)
+    );
 
-    let ps = docker_compose(&project.dir).args(["-p", &project.name, "ps", "--format", "json"]).output().unwrap();
-    let containers: Vec<Json> = text(&ps.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
-    let services: Vec<&str> = containers.iter().map(|c| c["Service"].as_str().unwrap()).collect();
-    assert_eq!(services.iter().filter(|s| **s == "web-app").count(), 2, "replicas = minimum instances: {services:?}");
+    let ps = docker_compose(&project.dir)
+        .args(["-p", &project.name, "ps", "--format", "json"])
+        .output()
+        .unwrap();
+    let containers: Vec<Json> = text(&ps.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let services: Vec<&str> = containers
+        .iter()
+        .map(|c| c["Service"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        services.iter().filter(|s| **s == "web-app").count(),
+        2,
+        "replicas = minimum instances: {services:?}"
+    );
     assert_eq!(services.iter().filter(|s| **s == "store-main").count(), 1);
     for c in &containers {
         assert_eq!(c["Health"], "healthy", "{c}");
-        let memory = docker(&["inspect", "--format", "{{.HostConfig.Memory}}", c["Name"].as_str().unwrap()]);
+        let memory = docker(&[
+            "inspect",
+            "--format",
+            "{{.HostConfig.Memory}}",
+            c["Name"].as_str().unwrap(),
+        ]);
         let want = if c["Service"] == "web-app" { 48 } else { 32 } * 1024 * 1024;
         assert_eq!(memory, want.to_string(), "memory limit of {}", c["Name"]);
     }
     // Secret and plain values arrive byte for byte, `$`, quotes and backslashes included.
     let env = |name: &str| {
-        let out = docker_compose(&project.dir).args(["-p", &project.name, "exec", "-T", "web-app", "sh", "-c", &format!("printf %s \"${name}\"")]).output().unwrap();
+        let out = docker_compose(&project.dir)
+            .args([
+                "-p",
+                &project.name,
+                "exec",
+                "-T",
+                "web-app",
+                "sh",
+                "-c",
+                &format!("printf %s \"${name}\""),
+            ])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
     };

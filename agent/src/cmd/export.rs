@@ -4,15 +4,36 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use hsp_agent::driver::journal::Journal;
 use hsp_agent::export::{self, Format, Options, SystemSecrets};
+use hsp_agent::planner::{self, Deployed, IndexSource};
 use hsp_index::Plan;
 
+use super::search::IndexArgs;
+
 #[derive(clap::Args)]
+#[command(
+    after_help = "Plans ENV against the verified index of the state directory (as `hsp-agent plan`
+does, keeping what is deployed), then writes the files. Secret values are not written
+unless --inline-secrets is given: the export then holds placeholders, and README.md in
+the output folder lists what to fill.
+
+Examples:
+  hsp-agent export clinic.json --format kubernetes --out k8s/
+  hsp-agent export clinic.json --format helm --out charts/clinic --image-registry registry.local:5000
+  hsp-agent export --plan plan.json --format compose --out clinic/ --inline-secrets"
+)]
 pub struct Args {
     /// Environment file to plan and export.
     #[arg(required_unless_present = "plan", conflicts_with = "plan")]
     env: Option<PathBuf>,
+    #[command(flatten)]
+    index: IndexArgs,
+    /// DEVELOPMENT ONLY: plan against a registry repo folder, UNVERIFIED (no
+    /// signatures checked). Sites use the verified index.
+    #[arg(long, value_name = "DIR", conflicts_with = "plan")]
+    registry: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum)]
     format: FormatArg,
@@ -26,9 +47,10 @@ pub struct Args {
     /// secrets); otherwise the export holds placeholders and lists what to fill.
     #[arg(long)]
     inline_secrets: bool,
-    /// Pull every image from this registry (`host[:port]`), a mirror serving the same digests.
+    /// Pull every image from this registry (`host[:port]`), a mirror serving the
+    /// same digests (Helm: the default of value `imageRegistry`).
     #[arg(long, value_name = "HOST[:PORT]")]
-    registry: Option<String>,
+    image_registry: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -41,11 +63,7 @@ enum FormatArg {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = match (&args.plan, &args.env) {
         (Some(path), _) => read_plan(path)?,
-        (None, Some(env)) => bail!(
-            "{}: planning an environment file is not wired into export yet (hint: run `hsp-agent plan --json {} > plan.json` and pass --plan plan.json)",
-            env.display(),
-            env.display()
-        ),
+        (None, Some(env)) => plan_environment(env, &args)?,
         (None, None) => unreachable!("clap requires ENV or --plan"),
     };
     let format = match args.format {
@@ -55,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let options = Options {
         inline_secrets: args.inline_secrets,
-        registry: args.registry,
+        registry: args.image_registry,
     };
     let exported = export::export(&plan, format, &options, &mut SystemSecrets)
         .with_context(|| format!("exporting environment {}", plan.environment))?;
@@ -74,6 +92,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.out.join("README.md").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Plans `env` the way `hsp-agent plan` does: against the verified index (or,
+/// for development, a registry folder), preferring what is deployed now.
+fn plan_environment(path: &Path, args: &Args) -> anyhow::Result<Plan> {
+    let loaded = planner::read_environment(path)?;
+    let env = &loaded.env;
+    let journal = args.index.state.join(&env.name).join("journal.json");
+    let deployed = if journal.exists() {
+        let j = Journal::read(&journal, &env.name)
+            .with_context(|| format!("reading {}", journal.display()))?;
+        let instances = j
+            .instances
+            .values()
+            .filter_map(|r| r.good.clone())
+            .collect();
+        Deployed::from(&Plan {
+            environment: env.name.clone(),
+            instances,
+            externals: vec![],
+        })
+    } else {
+        Deployed::default()
+    };
+    match &args.registry {
+        Some(dir) => {
+            eprintln!(
+                "warning: --registry reads {} UNVERIFIED; for development only",
+                dir.display()
+            );
+            planner::plan(env, &planner::read_registry_dir(dir)?, &deployed)
+        }
+        None => {
+            let catalog = args.index.open()?;
+            planner::plan(env, &catalog as &dyn IndexSource, &deployed)
+        }
+    }
+    .with_context(|| format!("planning {}", path.display()))
 }
 
 fn read_plan(path: &Path) -> anyhow::Result<Plan> {

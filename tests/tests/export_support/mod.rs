@@ -23,12 +23,21 @@ pub struct Ran(pub Output);
 
 impl Ran {
     pub fn success(self) -> Output {
-        assert!(self.0.status.success(), "command failed:\n{}{}", text(&self.0.stdout), text(&self.0.stderr));
+        assert!(
+            self.0.status.success(),
+            "command failed:\n{}{}",
+            text(&self.0.stdout),
+            text(&self.0.stderr)
+        );
         self.0
     }
 
     pub fn failure(self) -> Output {
-        assert!(!self.0.status.success(), "command succeeded but should fail:\n{}", text(&self.0.stderr));
+        assert!(
+            !self.0.status.success(),
+            "command succeeded but should fail:\n{}",
+            text(&self.0.stderr)
+        );
         self.0
     }
 }
@@ -72,14 +81,19 @@ pub fn exported_files(dir: &Path) -> BTreeMap<String, String> {
 /// The documents of a multi-document YAML text (empty ones skipped).
 pub fn yaml_docs(text: &str) -> Vec<Json> {
     serde_yaml::Deserializer::from_str(text)
-        .map(|d| Json::deserialize(d).unwrap_or_else(|e| panic!("YAML does not parse: {e}\n{text}")))
+        .map(|d| {
+            Json::deserialize(d).unwrap_or_else(|e| panic!("YAML does not parse: {e}\n{text}"))
+        })
         .filter(|d| !d.is_null())
         .collect()
 }
 
 /// The documents of every `.yaml` file directly in `dir`.
 pub fn yaml_docs_in(dir: &Path) -> Vec<Json> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
         .iter()
@@ -98,21 +112,41 @@ pub fn find<'a>(docs: &'a [Json], kind: &str, name: &str) -> &'a Json {
 /// [`KUBERNETES_VERSIONS`] and checks that every document passed.
 pub fn kubernetes_validate(files: &[PathBuf]) {
     let tool = hsp_tests::tool(".venv/bin/kubernetes-validate");
-    let docs: usize = files.iter().map(|f| yaml_docs(&std::fs::read_to_string(f).unwrap()).len()).sum();
+    let docs: usize = files
+        .iter()
+        .map(|f| yaml_docs(&std::fs::read_to_string(f).unwrap()).len())
+        .sum();
     assert!(docs > 0);
     for version in KUBERNETES_VERSIONS {
-        let out = Command::new(&tool).args(["--strict", "-k", version]).args(files).output().unwrap();
+        let out = Command::new(&tool)
+            .args(["--strict", "-k", version])
+            .args(files)
+            .output()
+            .unwrap();
         let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(out.status.success(), "kubernetes-validate --strict -k {version}:\n{report}");
-        let passed = report.lines().filter(|l| l.contains(" passed for resource ")).count();
-        assert_eq!(passed, docs, "kubernetes-validate -k {version} checked every document:\n{report}");
+        assert!(
+            out.status.success(),
+            "kubernetes-validate --strict -k {version}:\n{report}"
+        );
+        let passed = report
+            .lines()
+            .filter(|l| l.contains(" passed for resource "))
+            .count();
+        assert_eq!(
+            passed, docs,
+            "kubernetes-validate -k {version} checked every document:\n{report}"
+        );
     }
 }
 
 /// The real helm binary with its config, cache and data in `tmp`.
 pub fn helm(tmp: &Path) -> Command {
     let mut c = Command::new(hsp_tests::tool(".tools/bin/helm"));
-    for (var, sub) in [("XDG_CONFIG_HOME", "xdg-config"), ("XDG_CACHE_HOME", "xdg-cache"), ("XDG_DATA_HOME", "xdg-data")] {
+    for (var, sub) in [
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+        ("XDG_DATA_HOME", "xdg-data"),
+    ] {
         c.env(var, tmp.join(sub));
     }
     c
@@ -120,8 +154,18 @@ pub fn helm(tmp: &Path) -> Command {
 
 /// `helm template clinic CHART ARGS...`, which must succeed.
 pub fn helm_template(tmp: &Path, chart: &Path, args: &[String]) -> String {
-    let out = helm(tmp).args(["template", "clinic"]).arg(chart).args(["--namespace", "clinic"]).args(args).output().unwrap();
-    assert!(out.status.success(), "helm template:\n{}", text(&out.stderr));
+    let out = helm(tmp)
+        .args(["template", "clinic"])
+        .arg(chart)
+        .args(["--namespace", "clinic"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm template:\n{}",
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -130,7 +174,9 @@ pub fn docker_compose(dir: &Path) -> Command {
     let config = hsp_tests::tool(".tools/docker");
     hsp_tests::tool(".tools/docker/cli-plugins/docker-compose");
     let mut c = Command::new("docker");
-    c.env("DOCKER_CONFIG", config).arg("compose").current_dir(dir);
+    c.env("DOCKER_CONFIG", config)
+        .arg("compose")
+        .current_dir(dir);
     c
 }
 
@@ -152,7 +198,11 @@ impl SecretFiles {
     pub fn new(dir: &Path) -> SecretFiles {
         let secrets = dir.join("secrets");
         std::fs::create_dir_all(&secrets).unwrap();
-        let unique = format!("{}-{}", std::process::id(), dir.file_name().unwrap().to_string_lossy());
+        let unique = format!(
+            "{}-{}",
+            std::process::id(),
+            dir.file_name().unwrap().to_string_lossy()
+        );
         let s = SecretFiles {
             oidc: format!("oidc-Secret-{unique}"),
             smtp: format!("smtp-Secret-{unique}"),
@@ -171,8 +221,14 @@ impl SecretFiles {
     pub fn plan(&self, dir: &Path) -> PathBuf {
         let text = std::fs::read_to_string(worked_example_plan()).unwrap();
         let text = text
-            .replace("/etc/hsp/clinic/oidc-client-secret", self.oidc_path.to_str().unwrap())
-            .replace("/etc/hsp/clinic/smtp-password", self.smtp_path.to_str().unwrap());
+            .replace(
+                "/etc/hsp/clinic/oidc-client-secret",
+                self.oidc_path.to_str().unwrap(),
+            )
+            .replace(
+                "/etc/hsp/clinic/smtp-password",
+                self.smtp_path.to_str().unwrap(),
+            );
         let p = dir.join("plan-with-local-secrets.json");
         std::fs::write(&p, text).unwrap();
         p
@@ -181,8 +237,14 @@ impl SecretFiles {
     /// `--set-file` arguments for the chart's required secrets.
     pub fn helm_set_files(&self) -> Vec<String> {
         vec![
-            format!("--set-file=secrets.oidc-client-secret={}", self.oidc_path.display()),
-            format!("--set-file=secrets.smtp-password={}", self.smtp_path.display()),
+            format!(
+                "--set-file=secrets.oidc-client-secret={}",
+                self.oidc_path.display()
+            ),
+            format!(
+                "--set-file=secrets.smtp-password={}",
+                self.smtp_path.display()
+            ),
         ]
     }
 }
