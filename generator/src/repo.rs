@@ -107,7 +107,8 @@ pub fn read_loose(paths: &[PathBuf]) -> Result<RepoInput, LoadError> {
                     source: e.into(),
                 })?;
                 if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json") {
-                    files.push(e.path().to_string_lossy().replace('\\', "/"));
+                    let path = e.path().strip_prefix(".").unwrap_or(e.path());
+                    files.push(path.to_string_lossy().replace('\\', "/"));
                 }
             }
         } else {

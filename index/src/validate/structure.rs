@@ -79,9 +79,36 @@ fn syntax(bytes: &[u8], e: &serde_json::Error) -> Finding {
     f
 }
 
+/// Where serde's error is, adjusted to what a reader expects: the end of the
+/// file for a truncated file, the start of the key for a duplicate key (serde
+/// stops just after it).
 fn serde_position(bytes: &[u8], e: &serde_json::Error) -> super::Position {
+    if e.is_eof() {
+        return position_of(bytes, bytes.len());
+    }
     if e.line() == 0 {
         return position_of(bytes, 0);
+    }
+    let line_start = bytes
+        .split(|&b| b == b'\n')
+        .take(e.line() - 1)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let text = String::from_utf8_lossy(&bytes[line_start.min(bytes.len())..]);
+    let offset = line_start
+        + text
+            .chars()
+            .take(e.column())
+            .map(char::len_utf8)
+            .sum::<usize>();
+    if e.to_string().starts_with("duplicate field") {
+        // Back over the key: its closing quote, then to its opening quote.
+        let before = &bytes[..offset.min(bytes.len())];
+        if let Some(close) = before.iter().rposition(|&b| b == b'"') {
+            if let Some(open) = before[..close].iter().rposition(|&b| b == b'"') {
+                return position_of(bytes, open);
+            }
+        }
     }
     super::Position {
         line: e.line(),
