@@ -13,6 +13,7 @@
 //! - [`health`]: HTTP and command probes.
 //! - [`journal`]: the crash-safe record of what is deployed (write, fsync, rename).
 //! - [`secrets`]: reading secret files and generating secrets in the state dir.
+//! - [`schedule`]: update windows, poll jitter and backoff for the daemon.
 //!
 //! **Invariant:** a driver only lists, stops or removes resources carrying the
 //! agent's labels (`org.hsp.agent.*` on Docker, `HSP_AGENT_*` in a process's
@@ -31,6 +32,7 @@ pub mod health;
 pub mod host;
 pub mod journal;
 pub mod rollout;
+pub mod schedule;
 pub mod secrets;
 
 pub use journal::{Journal, StateDir};

@@ -122,20 +122,33 @@ impl HostDriver {
         process::scan(&self.state, &self.environment)
     }
 
-    /// Kills task processes whose supervisor is gone (the supervisor was
-    /// killed -9): they would hold ports and never be restarted.
+    /// Kills task processes (and their children) with no supervisor above
+    /// them: their supervisor was killed -9, so they would hold ports and never
+    /// be restarted or stopped.
     fn kill_orphans(&self, all: &[process::Labelled]) {
-        let supervisors: Vec<i32> = all.iter().filter(|p| p.supervisor).map(|p| p.pid).collect();
-        for p in all
-            .iter()
-            .filter(|p| !p.supervisor && !supervisors.contains(&p.ppid))
-        {
-            tracing::warn!(
-                pid = p.pid,
-                "killing a task process whose supervisor is gone"
-            );
-            process::signal(p.pid, Signal::SIGKILL);
-            process::wait_gone(p.pid, Duration::from_secs(2));
+        let by_pid: std::collections::HashMap<i32, &process::Labelled> =
+            all.iter().map(|p| (p.pid, p)).collect();
+        for p in all.iter().filter(|p| !p.supervisor) {
+            let mut cur = p.ppid;
+            let mut hops = 0;
+            let supervised = loop {
+                match by_pid.get(&cur) {
+                    Some(q) if q.supervisor => break true,
+                    Some(q) if hops < 64 => {
+                        cur = q.ppid;
+                        hops += 1;
+                    }
+                    _ => break false,
+                }
+            };
+            if !supervised {
+                tracing::warn!(
+                    pid = p.pid,
+                    "killing a task process whose supervisor is gone"
+                );
+                process::signal(p.pid, Signal::SIGKILL);
+                process::wait_gone(p.pid, Duration::from_secs(2));
+            }
         }
     }
 
@@ -286,16 +299,25 @@ impl Driver for HostDriver {
             return Ok(());
         }
         tracing::info!(unit = %unit.name, pid, "stopping");
-        let children = self.task_children(pid);
         process::signal(pid, Signal::SIGTERM);
         if !process::wait_gone(pid, Duration::from_secs(u64::from(timeout_s.min(15)) + 2)) {
             process::signal(pid, Signal::SIGKILL);
             process::wait_gone(pid, Duration::from_secs(2));
         }
-        for c in children {
-            if process::alive(c) {
-                process::signal(c, Signal::SIGKILL);
-                process::wait_gone(c, Duration::from_secs(2));
+        // Whatever of this unit outlived its supervisor (a task's own children).
+        let want = labels_of(unit);
+        for p in self.labelled() {
+            let same = [
+                super::LABEL_INSTANCE,
+                super::LABEL_TASK,
+                super::LABEL_REPLICA,
+                super::LABEL_SPEC,
+            ]
+            .iter()
+            .all(|l| p.labels.get(*l) == want.get(*l));
+            if same {
+                process::signal(p.pid, Signal::SIGKILL);
+                process::wait_gone(p.pid, Duration::from_secs(2));
             }
         }
         Ok(())
@@ -378,4 +400,14 @@ impl Driver for HostDriver {
     fn teardown(&mut self) -> Result<(), Error> {
         Ok(())
     }
+}
+
+/// A unit's labels, keyed like the process labels.
+fn labels_of(unit: &Unit) -> std::collections::HashMap<&'static str, String> {
+    std::collections::HashMap::from([
+        (super::LABEL_INSTANCE, unit.instance.clone()),
+        (super::LABEL_TASK, unit.task.clone()),
+        (super::LABEL_REPLICA, unit.replica.to_string()),
+        (super::LABEL_SPEC, unit.spec.clone()),
+    ])
 }
