@@ -241,6 +241,68 @@ fn readme(model: &Model, secrets: &Secrets) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::{test_plan, Options};
+
+    #[test]
+    fn services_follow_the_plan() {
+        let plan = test_plan();
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let files = export(&model, &Secrets::Placeholders).unwrap();
+        let doc: Json = serde_yaml::from_str(&files["compose.yaml"].contents).unwrap();
+        let s = &doc["services"];
+        assert_eq!(
+            s["web-app"]["depends_on"]["db-main"]["condition"], "service_started",
+            "db has no health check"
+        );
+        assert_eq!(
+            s["cron-job"]["depends_on"]["web-app"]["condition"],
+            "service_healthy"
+        );
+        assert!(s["db-main"].get("depends_on").is_none());
+        assert_eq!(
+            s["web-app"]["command"],
+            json!(["serve", "--home=$$(HOME)", "--cost=$$5"])
+        );
+        assert_eq!(s["web-app"]["environment"]["PRICE"], "$$5");
+        assert_eq!(
+            s["web-app"]["deploy"]["resources"]["limits"],
+            json!({"memory": "64M", "cpus": "0.5"})
+        );
+        assert_eq!(s["web-app"]["healthcheck"]["start_period"], "12s");
+        assert_eq!(s["web-app"]["env_file"], json!(["secrets/web-app.env"]));
+        assert!(s["cron-job"].get("healthcheck").is_none());
+        assert_eq!(doc["volumes"], json!({"db-main-data": {}}));
+        assert_eq!(
+            files["secrets/web-app.env.example"]
+                .contents
+                .lines()
+                .last()
+                .unwrap(),
+            "URL=\"sql://u:<hsp:db-password>@db-main:5432\""
+        );
+        assert!(
+            !files.contains_key("secrets/web-app.env"),
+            "the real env file is the operator's to make"
+        );
+    }
+
+    #[test]
+    fn env_file_values_are_quoted_for_compose() {
+        let plan = test_plan();
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let inline = Secrets::Inline(BTreeMap::from([(
+            hsp_index::plan::SecretRef::Generated {
+                instance: "db".into(),
+                name: "PASSWORD".into(),
+            },
+            r#"a"b\c$d'e"#.to_string(),
+        )]));
+        let text = env_file_contents(&model, &model.units[1], &inline);
+        assert!(
+            text.ends_with("URL=\"sql://u:a\\\"b\\\\c\\$d'e@db-main:5432\"\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn escapes() {

@@ -458,6 +458,118 @@ fn is_dns_name(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::{model::Model, test_plan, Options};
+
+    fn docs(files: &BTreeMap<String, OutFile>) -> Vec<Json> {
+        files
+            .iter()
+            .filter(|(name, _)| name.ends_with(".yaml"))
+            .flat_map(|(_, f)| {
+                f.contents
+                    .split("\n---\n")
+                    .skip(1)
+                    .map(|d| serde_yaml::from_str::<Json>(d).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn find<'a>(docs: &'a [Json], kind: &str, name: &str) -> Option<&'a Json> {
+        docs.iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+    }
+
+    #[test]
+    fn objects_follow_the_plan() {
+        let plan = test_plan();
+        let options = Options {
+            registry: Some("mirror.local:5000".into()),
+            ..Options::default()
+        };
+        let model = Model::new(&plan, &options).unwrap();
+        let docs = docs(&export(&model, &Secrets::Placeholders).unwrap());
+
+        let web = find(&docs, "Deployment", "web-app").unwrap();
+        let c = &web["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["args"],
+            json!(["serve", "--home=$$(HOME)", "--cost=$5"]),
+            "kubelet expansion escaped"
+        );
+        assert_eq!(
+            c["image"],
+            format!(
+                "mirror.local:5000/app@{}",
+                plan.instances[1].tasks[0].image.split('@').nth(1).unwrap()
+            )
+        );
+        assert_eq!(c["resources"]["requests"]["cpu"], "500m");
+        assert_eq!(
+            c["startupProbe"]["failureThreshold"],
+            3 + 2,
+            "ceil(12/5) + retries"
+        );
+        assert_eq!(c["readinessProbe"]["httpGet"]["port"], 8080);
+        let hpa = find(&docs, "HorizontalPodAutoscaler", "web-app").unwrap();
+        assert_eq!(hpa["spec"]["metrics"][0]["resource"]["name"], "cpu");
+        assert_eq!(
+            (
+                hpa["spec"]["minReplicas"].as_u64(),
+                hpa["spec"]["maxReplicas"].as_u64()
+            ),
+            (Some(2), Some(5))
+        );
+
+        let job = find(&docs, "Deployment", "cron-job").unwrap();
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        for absent in [
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "ports",
+            "envFrom",
+            "args",
+        ] {
+            assert!(c.get(absent).is_none(), "{absent}");
+        }
+        assert!(
+            find(&docs, "Service", "cron-job").is_none(),
+            "no ports, no Service"
+        );
+        assert!(
+            find(&docs, "HorizontalPodAutoscaler", "cron-job").is_none(),
+            "min == max"
+        );
+        assert_eq!(
+            find(&docs, "Deployment", "db-main").unwrap()["metadata"]["labels"]
+                ["app.kubernetes.io/version"],
+            "1.0.0_b1"
+        );
+
+        let allowed = |instance: &str| {
+            find(&docs, "NetworkPolicy", &format!("allow-to-{instance}")).unwrap()["spec"]
+                ["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+                .clone()
+        };
+        assert_eq!(allowed("db"), json!(["db", "web"]));
+        assert_eq!(allowed("web"), json!(["cron", "web"]));
+        assert_eq!(allowed("cron"), json!(["cron"]));
+
+        assert!(find(&docs, "ConfigMap", "external-mail").is_some());
+        assert!(
+            find(&docs, "Service", "mail").is_none(),
+            "an IP address cannot be an ExternalName"
+        );
+        let secret = find(&docs, "Secret", "web-app").unwrap();
+        assert_eq!(
+            secret["stringData"]["URL"],
+            "sql://u:<hsp:db-password>@db-main:5432"
+        );
+        assert_eq!(
+            find(&docs, "ConfigMap", "web-app").unwrap()["data"]["PRICE"],
+            "$5"
+        );
+    }
 
     #[test]
     fn dns_names() {

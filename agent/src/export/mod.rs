@@ -204,9 +204,71 @@ fn write_file(path: &Path, file: &OutFile) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// A small plan for unit tests: `db` (no health check), `web` (HTTP health,
+/// CPUs, a command with `$`), `cron` (no ports, depends on `web`).
+#[cfg(test)]
+pub(crate) fn test_plan() -> Plan {
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let task = |name: &str, extra: serde_json::Value| {
+        let mut t = serde_json::json!({
+            "name": name, "image": format!("example.org/{name}@{d}"), "ports": [], "env": {},
+            "memory_mib": 64, "instances": {"min": 1, "max": 1}, "stop_timeout_s": 5,
+        });
+        t.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        t
+    };
+    let generated =
+        serde_json::json!({"secret": {"kind": "generated", "instance": "db", "name": "PASSWORD"}});
+    serde_json::from_value(serde_json::json!({
+        "environment": "unit",
+        "instances": [
+            {"name": "db", "service": "org.example.db", "version": "1.0.0+b1", "license": "MIT", "reason": "r",
+             "dedicated_to": "web", "tasks": [task("main", serde_json::json!({
+                "ports": [{"name": "sql", "port": 5432, "protocol": "tcp"}],
+                "env": {"PASSWORD": [generated.clone()]},
+                "volumes": [{"name": "data", "path": "/data"}]}))]},
+            {"name": "web", "service": "org.example.web", "version": "2.0.0", "license": "MIT", "reason": "r",
+             "depends_on": ["db"],
+             "bindings": {"db": {"interface": "sql", "version": "1.0.0", "provider": {"kind": "instance", "name": "db"}, "values": {}}},
+             "tasks": [task("app", serde_json::json!({
+                "command": ["serve", "--home=$(HOME)", "--cost=$5"], "cpus": 0.5,
+                "instances": {"min": 2, "max": 5},
+                "ports": [{"name": "http", "port": 8080, "protocol": "http"}],
+                "env": {"URL": [{"text": "sql://u:"}, generated, {"text": "@db-main:5432"}], "PRICE": [{"text": "$5"}]},
+                "health": {"http": {"port": "http", "path": "/healthz"}, "interval_s": 5, "timeout_s": 2, "start_period_s": 12, "retries": 2}}))]},
+            {"name": "cron", "service": "org.example.cron", "version": "3.0.0", "license": "MIT", "reason": "r",
+             "depends_on": ["web"], "tasks": [task("job", serde_json::json!({}))]}
+        ],
+        "externals": [{"name": "mail", "interface": "smtp", "version": "1.0.0",
+                       "values": {"host": [{"text": "10.0.0.25"}], "port": [{"text": "25"}]}}]
+    }))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exports_are_deterministic_and_hold_no_secret_without_inline() {
+        struct Never;
+        impl SecretSource for Never {
+            fn read_file(&mut self, path: &str) -> Result<String, ExportError> {
+                panic!("read {path} without --inline-secrets")
+            }
+            fn generate(&mut self) -> String {
+                panic!("generated without --inline-secrets")
+            }
+        }
+        for format in [Format::Kubernetes, Format::Helm, Format::Compose] {
+            let a = export(&test_plan(), format, &Options::default(), &mut Never).unwrap();
+            let b = export(&test_plan(), format, &Options::default(), &mut Never).unwrap();
+            assert_eq!(a, b, "{format:?}");
+            assert!(a.files.values().all(|f| !f.secret), "{format:?}");
+        }
+    }
 
     #[test]
     fn safe_relative_paths() {
