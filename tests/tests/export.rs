@@ -170,6 +170,9 @@ fn helm_chart_matches_snapshots_lints_and_renders_valid_manifests() {
         "one generated value in every place that uses it"
     );
     assert_eq!(find(&docs, "Deployment", "hapi-app")["spec"]["replicas"], 2);
+    let labels = &find(&docs, "Deployment", "hapi-app")["metadata"]["labels"];
+    assert_eq!(labels["helm.sh/chart"], "clinic-0.1.0");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm");
     assert!(docs.iter().any(|d| d["kind"] == "NetworkPolicy"));
 
     // Values override replicas, the registry (a mirror) and generated secrets; the

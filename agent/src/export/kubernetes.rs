@@ -36,12 +36,22 @@ impl Tpl {
         self.pick(json!("hsp-agent"), || "{{ .Release.Service }}".into())
     }
 
-    /// Object metadata: name, namespace (plain manifests only), labels.
-    pub fn meta(&self, model: &Model, name: &str, labels: Map<String, Json>) -> Json {
+    /// Object metadata: name, namespace (plain manifests only), labels (Helm adds
+    /// `helm.sh/chart`; pod templates do not get it, so a chart upgrade alone does
+    /// not restart pods).
+    pub fn meta(&mut self, model: &Model, name: &str, mut labels: Map<String, Json>) -> Json {
         let mut m = Map::new();
         m.insert("name".into(), json!(name));
-        if matches!(self, Tpl::Plain) {
-            m.insert("namespace".into(), json!(model.environment()));
+        match self {
+            Tpl::Plain => {
+                m.insert("namespace".into(), json!(model.environment()));
+            }
+            Tpl::Helm(t) => {
+                let chart = t.scalar(
+                    "{{ printf \"%s-%s\" .Chart.Name .Chart.Version | replace \"+\" \"_\" | trunc 63 | trimSuffix \"-\" }}",
+                );
+                labels.insert("helm.sh/chart".into(), chart);
+            }
         }
         m.insert("labels".into(), Json::Object(labels));
         Json::Object(m)
