@@ -433,3 +433,262 @@ pub(crate) fn check_hashes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hsp_index::tuf::{Signer, SPEC_VERSION};
+    use hsp_keys::PrivateKey;
+
+    use super::*;
+
+    fn key(seed: u8) -> PrivateKey {
+        PrivateKey::from_seed([seed; 32])
+    }
+
+    fn at(days: i64) -> DateTime<Utc> {
+        let now = "2030-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        now + chrono::Duration::days(days)
+    }
+
+    /// A root where `keys[role]` signs each top-level role (threshold 1).
+    fn root(version: u64, keys: &[(&str, &PrivateKey)]) -> Root {
+        let mut roles = BTreeMap::new();
+        let mut all = BTreeMap::new();
+        for (role, k) in keys {
+            all.insert(k.key_id().clone(), k.public().clone());
+            roles.insert(
+                role.to_string(),
+                RoleKeys {
+                    keyids: vec![k.key_id().clone()],
+                    threshold: 1,
+                },
+            );
+        }
+        Root {
+            type_: "root".into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires: at(365),
+            consistent_snapshot: true,
+            keys: all,
+            roles,
+        }
+    }
+
+    fn sign<T: Role>(value: T, signers: &[&PrivateKey]) -> Vec<u8> {
+        let signers: Vec<&dyn Signer> = signers.iter().map(|k| *k as &dyn Signer).collect();
+        Signed::sign(value, &signers).unwrap().into_raw()
+    }
+
+    fn timestamp(version: u64, snapshot: u64, expires: i64) -> Timestamp {
+        Timestamp {
+            type_: "timestamp".into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires: at(expires),
+            meta: BTreeMap::from([(
+                "snapshot.json".to_string(),
+                MetaFile {
+                    version: snapshot,
+                    length: None,
+                    hashes: None,
+                },
+            )]),
+        }
+    }
+
+    fn snapshot(version: u64, roles: &[(&str, u64)]) -> Snapshot {
+        Snapshot {
+            type_: "snapshot".into(),
+            spec_version: SPEC_VERSION.into(),
+            version,
+            expires: at(30),
+            meta: roles
+                .iter()
+                .map(|(r, v)| {
+                    let info = MetaFile {
+                        version: *v,
+                        length: None,
+                        hashes: None,
+                    };
+                    (format!("{r}.json"), info)
+                })
+                .collect(),
+        }
+    }
+
+    struct Keys {
+        root: PrivateKey,
+        ts: PrivateKey,
+        snap: PrivateKey,
+        targets: PrivateKey,
+    }
+
+    fn keys() -> Keys {
+        Keys {
+            root: key(1),
+            ts: key(2),
+            snap: key(3),
+            targets: key(4),
+        }
+    }
+
+    fn root_of(k: &Keys, version: u64) -> Root {
+        root(
+            version,
+            &[
+                ("root", &k.root),
+                ("timestamp", &k.ts),
+                ("snapshot", &k.snap),
+                ("targets", &k.targets),
+            ],
+        )
+    }
+
+    fn set(k: &Keys) -> TrustedSet {
+        TrustedSet::new(sign(root_of(k, 1), &[&k.root]), at(0)).unwrap()
+    }
+
+    #[test]
+    fn root_chain_needs_next_version_and_both_thresholds() {
+        let k = keys();
+        let new_root_key = key(9);
+        let mut rotated = root_of(&k, 2);
+        rotated
+            .keys
+            .insert(new_root_key.key_id().clone(), new_root_key.public().clone());
+        rotated.roles.get_mut("root").unwrap().keyids = vec![new_root_key.key_id().clone()];
+        // (offered root, signers, accepted)
+        let cases: Vec<(Root, Vec<&PrivateKey>, bool)> = vec![
+            (root_of(&k, 2), vec![&k.root], true),
+            (root_of(&k, 3), vec![&k.root], false),
+            (root_of(&k, 1), vec![&k.root], false),
+            (rotated.clone(), vec![&k.root, &new_root_key], true),
+            (rotated.clone(), vec![&new_root_key], false),
+            (rotated, vec![&k.root], false),
+            (root_of(&k, 2), vec![&k.ts], false),
+        ];
+        for (i, (offered, signers, ok)) in cases.into_iter().enumerate() {
+            let mut s = set(&k);
+            let result = s.update_root(sign(offered, &signers));
+            assert_eq!(result.is_ok(), ok, "case {i}: {result:?}");
+            assert_eq!(s.root().signed.version, if ok { 2 } else { 1 }, "case {i}");
+        }
+    }
+
+    #[test]
+    fn timestamp_rollback_equal_version_and_expiry() {
+        let k = keys();
+        // Trusted: timestamp 5 listing snapshot 5. (offered, outcome)
+        let cases: Vec<(Timestamp, &str)> = vec![
+            (timestamp(4, 5, 1), "rollback"),
+            (timestamp(5, 5, 1), "unchanged"),
+            (timestamp(6, 4, 1), "rollback"),
+            (timestamp(6, 5, 1), "updated"),
+            (timestamp(6, 6, -1), "expired"),
+        ];
+        for (i, (offered, outcome)) in cases.into_iter().enumerate() {
+            let mut s = set(&k);
+            s.update_timestamp(sign(timestamp(5, 5, 1), &[&k.ts]))
+                .unwrap();
+            let got = match s.update_timestamp(sign(offered, &[&k.ts])) {
+                Ok(TimestampUpdate::Updated) => "updated",
+                Ok(TimestampUpdate::Unchanged) => "unchanged",
+                Err(UpdateError::Rollback { .. }) => "rollback",
+                Err(UpdateError::Expired { .. }) => "expired",
+                Err(e) => panic!("case {i}: {e}"),
+            };
+            assert_eq!(got, outcome, "case {i}");
+        }
+        // Signed by the wrong key: rejected.
+        let mut s = set(&k);
+        assert!(s
+            .update_timestamp(sign(timestamp(1, 1, 1), &[&k.snap]))
+            .is_err());
+    }
+
+    #[test]
+    fn snapshot_may_not_drop_or_roll_back_roles() {
+        let k = keys();
+        // Trusted: snapshot 1 listing targets 3 and acme 2. (offered roles, ok)
+        let cases: Vec<(Vec<(&str, u64)>, bool)> = vec![
+            (vec![("targets", 3), ("acme", 2)], true),
+            (vec![("targets", 4), ("acme", 2), ("new", 1)], true),
+            (vec![("targets", 2), ("acme", 2)], false),
+            (vec![("targets", 3), ("acme", 1)], false),
+            (vec![("targets", 3)], false),
+        ];
+        for (i, (roles, ok)) in cases.into_iter().enumerate() {
+            // As in a refresh: the new timestamp lists snapshot 2; the stored
+            // snapshot 1 loads as intermediate (not final: wrong version) and
+            // is the reference for the rollback checks of the new one.
+            let mut s = set(&k);
+            s.update_timestamp(sign(timestamp(2, 2, 1), &[&k.ts]))
+                .unwrap();
+            let trusted = snapshot(1, &[("targets", 3), ("acme", 2)]);
+            let stored = s.update_snapshot(sign(trusted, &[&k.snap]), true);
+            assert!(
+                matches!(stored, Err(UpdateError::WrongVersion { .. })),
+                "{stored:?}"
+            );
+            let result = s.update_snapshot(sign(snapshot(2, &roles), &[&k.snap]), false);
+            assert_eq!(result.is_ok(), ok, "case {i}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn key_rotation_of_timestamp_or_snapshot_is_detected() {
+        let k = keys();
+        let initial = root_of(&k, 1);
+        let other = key(7);
+        for (role, rotated) in [
+            ("timestamp", true),
+            ("snapshot", true),
+            ("targets", false),
+            ("root", false),
+        ] {
+            let mut s = set(&k);
+            let mut next = root_of(&k, 2);
+            next.keys
+                .insert(other.key_id().clone(), other.public().clone());
+            next.roles.get_mut(role).unwrap().keyids = vec![other.key_id().clone()];
+            let signers: Vec<&PrivateKey> = if role == "root" {
+                vec![&k.root, &other]
+            } else {
+                vec![&k.root]
+            };
+            s.update_root(sign(next, &signers)).unwrap();
+            assert_eq!(
+                s.timestamp_or_snapshot_keys_rotated(&initial),
+                rotated,
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
+    fn hashes_and_lengths_must_match_when_listed() {
+        let bytes = b"hello";
+        let sha = hsp_index::tuf::sha256_hex(bytes);
+        for (length, hashes, ok) in [
+            (Some(5), Some(vec![("sha256", sha.as_str())]), true),
+            (None, None, true),
+            (Some(4), None, false),
+            (None, Some(vec![("sha256", "00")]), false),
+            (None, Some(vec![("md5", "00")]), false),
+        ] {
+            let meta = MetaFile {
+                version: 1,
+                length,
+                hashes: hashes.map(|h| {
+                    h.into_iter()
+                        .map(|(a, d)| (a.to_string(), d.to_string()))
+                        .collect()
+                }),
+            };
+            assert_eq!(check_meta("x", "y", bytes, &meta).is_ok(), ok, "{meta:?}");
+        }
+    }
+}
