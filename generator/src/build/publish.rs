@@ -41,6 +41,8 @@ pub struct Published {
     pub written: usize,
     /// Files already present with the same name and length (content-addressed).
     pub reused: usize,
+    /// Seconds spent flushing to disk (`syncfs`), part of the publish phase.
+    pub sync_seconds: f64,
 }
 
 /// Renders the website into the given folder.
@@ -73,16 +75,20 @@ pub fn publish(
     }
 }
 
+/// The folder holding `out` (`.` for a bare relative name).
+fn parent_of(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn staging_path(out: &Path, what: &str) -> anyhow::Result<PathBuf> {
     let name = out
         .file_name()
         .with_context(|| format!("{}: OUT needs a folder name", out.display()))?
         .to_string_lossy();
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(parent.join(format!(".{name}.hsp-{what}-{}", std::process::id())))
+    Ok(parent_of(out).join(format!(".{name}.hsp-{what}-{}", std::process::id())))
 }
 
 fn fresh(
@@ -93,6 +99,7 @@ fn fresh(
 ) -> anyhow::Result<Published> {
     let staging = staging_path(out, "new")?;
     let _ = fs::remove_dir_all(&staging);
+    let mut sync_seconds = 0.0;
     let result = (|| {
         create_dirs(&staging, files.iter().chain(entry))?;
         files
@@ -102,10 +109,10 @@ fn fresh(
         if let Some(render) = site {
             render(&staging)?;
         }
-        sync_fs(&staging)?;
+        sync_seconds = timed(|| sync_fs(&staging))?;
         fs::rename(&staging, out)
             .with_context(|| format!("renaming {} to {}", staging.display(), out.display()))?;
-        sync_dir(out.parent().unwrap_or(Path::new(".")))
+        sync_dir(&parent_of(out))
     })();
     if result.is_err() {
         let _ = fs::remove_dir_all(&staging);
@@ -114,6 +121,7 @@ fn fresh(
     Ok(Published {
         written: files.len() + entry.len(),
         reused: 0,
+        sync_seconds,
     })
 }
 
@@ -154,7 +162,7 @@ fn in_place(
         let _ = fs::remove_dir_all(&staging);
         moved?;
     }
-    sync_fs(out)?;
+    let sync_seconds = timed(|| sync_fs(out))?;
     for f in entry {
         replace_file(&out.join(&f.path), &f.bytes)?;
     }
@@ -162,6 +170,7 @@ fn in_place(
     Ok(Published {
         written: missing.len() + entry.len(),
         reused: files.len() - missing.len(),
+        sync_seconds,
     })
 }
 
@@ -210,6 +219,13 @@ fn move_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs `f`, returning the seconds it took.
+fn timed(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let start = std::time::Instant::now();
+    f()?;
+    Ok(start.elapsed().as_secs_f64())
 }
 
 /// Flushes the file system holding `dir` (one `syncfs`, not one fsync per file).

@@ -83,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "largest_metadata": {"path": r.largest_metadata.0, "bytes": r.largest_metadata.1},
             "written": r.published.written,
             "reused": r.published.reused,
+            "sync_seconds": r.published.sync_seconds,
             "phases": phases,
         });
         println!("{json}");

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Benchmark of `hsp build` (the index, not the website) on a synthetic registry:
+# P publishers x S services x V versions (~2.3 KB documents, each publisher
+# signed with its own key), as in issue 3. Prints medians of RUNS runs:
+# full build time and peak RSS, rebuild time after one document changed
+# (re-signed), metadata sizes; then one full build with the website.
+#
+#   generator/benches/index.sh [WORKDIR]       (env: P=200 S=50 V=10 RUNS=3)
+#
+# WORKDIR keeps the generated registry between runs (default: a temp folder).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-3}
+W=${1:-$(mktemp -d)}
+mkdir -p "$W"
+cargo build --release -q -p hsp-generator
+HSP=$PWD/target/release/hsp
+T0=$(date +%s)
+
+if [ ! -f "$W/repo/registry.json" ]; then
+  echo "generating $P x $S x $V documents in $W/repo ..." >&2
+  rm -rf "$W/repo" "$W/keys" "$W/pkeys" "$W/init"
+  mkdir -p "$W/pkeys"
+  for i in $(seq 0 $((P - 1))); do "$HSP" keygen --out "$W/pkeys/bench$i.key" >/dev/null 2>&1; done
+  python3 generator/benches/synth.py "$W/repo" --keys "$W/pkeys" --publishers "$P" --services "$S" --versions "$V"
+  "$HSP" init "$W/init" --keys "$W/keys" --name bench 2>/dev/null
+  mkdir -p "$W/repo/keys" && cp "$W/init/keys/1.root.json" "$W/repo/keys/"
+  seq 0 $((P - 1)) | xargs -P 2 -I{} "$HSP" sign --key "$W/pkeys/bench{}.key" "$W/repo/publishers/bench{}" 2>/dev/null
+fi
+echo "documents: $(find "$W/repo/publishers" -path '*/services/*.json' | wc -l)" >&2
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+timed() { # OUTFILE args... -> "seconds maxrss_kb" on the last line of OUTFILE.err
+  local out=$1; shift
+  /usr/bin/time -f "%e %M" "$@" >"$out.json" 2>"$out.err"
+}
+
+for r in $(seq 1 "$RUNS"); do
+  rm -rf "$W/out"; sync
+  timed "$W/full-$r" "$HSP" build "$W/repo" --keys "$W/keys" --out "$W/out" --no-site --json --now $((T0 + r))
+done
+for r in $(seq 1 "$RUNS"); do
+  doc="$W/repo/publishers/bench7/services/com.bench7.svc3/1.4.0.json"
+  sed -i "s/\"release_notes\": \"Release/\"release_notes\": \"Re-release $r:/" "$doc"
+  "$HSP" sign --key "$W/pkeys/bench7.key" "$W/repo/publishers/bench7" 2>/dev/null
+  sync
+  timed "$W/re-$r" "$HSP" build "$W/repo" --keys "$W/keys" --out "$W/out" --no-site --json --now $((T0 + 100 + r))
+done
+rm -rf "$W/site-out"; sync
+timed "$W/site" "$HSP" build "$W/repo" --keys "$W/keys" --out "$W/site-out" --json --now $((T0 + 200))
+
+field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+full_s=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/full-$r.err" | cut -d' ' -f1; done | median)
+full_mb=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/full-$r.err" | cut -d' ' -f2; done | median)
+re_s=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/re-$r.err" | cut -d' ' -f1; done | median)
+re_mb=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/re-$r.err" | cut -d' ' -f2; done | median)
+echo "full build (index only):  median ${full_s} s, peak RSS $((full_mb / 1024)) MB  (runs: $RUNS)"
+echo "rebuild after one change: median ${re_s} s, peak RSS $((re_mb / 1024)) MB"
+echo "full build with website:  $(tail -1 "$W/site.err" | awk '{printf "%s s, peak RSS %d MB", $1, $2/1024}')"
+echo "phases of full run 1:     $(field "$W/full-1.json" 'd["phases"]')"
+echo "phases of rebuild 1:      $(field "$W/re-1.json" 'd["phases"]')"
+echo "sizes: timestamp $(field "$W/full-1.json" 'd["timestamp_bytes"]') B, snapshot $(field "$W/full-1.json" 'd["snapshot_bytes"]') B, top-level targets $(field "$W/full-1.json" 'd["targets_bytes"]') B, largest $(field "$W/full-1.json" 'd["largest_metadata"]')"
