@@ -8,7 +8,7 @@
 //! provide that interface at a version in the requirement's range; which licence
 //! that provider has does not matter, since it is deployable either way.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use semver::Version;
 
@@ -171,17 +171,24 @@ fn open_source_dependencies(
     licences: &LicencePolicy,
     at: &mut impl FnMut(&str, &[u8], Finding),
 ) {
-    let mut providers: HashMap<&str, Vec<(Version, &str)>> = HashMap::new();
+    // Interface -> version -> up to two distinct provider ids (enough to find
+    // one that is not the consumer itself), so each lookup is O(versions).
+    let mut providers: HashMap<&str, BTreeMap<Version, Vec<&str>>> = HashMap::new();
     for d in repo.documents.iter().filter(|d| d.value.yanked.is_none()) {
         for p in &d.value.provides {
             if let Ok(v) = parse_version(&p.version) {
-                providers
+                let ids = providers
                     .entry(p.interface.as_str())
                     .or_default()
-                    .push((v, d.value.id.as_str()));
+                    .entry(v)
+                    .or_default();
+                if ids.len() < 2 && !ids.contains(&d.value.id.as_str()) {
+                    ids.push(d.value.id.as_str());
+                }
             }
         }
     }
+    let empty = BTreeMap::new();
     let mut open_cache: HashMap<&str, bool> = HashMap::new();
     for d in &repo.documents {
         let doc = &d.value;
@@ -207,21 +214,22 @@ fn open_source_dependencies(
             let Ok(range) = parse_range(&r.version) else {
                 continue;
             };
-            let offered = providers
-                .get(r.interface.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let others: Vec<&(Version, &str)> =
-                offered.iter().filter(|(_, id)| *id != doc.id).collect();
-            if others.iter().any(|(v, _)| range.matches(v)) {
+            let offered = providers.get(r.interface.as_str()).unwrap_or(&empty);
+            let mut others = offered
+                .iter()
+                .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id))
+                .map(|(v, _)| v);
+            if others.clone().any(|v| range.matches(v)) {
                 continue;
             }
-            let msg = if others.is_empty() {
+            let msg = if others.next().is_none() {
                 format!("open-source `{}` requires interface `{}` but no service in this registry provides it", doc.id, r.interface)
             } else {
-                let mut vs: Vec<String> = others.iter().map(|(v, _)| v.to_string()).collect();
-                vs.sort();
-                vs.dedup();
+                let vs: Vec<String> = offered
+                    .iter()
+                    .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id))
+                    .map(|(v, _)| v.to_string())
+                    .collect();
                 format!(
                     "open-source `{}` requires `{}` {} but this registry provides only {}",
                     doc.id,
