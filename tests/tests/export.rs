@@ -305,7 +305,33 @@ fn secret_values_appear_only_with_inline_secrets_and_only_in_0600_files() {
     let plan = secrets.plan(out.path());
     for format in ["kubernetes", "helm", "compose"] {
         let plain = out.path().join(format!("{format}-placeholders"));
-        export(&plan, &["--format", format], &plain).success();
+        let report = export(&plan, &["--format", format, "--json"], &plain).success();
+        let report: Json = serde_json::from_slice(&report.stdout).unwrap();
+        let oidc = report["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == "oidc-client-secret")
+            .unwrap();
+        assert_eq!(oidc["placeholder"], "<hsp:oidc-client-secret>");
+        assert_eq!(
+            oidc["reference"]["path"],
+            secrets.oidc_path.to_str().unwrap()
+        );
+        assert!(oidc["used_by"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"unit": "hapi-app", "env": "OIDC_CLIENT_SECRET"})));
+        assert_eq!(
+            report["secrets"].as_array().unwrap().len(),
+            3,
+            "two files and the generated database password"
+        );
+        assert!(report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["secret"] == false));
         for (rel, text) in exported_files(&plain) {
             for value in [&secrets.oidc, &secrets.smtp] {
                 assert!(

@@ -51,6 +51,10 @@ pub struct Args {
     /// same digests (Helm: the default of value `imageRegistry`).
     #[arg(long, value_name = "HOST[:PORT]")]
     image_registry: Option<String>,
+    /// Print what was written as JSON: files (and which hold secret values) and
+    /// every secret with its placeholder, source and uses.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -91,6 +95,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         args.out.join("README.md").display()
     );
+    if args.json {
+        let files: Vec<_> = exported
+            .files
+            .iter()
+            .map(|(path, f)| serde_json::json!({"path": path, "secret": f.secret}))
+            .collect();
+        let secrets: Vec<_> = exported
+            .secrets
+            .iter()
+            .map(|s| {
+                let used_by: Vec<_> = s
+                    .used_by
+                    .iter()
+                    .map(|(unit, env)| serde_json::json!({"unit": unit, "env": env}))
+                    .collect();
+                serde_json::json!({
+                    "key": s.key,
+                    "placeholder": s.placeholder,
+                    "reference": s.reference,
+                    "used_by": used_by,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "environment": plan.environment,
+            "out": args.out,
+            "inline_secrets": args.inline_secrets,
+            "files": files,
+            "secrets": secrets,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

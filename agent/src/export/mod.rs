@@ -59,6 +59,23 @@ pub struct Options {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Export {
     pub files: BTreeMap<String, OutFile>,
+    /// The secrets the environment uses: placeholders to fill, or (with
+    /// `inline_secrets`) what the export holds.
+    pub secrets: Vec<SecretUse>,
+}
+
+/// One secret of the environment and where it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretUse {
+    /// Stable key, e.g. `oidc-client-secret` (Helm: `secrets.<key>` or
+    /// `generatedSecrets.<key>`).
+    pub key: String,
+    /// `<hsp:KEY>`, as written in place of the value.
+    pub placeholder: String,
+    /// Where the value comes from.
+    pub reference: hsp_index::plan::SecretRef,
+    /// `(unit, env var)` pairs whose values contain it.
+    pub used_by: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -134,7 +151,20 @@ pub fn export(
         Format::Helm => helm::export(&model, &secrets)?,
         Format::Compose => compose::export(&model, &secrets)?,
     };
-    Ok(Export { files })
+    let uses = model
+        .atoms
+        .iter()
+        .map(|(r, key)| SecretUse {
+            key: key.to_string(),
+            placeholder: secrets::placeholder(key),
+            reference: r.clone(),
+            used_by: secrets::uses(&model, r),
+        })
+        .collect();
+    Ok(Export {
+        files,
+        secrets: uses,
+    })
 }
 
 /// Lists the files an export wrote, so that exporting again into the same
@@ -290,6 +320,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("mine.txt"), "keep").unwrap();
         let export = Export {
+            secrets: vec![],
             files: BTreeMap::from([
                 (
                     "a.yaml".to_string(),
@@ -324,6 +355,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let smaller = Export {
+            secrets: vec![],
             files: BTreeMap::from([(
                 "c.yaml".to_string(),
                 OutFile {

@@ -194,6 +194,19 @@ pub(crate) fn placeholder(key: &str) -> String {
     format!("<hsp:{key}>")
 }
 
+/// The `(unit, env var)` pairs whose values use secret `r`.
+pub(crate) fn uses(model: &Model, r: &SecretRef) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for u in &model.units {
+        for (env, v) in &u.secret_env {
+            if v.0.iter().any(|p| matches!(p, Part::Secret(x) if x == r)) {
+                out.push((u.name.clone(), env.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// Markdown: what to fill, per atom, and where each is used. `where_` names
 /// the file that holds a unit's secrets, e.g. `10-secrets.yaml`.
 pub(crate) fn fill_list(
@@ -218,14 +231,10 @@ pub(crate) fn fill_list(
         );
     }
     for (r, key) in model.atoms.iter() {
-        let mut uses: Vec<String> = Vec::new();
-        for u in &model.units {
-            for (env, v) in &u.secret_env {
-                if v.0.iter().any(|p| matches!(p, Part::Secret(x) if x == r)) {
-                    uses.push(format!("`{env}` of `{}` in `{}`", u.name, where_(&u.name)));
-                }
-            }
-        }
+        let uses: Vec<String> = uses(model, r)
+            .iter()
+            .map(|(unit, env)| format!("`{env}` of `{unit}` in `{}`", where_(unit)))
+            .collect();
         out.push_str(&format!("- `{}`: {}.", placeholder(key), describe(r)));
         if !uses.is_empty() {
             out.push_str(&format!(" Used by {}.", uses.join(", ")));
