@@ -187,6 +187,31 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         "{err}"
     );
     assert!(tree(&out) == before, "a failed build changed OUT");
+    std::fs::write(&doc, text).unwrap();
+    // A failure after signing (a broken website template) also leaves OUT as it was.
+    let tpl = f.repo.join("tpl");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(tpl.join("home.html"), "{% if %}").unwrap();
+    let config = f.repo.join("registry.json");
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    c["site"]["templates"] = "tpl".into();
+    std::fs::write(&config, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    let err = hsp_fails([
+        "build",
+        s(&f.repo),
+        "--keys",
+        s(&f.keys),
+        "--out",
+        s(&out),
+        "--now",
+        "2026-11-26T02:00:00Z",
+    ]);
+    assert!(err.contains("website"), "{err}");
+    assert!(
+        tree(&out) == before,
+        "a build failing in the website changed OUT"
+    );
     let siblings: Vec<_> = std::fs::read_dir(f.tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

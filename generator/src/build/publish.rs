@@ -151,22 +151,51 @@ fn in_place(
             Err(_) => true,
         })
         .collect();
-    create_dirs(out, missing.iter().copied())?;
-    missing
-        .par_iter()
-        .try_for_each(|f| replace_file(&out.join(&f.path), &f.bytes))?;
-    if let Some(render) = site {
-        let staging = staging_path(out, "site")?;
-        let _ = fs::remove_dir_all(&staging);
-        let moved = render(&staging).and_then(|()| move_tree(&staging, out));
-        let _ = fs::remove_dir_all(&staging);
-        moved?;
+    // The site is rendered first, so that a template error publishes nothing.
+    let staging = match site {
+        Some(render) => {
+            let staging = staging_path(out, "site")?;
+            let _ = fs::remove_dir_all(&staging);
+            if let Err(e) = render(&staging) {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+            Some(staging)
+        }
+        None => None,
+    };
+    let mut committing = false;
+    let result = (|| {
+        create_dirs(out, missing.iter().copied())?;
+        missing
+            .par_iter()
+            .try_for_each(|f| replace_file(&out.join(&f.path), &f.bytes))?;
+        if let Some(staging) = &staging {
+            move_tree(staging, out)?;
+        }
+        let sync_seconds = timed(|| sync_fs(out))?;
+        committing = true;
+        for f in entry {
+            replace_file(&out.join(&f.path), &f.bytes)?;
+        }
+        sync_dir(&out.join(METADATA_DIR))?;
+        Ok(sync_seconds)
+    })();
+    if let Some(staging) = &staging {
+        let _ = fs::remove_dir_all(staging);
     }
-    let sync_seconds = timed(|| sync_fs(out))?;
-    for f in entry {
-        replace_file(&out.join(&f.path), &f.bytes)?;
-    }
-    sync_dir(&out.join(METADATA_DIR))?;
+    let sync_seconds = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if !committing {
+                // Nothing references the new files yet: take them back.
+                for f in &missing {
+                    let _ = fs::remove_file(out.join(&f.path));
+                }
+            }
+            return Err(e);
+        }
+    };
     Ok(Published {
         written: missing.len() + entry.len(),
         reused: files.len() - missing.len(),

@@ -267,3 +267,101 @@ pub fn dev_sign(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = include_str!(
+        "../../../examples/registry/publishers/axllent/services/org.axllent.mailpit/1.25.0.json"
+    );
+
+    fn publisher(threshold: u32, key: &PrivateKey) -> Publisher {
+        Publisher {
+            schema: None,
+            name: "p".into(),
+            title: "P".into(),
+            homepage: None,
+            contact: None,
+            namespaces: vec!["org.axllent".into()],
+            keys: vec![key.public().clone()],
+            threshold,
+        }
+    }
+
+    fn doc(target: &str) -> Loaded<Document> {
+        Loaded {
+            path: format!("publishers/p/{target}"),
+            bytes: DOC.as_bytes().to_vec(),
+            value: serde_json::from_str(DOC).unwrap(),
+        }
+    }
+
+    /// (case, threshold, signed target paths, target paths on disk, expected error)
+    type Case<'a> = (&'a str, u32, Vec<&'a str>, Vec<&'a str>, Option<&'a str>);
+
+    #[test]
+    fn publisher_metadata_must_match_keys_namespaces_and_documents() {
+        let ok = "services/org.axllent.mailpit/1.25.0.json";
+        let foreign = "services/org.other.app/1.0.0.json";
+        let other = "services/org.axllent.mailpit/1.26.0.json";
+        let cases: Vec<Case> = vec![
+            ("valid", 1, vec![ok], vec![ok], None),
+            (
+                "outside namespace",
+                1,
+                vec![ok, foreign],
+                vec![ok, foreign],
+                Some("outside publisher p's namespaces"),
+            ),
+            (
+                "unsigned document",
+                1,
+                vec![ok],
+                vec![ok, other],
+                Some("not signed by publisher p"),
+            ),
+            (
+                "signed but missing",
+                1,
+                vec![ok, other],
+                vec![ok],
+                Some("does not exist"),
+            ),
+            (
+                "threshold not met",
+                2,
+                vec![ok],
+                vec![ok],
+                Some("threshold 2"),
+            ),
+        ];
+        let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let key = PrivateKey::from_seed([3; 32]);
+        for (name, threshold, signed, on_disk, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("publishers/p")).unwrap();
+            let targets = targets_over(
+                signed.par_iter().map(|t| (*t, DOC.as_bytes())),
+                1,
+                clock::plus_days(now, 1),
+            );
+            let meta = Signed::sign(targets, &[&key]).unwrap();
+            std::fs::write(dir.path().join(metadata_path("p")), meta.raw()).unwrap();
+            let docs: Vec<Loaded<Document>> = on_disk.iter().map(|t| doc(t)).collect();
+            let p = Loaded {
+                path: "publishers/p/publisher.json".into(),
+                bytes: vec![],
+                value: publisher(threshold, &key),
+            };
+            let result = verify(dir.path(), &[p], &docs, now);
+            match expected {
+                None => assert!(result.is_ok(), "{name}: {:?}", result.err()),
+                Some(e) => {
+                    let errors = result.err().unwrap_or_else(|| panic!("{name}: accepted"));
+                    assert!(errors.iter().any(|x| x.contains(e)), "{name}: {errors:?}");
+                }
+            }
+        }
+    }
+}
