@@ -233,7 +233,9 @@ fn readme(model: &Model, secrets: &Secrets) -> String {
     out.push_str(
         "\n## Start\n\n```sh\ndocker compose up -d --wait\n```\n\n\
          Services reach each other by name (`<instance>-<task>`). No port is published: add `ports:` \
-         in a `compose.override.yaml` for what should be reachable from outside.\n",
+         in a `compose.override.yaml` for what should be reachable from outside. HTTP health \
+         checks run `wget` or `curl` inside the container; `--wait` returns when every service \
+         is healthy.\n",
     );
     out
 }
