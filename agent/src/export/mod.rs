@@ -124,6 +124,8 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error("{} is not empty and holds no earlier export (hint: choose a new folder)", path.display())]
     NotEmpty { path: PathBuf },
+    #[error("{} exists and was not written by an earlier export: not overwriting it (hint: move it away, or export into a new folder)", path.display())]
+    Overwrite { path: PathBuf },
     #[error("writing {}", path.display())]
     Write {
         path: PathBuf,
@@ -181,20 +183,33 @@ impl Export {
             move |source| ExportError::Write { path, source }
         };
         let marker = dir.join(MARKER);
+        let mut owned: Vec<String> = Vec::new();
         if dir.exists() {
-            let non_empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_some();
             if marker.exists() {
                 let old = std::fs::read_to_string(&marker).map_err(io(&marker))?;
-                for rel in old.lines().filter(|l| is_safe_relative(l)) {
-                    let p = dir.join(rel);
-                    if p.is_file() {
-                        std::fs::remove_file(&p).map_err(io(&p))?;
-                    }
-                }
-            } else if non_empty {
+                owned = old
+                    .lines()
+                    .filter(|l| is_safe_relative(l))
+                    .map(String::from)
+                    .collect();
+            } else if std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
                 return Err(ExportError::NotEmpty {
                     path: dir.to_path_buf(),
                 });
+            }
+        }
+        // Never overwrite a file the earlier export did not write (e.g. an env
+        // file the operator filled in from an `.example`).
+        for rel in self.files.keys() {
+            let p = dir.join(rel);
+            if p.exists() && !owned.contains(rel) {
+                return Err(ExportError::Overwrite { path: p });
+            }
+        }
+        for rel in &owned {
+            let p = dir.join(rel);
+            if p.is_file() {
+                std::fs::remove_file(&p).map_err(io(&p))?;
             }
         }
         std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -376,5 +391,18 @@ mod tests {
             out.join("notes.txt").exists(),
             "files the export did not write are kept"
         );
+
+        // An operator's file where the export would write is never overwritten.
+        std::fs::create_dir_all(out.join("s")).unwrap();
+        std::fs::write(out.join("s/b.env"), "filled by the operator").unwrap();
+        assert!(matches!(
+            export.write(&out),
+            Err(ExportError::Overwrite { .. })
+        ));
+        assert_eq!(
+            std::fs::read_to_string(out.join("s/b.env")).unwrap(),
+            "filled by the operator"
+        );
+        assert!(out.join("c.yaml").exists(), "nothing removed when refusing");
     }
 }
