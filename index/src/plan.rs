@@ -4,6 +4,20 @@
 //! index; the drivers (docker, host) and exporters (Kubernetes, Helm, Compose)
 //! consume it. Everything is rendered except secrets, which stay references and
 //! are read only by whoever finally starts a process.
+//!
+//! Naming and addresses (the planner renders templates with these, so drivers and
+//! exporters must provide them):
+//! - instance names are unique in a plan, `[a-z][a-z0-9-]*`: the wanted entry's
+//!   `name`, else the name it is deployed under, else the last label of the
+//!   service id (the dashed id when two would clash); a dedicated provider is
+//!   `<consumer>-<requirement>` (`_` turned into `-`);
+//! - on Docker (and in exports), each task of an instance is reachable under the
+//!   DNS name `<instance>-<task>` on its declared port: `${self.<task>.<port>}`
+//!   renders as `<instance>-<task>:<port>`, `.host` as `<instance>-<task>`,
+//!   `.port` as the number; on a host target every task listens on the host, and
+//!   the planner renders the host as `127.0.0.1`;
+//! - instances are listed providers first; `depends_on` names the instances an
+//!   instance's bindings point at.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -11,7 +11,15 @@ use planner_support::*;
 use serde_json::json;
 
 fn pg(id: &str, v: &str) -> hsp_index::Document {
-    doc(id, v).provides_with("postgres", v, &["schema-owner"], &[("host", "${self.app.http.host}"), ("port", "${self.app.http.port}")])
+    doc(id, v).provides_with(
+        "postgres",
+        v,
+        &["schema-owner"],
+        &[
+            ("host", "${self.app.http.host}"),
+            ("port", "${self.app.http.port}"),
+        ],
+    )
 }
 
 fn app(v: &str) -> hsp_index::Document {
@@ -30,15 +38,29 @@ fn scenarios() {
     let cases = vec![
         Case {
             name: "newest provider release",
-            docs: vec![app("1.0.0").requires("db", "postgres", ">=13"), pg("org.example.pg", "15.0.0"), pg("org.example.pg", "16.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", ">=13"),
+                pg("org.example.pg", "15.0.0"),
+                pg("org.example.pg", "16.0.0"),
+            ],
             env: json!({"services": wants_app}),
-            want: Ok(vec!["pg=org.example.pg@16.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@16.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "interface range limits the provider",
-            docs: vec![app("1.0.0").requires("db", "postgres", ">=13, <16"), pg("org.example.pg", "15.0.0"), pg("org.example.pg", "16.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", ">=13, <16"),
+                pg("org.example.pg", "15.0.0"),
+                pg("org.example.pg", "16.0.0"),
+            ],
             env: json!({"services": wants_app}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "newest consumer whose requirement can be met",
@@ -49,37 +71,68 @@ fn scenarios() {
                 pg("org.example.pg", "16.0.0"),
             ],
             env: json!({"services": wants_app}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "preferred provider wins over id order",
-            docs: vec![app("1.0.0").requires("db", "postgres", "*"), pg("org.a.pg", "16.0.0"), pg("org.b.postgres", "15.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", "*"),
+                pg("org.a.pg", "16.0.0"),
+                pg("org.b.postgres", "15.0.0"),
+            ],
             env: json!({"services": wants_app, "policy": {"preferred": {"postgres": "org.b.postgres"}}}),
-            want: Ok(vec!["postgres=org.b.postgres@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "postgres=org.b.postgres@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "without preference, providers by id",
-            docs: vec![app("1.0.0").requires("db", "postgres", "*"), pg("org.b.postgres", "16.0.0"), pg("org.a.pg", "15.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", "*"),
+                pg("org.b.postgres", "16.0.0"),
+                pg("org.a.pg", "15.0.0"),
+            ],
             env: json!({"services": wants_app}),
             want: Ok(vec!["pg=org.a.pg@15.0.0", "app=org.example.app@1.0.0"]),
         },
         Case {
             name: "a wanted provider is preferred to adding another service",
-            docs: vec![app("1.0.0").requires("db", "postgres", "*"), pg("org.a.pg", "16.0.0"), pg("org.b.postgres", "15.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", "*"),
+                pg("org.a.pg", "16.0.0"),
+                pg("org.b.postgres", "15.0.0"),
+            ],
             env: json!({"services": [{"id": "org.example.app"}, {"id": "org.b.postgres", "name": "main-db"}]}),
-            want: Ok(vec!["main-db=org.b.postgres@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "main-db=org.b.postgres@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "an external pins the interface",
-            docs: vec![app("1.0.0").requires("db", "postgres", ">=13"), pg("org.example.pg", "16.0.0")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", ">=13"),
+                pg("org.example.pg", "16.0.0"),
+            ],
             env: json!({"services": wants_app, "externals": [{"name": "hospital-pg", "interface": "postgres", "version": "14"}]}),
             want: Ok(vec!["app=org.example.app@1.0.0"]),
         },
         Case {
             name: "yanked releases are not chosen",
-            docs: vec![app("1.0.0").requires("db", "postgres", "*"), pg("org.example.pg", "15.0.0"), pg("org.example.pg", "16.0.0").yanked("data loss")],
+            docs: vec![
+                app("1.0.0").requires("db", "postgres", "*"),
+                pg("org.example.pg", "15.0.0"),
+                pg("org.example.pg", "16.0.0").yanked("data loss"),
+            ],
             env: json!({"services": wants_app}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "licence policy",
@@ -89,23 +142,53 @@ fn scenarios() {
                 pg("org.example.pg", "16.0.0").license("PostgreSQL"),
             ],
             env: json!({"services": wants_app, "policy": {"licenses": ["Apache-2.0", "MIT"]}}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "any SPDX form of an allowed licence",
-            docs: vec![app("1.0.0").license("GPL-2.0-or-later OR LicenseRef-Acme").requires("db", "postgres", "*"), pg("org.example.pg", "15.0.0")],
+            docs: vec![
+                app("1.0.0")
+                    .license("GPL-2.0-or-later OR LicenseRef-Acme")
+                    .requires("db", "postgres", "*"),
+                pg("org.example.pg", "15.0.0"),
+            ],
             env: json!({"services": wants_app, "policy": {"licenses": ["Apache-2.0", "GPL-2.0"]}}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "dedicated requirements get their own instances",
             docs: vec![
-                doc("org.example.one", "1.0.0").requires_with("db", "postgres", "*", Scope::Dedicated, &[], false),
-                doc("org.example.two", "1.0.0").requires_with("db", "postgres", "*", Scope::Dedicated, &[], false),
+                doc("org.example.one", "1.0.0").requires_with(
+                    "db",
+                    "postgres",
+                    "*",
+                    Scope::Dedicated,
+                    &[],
+                    false,
+                ),
+                doc("org.example.two", "1.0.0").requires_with(
+                    "db",
+                    "postgres",
+                    "*",
+                    Scope::Dedicated,
+                    &[],
+                    false,
+                ),
                 pg("org.example.pg", "16.0.0"),
             ],
             env: json!({"services": [{"id": "org.example.one"}, {"id": "org.example.two"}]}),
-            want: Ok(vec!["one-db=org.example.pg@16.0.0", "two-db=org.example.pg@16.0.0", "one=org.example.one@1.0.0", "two=org.example.two@1.0.0"]),
+            want: Ok(vec![
+                "one-db=org.example.pg@16.0.0",
+                "two-db=org.example.pg@16.0.0",
+                "one=org.example.one@1.0.0",
+                "two=org.example.two@1.0.0",
+            ]),
         },
         Case {
             name: "shared requirements share one instance",
@@ -116,29 +199,52 @@ fn scenarios() {
                 pg("org.example.pg", "17.0.0"),
             ],
             env: json!({"services": [{"id": "org.example.one"}, {"id": "org.example.two"}]}),
-            want: Ok(vec!["pg=org.example.pg@16.0.0", "one=org.example.one@1.0.0", "two=org.example.two@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@16.0.0",
+                "one=org.example.one@1.0.0",
+                "two=org.example.two@1.0.0",
+            ]),
         },
         Case {
             name: "features",
             docs: vec![
-                app("1.0.0").requires_with("db", "postgres", "*", Scope::Shared, &["schema-owner"], false),
+                app("1.0.0").requires_with(
+                    "db",
+                    "postgres",
+                    "*",
+                    Scope::Shared,
+                    &["schema-owner"],
+                    false,
+                ),
                 pg("org.example.pg", "15.0.0"),
                 doc("org.example.pg", "16.0.0").provides("postgres", "16.0.0"),
             ],
             env: json!({"services": wants_app}),
-            want: Ok(vec!["pg=org.example.pg@15.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "pg=org.example.pg@15.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "optional requirement never adds a service",
-            docs: vec![app("1.0.0").requires_with("mail", "smtp", "*", Scope::Shared, &[], true), doc("org.example.mailpit", "1.0.0").provides("smtp", "1.0.0")],
+            docs: vec![
+                app("1.0.0").requires_with("mail", "smtp", "*", Scope::Shared, &[], true),
+                doc("org.example.mailpit", "1.0.0").provides("smtp", "1.0.0"),
+            ],
             env: json!({"services": wants_app}),
             want: Ok(vec!["app=org.example.app@1.0.0"]),
         },
         Case {
             name: "optional requirement binds a wanted provider",
-            docs: vec![app("1.0.0").requires_with("mail", "smtp", "*", Scope::Shared, &[], true), doc("org.example.mailpit", "1.0.0").provides("smtp", "1.0.0")],
+            docs: vec![
+                app("1.0.0").requires_with("mail", "smtp", "*", Scope::Shared, &[], true),
+                doc("org.example.mailpit", "1.0.0").provides("smtp", "1.0.0"),
+            ],
             env: json!({"services": [{"id": "org.example.app"}, {"id": "org.example.mailpit"}]}),
-            want: Ok(vec!["mailpit=org.example.mailpit@1.0.0", "app=org.example.app@1.0.0"]),
+            want: Ok(vec![
+                "mailpit=org.example.mailpit@1.0.0",
+                "app=org.example.app@1.0.0",
+            ]),
         },
         Case {
             name: "pins",
@@ -153,20 +259,29 @@ fn scenarios() {
                 doc("org.b.server", "1.0.0").provides("postgres", "16.0.0"),
             ],
             env: json!({"services": [{"id": "org.a.server"}]}),
-            want: Ok(vec!["org-b-server=org.b.server@1.0.0", "org-a-server=org.a.server@1.0.0"]),
+            want: Ok(vec![
+                "org-b-server=org.b.server@1.0.0",
+                "org-a-server=org.a.server@1.0.0",
+            ]),
         },
         Case {
             name: "providers that need each other",
             docs: vec![
-                doc("org.example.a", "1.0.0").provides("fhir", "4.0.1").requires("mail", "smtp", "*"),
-                doc("org.example.b", "1.0.0").provides("smtp", "1.0.0").requires("fhir", "fhir", "*"),
+                doc("org.example.a", "1.0.0")
+                    .provides("fhir", "4.0.1")
+                    .requires("mail", "smtp", "*"),
+                doc("org.example.b", "1.0.0")
+                    .provides("smtp", "1.0.0")
+                    .requires("fhir", "fhir", "*"),
             ],
             env: json!({"services": [{"id": "org.example.a"}]}),
             want: Err("dependency cycle among a, b"),
         },
         Case {
             name: "dedicated copies of itself stop at the depth limit",
-            docs: vec![doc("org.example.pg", "1.0.0").provides("postgres", "16.0.0").requires_with("replica", "postgres", "*", Scope::Dedicated, &[], false)],
+            docs: vec![doc("org.example.pg", "1.0.0")
+                .provides("postgres", "16.0.0")
+                .requires_with("replica", "postgres", "*", Scope::Dedicated, &[], false)],
             env: json!({"services": [{"id": "org.example.pg"}]}),
             want: Err("dedicated providers nest more than 6 deep"),
         },
@@ -174,7 +289,9 @@ fn scenarios() {
     for c in cases {
         let index = index(c.docs);
         let env = environment(c.env);
-        let got = plan(&index, &env).map(|p| summary(&p)).map_err(|e| e.to_string());
+        let got = plan(&index, &env)
+            .map(|p| summary(&p))
+            .map_err(|e| e.to_string());
         match (&got, &c.want) {
             (Ok(got), Ok(want)) => assert_eq!(got, want, "{}", c.name),
             (Err(got), Err(want)) => assert!(got.contains(want), "{}: {got}", c.name),
@@ -194,7 +311,13 @@ fn deployed_versions_move_within_the_update_mode() {
         pg("org.example.pg", "16.0.0"),
     ];
     let index = index(docs);
-    let first = plan(&index, &environment(json!({"services": [{"id": "org.example.app"}], "policy": {"update": "none"}}))).unwrap();
+    let first = plan(
+        &index,
+        &environment(
+            json!({"services": [{"id": "org.example.app"}], "policy": {"update": "none"}}),
+        ),
+    )
+    .unwrap();
     // Pretend 15.1.0 and a yanked release are deployed.
     for (deployed_pg, mode, want) in [
         ("15.1.0", "none", "15.1.0"),
@@ -206,28 +329,69 @@ fn deployed_versions_move_within_the_update_mode() {
     ] {
         let mut deployed = first.clone();
         deployed.instances[0].version = deployed_pg.into();
-        let env = environment(json!({"services": [{"id": "org.example.app"}], "policy": {"update": mode}}));
+        let env = environment(
+            json!({"services": [{"id": "org.example.app"}], "policy": {"update": mode}}),
+        );
         let next = plan_from(&index, &env, &deployed).unwrap();
-        assert_eq!(next.instances[0].version, want, "deployed {deployed_pg}, mode {mode}: {}", next.instances[0].reason);
+        assert_eq!(
+            next.instances[0].version, want,
+            "deployed {deployed_pg}, mode {mode}: {}",
+            next.instances[0].reason
+        );
         let actions = planner::actions(Some(&deployed), &next);
-        let expected = if want == deployed_pg { "keep" } else { "upgrade" };
-        assert!(actions[0].to_string().starts_with(expected), "{deployed_pg} {mode}: {}", actions[0]);
+        let expected = if want == deployed_pg {
+            "keep"
+        } else {
+            "upgrade"
+        };
+        assert!(
+            actions[0].to_string().starts_with(expected),
+            "{deployed_pg} {mode}: {}",
+            actions[0]
+        );
     }
 }
 
 #[test]
 fn deployed_provider_is_kept_over_the_preferred_one() {
-    let docs = vec![app("1.0.0").requires("db", "postgres", "*"), pg("org.a.pg", "16.0.0"), pg("org.b.postgres", "16.0.0")];
+    let docs = vec![
+        app("1.0.0").requires("db", "postgres", "*"),
+        pg("org.a.pg", "16.0.0"),
+        pg("org.b.postgres", "16.0.0"),
+    ];
     let index = index(docs);
-    let env_b = environment(json!({"services": [{"id": "org.example.app"}], "policy": {"preferred": {"postgres": "org.b.postgres"}}}));
+    let env_b = environment(
+        json!({"services": [{"id": "org.example.app"}], "policy": {"preferred": {"postgres": "org.b.postgres"}}}),
+    );
     let deployed = plan(&index, &env_b).unwrap();
-    assert_eq!(summary(&deployed), ["postgres=org.b.postgres@16.0.0", "app=org.example.app@1.0.0"]);
-    let env_a = environment(json!({"services": [{"id": "org.example.app"}], "policy": {"preferred": {"postgres": "org.a.pg"}}}));
+    assert_eq!(
+        summary(&deployed),
+        [
+            "postgres=org.b.postgres@16.0.0",
+            "app=org.example.app@1.0.0"
+        ]
+    );
+    let env_a = environment(
+        json!({"services": [{"id": "org.example.app"}], "policy": {"preferred": {"postgres": "org.a.pg"}}}),
+    );
     let next = plan_from(&index, &env_a, &deployed).unwrap();
-    assert_eq!(summary(&next), summary(&deployed), "the bound provider wins");
-    assert!(next.instances[0].reason.contains("the provider it is bound to now"), "{}", next.instances[0].reason);
+    assert_eq!(
+        summary(&next),
+        summary(&deployed),
+        "the bound provider wins"
+    );
+    assert!(
+        next.instances[0]
+            .reason
+            .contains("the provider it is bound to now"),
+        "{}",
+        next.instances[0].reason
+    );
     // Without anything deployed, the preference applies.
-    assert_eq!(summary(&plan(&index, &env_a).unwrap())[0], "pg=org.a.pg@16.0.0");
+    assert_eq!(
+        summary(&plan(&index, &env_a).unwrap())[0],
+        "pg=org.a.pg@16.0.0"
+    );
 }
 
 #[test]
@@ -239,14 +403,33 @@ fn actions_against_what_is_deployed() {
         doc("org.example.old", "1.0.0"),
     ]);
     let before = plan(&index, &environment(json!({"services": [{"id": "org.example.app", "version": "^1"}, {"id": "org.example.old"}]}))).unwrap();
-    let after = plan_from(&index, &environment(json!({"services": [{"id": "org.example.app", "version": "^2"}]})), &before).unwrap();
+    let after = plan_from(
+        &index,
+        &environment(json!({"services": [{"id": "org.example.app", "version": "^2"}]})),
+        &before,
+    )
+    .unwrap();
     let actions = planner::actions(Some(&before), &after);
     assert_eq!(
         actions,
         vec![
-            Action::Keep { instance: "pg".into(), service: "org.example.pg".into(), version: "16.0.0".into(), reconfigure: false },
-            Action::Upgrade { instance: "app".into(), service: "org.example.app".into(), from: "1.0.0".into(), to: "2.0.0".into() },
-            Action::Remove { instance: "old".into(), service: "org.example.old".into(), version: "1.0.0".into() },
+            Action::Keep {
+                instance: "pg".into(),
+                service: "org.example.pg".into(),
+                version: "16.0.0".into(),
+                reconfigure: false
+            },
+            Action::Upgrade {
+                instance: "app".into(),
+                service: "org.example.app".into(),
+                from: "1.0.0".into(),
+                to: "2.0.0".into()
+            },
+            Action::Remove {
+                instance: "old".into(),
+                service: "org.example.old".into(),
+                version: "1.0.0".into()
+            },
         ]
     );
 }
@@ -259,7 +442,14 @@ fn templates_are_rendered_and_secrets_stay_references() {
             "postgres",
             "16.0.0",
             &[],
-            &[("url", "postgres://app:${config.POSTGRES_PASSWORD}@${self.app.http}/app"), ("host", "${self.app.http.host}"), ("port", "${self.app.http.port}")],
+            &[
+                (
+                    "url",
+                    "postgres://app:${config.POSTGRES_PASSWORD}@${self.app.http}/app",
+                ),
+                ("host", "${self.app.http.host}"),
+                ("port", "${self.app.http.port}"),
+            ],
         );
     let consumer = app("1.0.0")
         .requires_with("db", "postgres", "*", Scope::Dedicated, &[], false)
@@ -282,22 +472,48 @@ fn templates_are_rendered_and_secrets_stay_references() {
         "config": {"portal": {"TOKEN": {"secret_file": secret.display().to_string()}}}
     }));
     let plan = plan(&index, &env).unwrap();
-    assert_eq!(summary(&plan), ["portal-db=org.example.pg@16.0.0", "portal=org.example.app@1.0.0"]);
+    assert_eq!(
+        summary(&plan),
+        [
+            "portal-db=org.example.pg@16.0.0",
+            "portal=org.example.app@1.0.0"
+        ]
+    );
     let portal = &plan.instances[1];
     assert_eq!(portal.depends_on, ["portal-db"]);
     assert_eq!(plan.instances[0].dedicated_to.as_deref(), Some("portal"));
     let env_of = |k: &str| portal.tasks[0].env[k].clone();
-    assert_eq!(env_of("DATABASE_URL").to_string(), "postgres://app:<secret>@portal-db-app:8080/app");
+    assert_eq!(
+        env_of("DATABASE_URL").to_string(),
+        "postgres://app:<secret>@portal-db-app:8080/app"
+    );
     assert_eq!(
         env_of("DATABASE_URL").0[1],
-        Part::Secret(SecretRef::Generated { instance: "portal-db".into(), name: "POSTGRES_PASSWORD".into() })
+        Part::Secret(SecretRef::Generated {
+            instance: "portal-db".into(),
+            name: "POSTGRES_PASSWORD".into()
+        })
     );
     assert_eq!(env_of("DB").as_plain().unwrap(), "portal-db-app:8080");
-    assert_eq!(env_of("MAIL").as_plain().unwrap(), "mail.example:25 as portal");
-    assert_eq!(env_of("TOKEN").0[1], Part::Secret(SecretRef::File { path: secret.display().to_string() }));
+    assert_eq!(
+        env_of("MAIL").as_plain().unwrap(),
+        "mail.example:25 as portal"
+    );
+    assert_eq!(
+        env_of("TOKEN").0[1],
+        Part::Secret(SecretRef::File {
+            path: secret.display().to_string()
+        })
+    );
     assert_eq!(env_of("LEVEL").as_plain().unwrap(), "${LEVEL}=info");
-    assert_eq!(env_of("SELF").as_plain().unwrap(), "http://portal-app:8080/");
-    assert_eq!(portal.bindings["mail"].provider, ProviderRef::External("relay".into()));
+    assert_eq!(
+        env_of("SELF").as_plain().unwrap(),
+        "http://portal-app:8080/"
+    );
+    assert_eq!(
+        portal.bindings["mail"].provider,
+        ProviderRef::External("relay".into())
+    );
     assert_eq!(plan.externals.len(), 1);
     let json = serde_json::to_string(&plan).unwrap();
     assert!(!json.contains("s3cret"), "no secret values in plans");
@@ -341,7 +557,17 @@ fn explains_a_licence_and_a_yanked_release() {
 #[test]
 fn explains_an_external_that_does_not_fit() {
     let text = explanation(
-        vec![app("1.0.0").requires_with("db", "postgres", ">=13", Scope::Dedicated, &["schema-owner"], false), pg("org.example.pg", "16.0.0")],
+        vec![
+            app("1.0.0").requires_with(
+                "db",
+                "postgres",
+                ">=13",
+                Scope::Dedicated,
+                &["schema-owner"],
+                false,
+            ),
+            pg("org.example.pg", "16.0.0"),
+        ],
         json!({"services": [{"id": "org.example.app"}], "externals": [{"name": "hospital-pg", "interface": "postgres", "version": "12"}]}),
     );
     insta::assert_snapshot!("external_mismatch", text);
@@ -365,7 +591,16 @@ fn explains_a_conflict_between_consumers() {
 fn explains_missing_features_and_providers() {
     let text = explanation(
         vec![
-            app("1.0.0").requires_with("db", "postgres", "*", Scope::Shared, &["schema-owner"], false).requires("dir", "ldap", "^3"),
+            app("1.0.0")
+                .requires_with(
+                    "db",
+                    "postgres",
+                    "*",
+                    Scope::Shared,
+                    &["schema-owner"],
+                    false,
+                )
+                .requires("dir", "ldap", "^3"),
             doc("org.example.pg", "16.0.0").provides("postgres", "16.0.0"),
         ],
         json!({"services": [{"id": "org.example.app"}]}),
@@ -375,17 +610,29 @@ fn explains_missing_features_and_providers() {
 
 #[test]
 fn explains_an_unknown_service_and_a_wanted_range() {
-    let text = explanation(vec![app("1.0.0"), app("1.1.0")], json!({"services": [{"id": "org.example.app", "version": "^2"}, {"id": "org.example.nope"}]}));
+    let text = explanation(
+        vec![app("1.0.0"), app("1.1.0")],
+        json!({"services": [{"id": "org.example.app", "version": "^2"}, {"id": "org.example.nope"}]}),
+    );
     insta::assert_snapshot!("unknown_and_range", text);
 }
 
 #[test]
 fn explains_the_update_mode() {
-    let index = index(vec![app("1.0.0").requires("db", "postgres", "*"), app("2.0.0").requires("db", "postgres", ">=16"), pg("org.example.pg", "15.0.0"), pg("org.example.pg", "16.0.0")]);
-    let env = environment(json!({"services": [{"id": "org.example.app", "version": "^1"}], "policy": {"update": "none"}}));
+    let index = index(vec![
+        app("1.0.0").requires("db", "postgres", "*"),
+        app("2.0.0").requires("db", "postgres", ">=16"),
+        pg("org.example.pg", "15.0.0"),
+        pg("org.example.pg", "16.0.0"),
+    ]);
+    let env = environment(
+        json!({"services": [{"id": "org.example.app", "version": "^1"}], "policy": {"update": "none"}}),
+    );
     let mut deployed = plan(&index, &env).unwrap();
     deployed.instances[0].version = "15.0.0".into();
-    let env = environment(json!({"services": [{"id": "org.example.app", "version": "^2"}], "policy": {"update": "minor"}}));
+    let env = environment(
+        json!({"services": [{"id": "org.example.app", "version": "^2"}], "policy": {"update": "minor"}}),
+    );
     let text = match plan_from(&index, &env, &deployed) {
         Err(PlanError::NoSolution(e)) => e.to_string(),
         other => panic!("expected no solution, got {other:?}"),

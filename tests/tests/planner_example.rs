@@ -16,7 +16,11 @@ fn s(p: &Path) -> &str {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// The example environment in a temp dir, with its secret files (mode 0600).
@@ -25,7 +29,11 @@ fn example_env(dir: &Path) -> PathBuf {
     let env = dir.join("env.json");
     std::fs::copy(&src, &env).unwrap();
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
-    for f in ["hospital-smtp-password", "care-coordinator-oidc-client-secret", "keycloak-admin-password"] {
+    for f in [
+        "hospital-smtp-password",
+        "care-coordinator-oidc-client-secret",
+        "keycloak-admin-password",
+    ] {
         let p = dir.join("secrets").join(f);
         std::fs::write(&p, "not-a-real-secret\n").unwrap();
         set_mode(&p, 0o600);
@@ -41,35 +49,76 @@ fn set_mode(p: &Path, mode: u32) {
 /// The facts DESIGN.md asks of the worked example, checked on a plan.
 fn check_worked_example(plan: &Plan, secrets_dir: &Path) {
     let names: Vec<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
-    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} not in {names:?}"));
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n} not in {names:?}"))
+    };
     let app = &plan.instances[pos("care-coordinator")];
     assert_eq!(app.service, "com.acme.care-coordinator");
     // Its own database, dedicated, with schema rights, started before it.
     let db = &app.bindings["db"];
-    let ProviderRef::Instance(db_name) = &db.provider else { panic!("db bound to {:?}", db.provider) };
+    let ProviderRef::Instance(db_name) = &db.provider else {
+        panic!("db bound to {:?}", db.provider)
+    };
     assert_eq!(db_name, "care-coordinator-db");
     let db_inst = &plan.instances[pos(db_name)];
     assert_eq!(db_inst.dedicated_to.as_deref(), Some("care-coordinator"));
-    assert_eq!(db_inst.service, "org.hsp.community.postgresql", "the environment's preferred provider");
-    assert!(pos(db_name) < pos("care-coordinator"), "providers start first: {names:?}");
+    assert_eq!(
+        db_inst.service, "org.hsp.community.postgresql",
+        "the environment's preferred provider"
+    );
+    assert!(
+        pos(db_name) < pos("care-coordinator"),
+        "providers start first: {names:?}"
+    );
     // The generated database password is a reference shared by provider and consumer.
     let pw = &app.tasks[0].env["DB_PASSWORD"];
-    assert!(matches!(pw.0.as_slice(), [Part::Secret(SecretRef::Generated { instance, .. })] if instance == "care-coordinator-db"), "{pw:?}");
-    assert_eq!(app.tasks[0].env["DB_HOST"].as_plain().unwrap(), format!("{db_name}-{}", db_inst.tasks[0].name));
+    assert!(
+        matches!(pw.0.as_slice(), [Part::Secret(SecretRef::Generated { instance, .. })] if instance == "care-coordinator-db"),
+        "{pw:?}"
+    );
+    assert_eq!(
+        app.tasks[0].env["DB_HOST"].as_plain().unwrap(),
+        format!("{db_name}-{}", db_inst.tasks[0].name)
+    );
     // OIDC from Keycloak (wanted by the environment), SMTP from the hospital's relay.
-    assert_eq!(app.bindings["oidc"].provider, ProviderRef::Instance("keycloak".into()));
+    assert_eq!(
+        app.bindings["oidc"].provider,
+        ProviderRef::Instance("keycloak".into())
+    );
     assert!(pos("keycloak") < pos("care-coordinator"));
-    assert_eq!(app.bindings["smtp"].provider, ProviderRef::External("hospital-smtp".into()));
-    assert_eq!(plan.externals.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["hospital-smtp"]);
+    assert_eq!(
+        app.bindings["smtp"].provider,
+        ProviderRef::External("hospital-smtp".into())
+    );
+    assert_eq!(
+        plan.externals
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>(),
+        ["hospital-smtp"]
+    );
     // Client id as plain config, client secret by reference to its 0600 file.
-    assert_eq!(app.tasks[0].env["OIDC_CLIENT_ID"].as_plain().unwrap(), "care-coordinator");
+    assert_eq!(
+        app.tasks[0].env["OIDC_CLIENT_ID"].as_plain().unwrap(),
+        "care-coordinator"
+    );
     let secret_file = secrets_dir.join("care-coordinator-oidc-client-secret");
-    let want = Part::Secret(SecretRef::File { path: secret_file.display().to_string() });
+    let want = Part::Secret(SecretRef::File {
+        path: secret_file.display().to_string(),
+    });
     assert_eq!(app.tasks[0].env["OIDC_CLIENT_SECRET"].0, vec![want]);
     // 2 app tasks and 2 worker tasks at minimum, 2 GiB each.
     for t in ["app", "worker"] {
         let task = app.tasks.iter().find(|x| x.name == t).unwrap();
-        assert!(task.instances.min >= 2 && task.memory_mib >= 2048, "{t}: {:?} {}", task.instances, task.memory_mib);
+        assert!(
+            task.instances.min >= 2 && task.memory_mib >= 2048,
+            "{t}: {:?} {}",
+            task.instances,
+            task.memory_mib
+        );
     }
     // No secret value anywhere in the plan.
     let json = serde_json::to_string(plan).unwrap();
@@ -86,7 +135,12 @@ fn worked_example_from_the_registry_folder() {
     // Planning again from what that plan deployed changes nothing.
     let again = planner::plan(&env.env, &index, &Deployed::from(&plan)).unwrap();
     let actions = planner::actions(Some(&plan), &again);
-    assert!(actions.iter().all(|a| a.to_string().starts_with("keep ") && !a.to_string().contains("reconfigured")), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .all(|a| a.to_string().starts_with("keep ") && !a.to_string().contains("reconfigured")),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -95,11 +149,34 @@ fn worked_example_through_the_verified_index() {
     let env = example_env(tmp.path());
     let out = tmp.path().join("index");
     let repo = hsp_tests::root().join("examples/registry");
-    let o = Command::new(hsp_tests::bin("hsp")).args(["build", s(&repo), "--dev-keys", "--no-site", "--out", s(&out)]).output().unwrap();
+    let o = Command::new(hsp_tests::bin("hsp"))
+        .args([
+            "build",
+            s(&repo),
+            "--dev-keys",
+            "--no-site",
+            "--out",
+            s(&out),
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "hsp build: {}", text(&o));
     let state = tmp.path().join("state");
-    let agent = |args: &[&str]| Command::new(hsp_tests::bin("hsp-agent")).args(args).output().unwrap();
-    let o = agent(&["init", "--state", s(&state), "--root", s(&out.join("metadata/1.root.json")), "--index", s(&out)]);
+    let agent = |args: &[&str]| {
+        Command::new(hsp_tests::bin("hsp-agent"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = agent(&[
+        "init",
+        "--state",
+        s(&state),
+        "--root",
+        s(&out.join("metadata/1.root.json")),
+        "--index",
+        s(&out),
+    ]);
     assert!(o.status.success(), "init: {}", text(&o));
 
     let o = agent(&["plan", s(&env), "--state", s(&state), "--json"]);
@@ -107,7 +184,15 @@ fn worked_example_through_the_verified_index() {
     let verified: Plan = serde_json::from_slice(&o.stdout).unwrap();
     check_worked_example(&verified, &tmp.path().join("secrets"));
     // The developer-only registry-folder path gives the same plan.
-    let o = agent(&["plan", s(&env), "--registry", s(&repo), "--state", s(&state), "--json"]);
+    let o = agent(&[
+        "plan",
+        s(&env),
+        "--registry",
+        s(&repo),
+        "--state",
+        s(&state),
+        "--json",
+    ]);
     assert!(o.status.success(), "plan --registry: {}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("UNVERIFIED"));
     let dev: Plan = serde_json::from_slice(&o.stdout).unwrap();
@@ -132,22 +217,48 @@ fn worked_example_through_the_verified_index() {
     // What is deployed comes from --deployed (or the journal): nothing to do.
     let deployed = tmp.path().join("deployed.json");
     std::fs::write(&deployed, serde_json::to_vec(&verified).unwrap()).unwrap();
-    let o = agent(&["plan", s(&env), "--state", s(&state), "--deployed", s(&deployed), "--actions-json"]);
+    let o = agent(&[
+        "plan",
+        s(&env),
+        "--state",
+        s(&state),
+        "--deployed",
+        s(&deployed),
+        "--actions-json",
+    ]);
     let actions: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(actions.as_array().unwrap().iter().all(|a| a["action"] == "keep"), "{actions}");
+    assert!(
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["action"] == "keep"),
+        "{actions}"
+    );
 
     // A policy that rules out the worked example's licence fails with sentences, exit 1.
-    let text_env = std::fs::read_to_string(&env).unwrap().replace("\"LicenseRef-Acme-Commercial\"", "\"MIT\"");
+    let text_env = std::fs::read_to_string(&env)
+        .unwrap()
+        .replace("\"LicenseRef-Acme-Commercial\"", "\"MIT\"");
     std::fs::write(&env, text_env).unwrap();
     let o = agent(&["plan", s(&env), "--state", s(&state)]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("cannot be planned") && err.contains("its licence LicenseRef-Acme-Commercial is not allowed"), "{err}");
+    assert!(
+        err.contains("cannot be planned")
+            && err.contains("its licence LicenseRef-Acme-Commercial is not allowed"),
+        "{err}"
+    );
 
     // A secret file others can read is refused at load time, with its position.
     set_mode(&tmp.path().join("secrets/keycloak-admin-password"), 0o644);
     let o = agent(&["plan", s(&env), "--state", s(&state)]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("env.json:") && err.contains("KC_BOOTSTRAP_ADMIN_PASSWORD.secret_file") && err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("env.json:")
+            && err.contains("KC_BOOTSTRAP_ADMIN_PASSWORD.secret_file")
+            && err.contains("chmod 600"),
+        "{err}"
+    );
 }

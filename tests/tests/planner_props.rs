@@ -87,26 +87,37 @@ impl Rng {
 fn generate(seed: u64) -> Case {
     let mut r = Rng(seed | 1);
     let n = 2 + r.next(4);
-    let layer: Vec<usize> = (0..n).map(|s| if s == 0 { 0 } else { 1 + r.next(2) }).collect();
+    let layer: Vec<usize> = (0..n)
+        .map(|s| if s == 0 { 0 } else { 1 + r.next(2) })
+        .collect();
     let mut services = Vec::new();
-    for s in 0..n {
+    for &lay in &layer {
         let mut rels = Vec::new();
         for v in VERSIONS {
-            if !r.chance(70) && !(v == "2.0.0" && rels.is_empty()) {
+            let keep = r.chance(70) || (v == "2.0.0" && rels.is_empty());
+            if !keep {
                 continue;
             }
             let mut provides = Vec::new();
-            if layer[s] >= 1 {
-                let iface = layer[s] - 1;
-                provides.push((iface, Version::parse(VERSIONS[r.next(3)]).unwrap(), r.chance(60)));
+            if lay >= 1 {
+                let iface = lay - 1;
+                provides.push((
+                    iface,
+                    Version::parse(VERSIONS[r.next(3)]).unwrap(),
+                    r.chance(60),
+                ));
             }
             let mut requires = Vec::new();
-            let max_reqs = if layer[s] == 0 { 2 } else if layer[s] == 1 { 1 } else { 0 };
+            let max_reqs = match lay {
+                0 => 2,
+                1 => 1,
+                _ => 0,
+            };
             for k in 0..max_reqs {
                 if !r.chance(70) {
                     continue;
                 }
-                let iface = if layer[s] == 1 { 1 } else { r.next(2) };
+                let iface = if lay == 1 { 1 } else { r.next(2) };
                 requires.push(Req {
                     name: format!("r{k}"),
                     iface,
@@ -133,11 +144,21 @@ fn generate(seed: u64) -> Case {
     let licences = r.chance(40).then(|| vec!["MIT"]);
     let preferred = r.chance(40).then(|| (r.next(2), 1 + r.next(n - 1)));
     let externals = if r.chance(25) {
-        vec![Ext { iface: r.next(2), version: Version::parse(VERSIONS[r.next(3)]).unwrap(), feature: r.chance(50) }]
+        vec![Ext {
+            iface: r.next(2),
+            version: Version::parse(VERSIONS[r.next(3)]).unwrap(),
+            feature: r.chance(50),
+        }]
     } else {
         vec![]
     };
-    Case { services, wanted, licences, preferred, externals }
+    Case {
+        services,
+        wanted,
+        licences,
+        preferred,
+        externals,
+    }
 }
 
 fn to_index_and_env(c: &Case) -> (hsp_agent::planner::MemorySource, hsp_index::Environment) {
@@ -150,10 +171,19 @@ fn to_index_and_env(c: &Case) -> (hsp_agent::planner::MemorySource, hsp_index::E
             }
             for (i, iv, f) in &rel.provides {
                 let feats: &[&str] = if *f { &["f"] } else { &[] };
-                d = d.provides_with(IFACES[*i], &iv.to_string(), feats, &[("host", "${self.app.http.host}")]);
+                d = d.provides_with(
+                    IFACES[*i],
+                    &iv.to_string(),
+                    feats,
+                    &[("host", "${self.app.http.host}")],
+                );
             }
             for q in &rel.requires {
-                let scope = if q.dedicated { Scope::Dedicated } else { Scope::Shared };
+                let scope = if q.dedicated {
+                    Scope::Dedicated
+                } else {
+                    Scope::Shared
+                };
                 let feats: &[&str] = if q.feature { &["f"] } else { &[] };
                 d = d.requires_with(&q.name, IFACES[q.iface], q.range, scope, feats, q.optional);
             }
@@ -233,20 +263,31 @@ struct Oracle<'c> {
 impl Oracle<'_> {
     fn allowed(&self, s: usize, i: usize) -> bool {
         let rel = &self.c.services[s][i];
-        !rel.yanked && self.c.licences.as_ref().is_none_or(|l| l.contains(&rel.licence))
+        !rel.yanked
+            && self
+                .c
+                .licences
+                .as_ref()
+                .is_none_or(|l| l.contains(&rel.licence))
     }
 
     fn offering(&self, s: usize, q: &Req) -> Vec<usize> {
         let range = VersionReq::parse(q.range).unwrap();
         (0..self.c.services[s].len())
-            .filter(|&i| self.c.services[s][i].provides.iter().any(|(f, iv, feat)| *f == q.iface && range.matches(iv) && (!q.feature || *feat)))
+            .filter(|&i| {
+                self.c.services[s][i].provides.iter().any(|(f, iv, feat)| {
+                    *f == q.iface && range.matches(iv) && (!q.feature || *feat)
+                })
+            })
             .collect()
     }
 
     /// Candidates for requirement `q` of `consumer`, most preferred first.
     fn candidates(&self, consumer: &Key, q: &Req) -> Vec<Cand> {
         let range = VersionReq::parse(q.range).unwrap();
-        let exts: Vec<usize> = (0..self.c.externals.len()).filter(|&e| self.c.externals[e].iface == q.iface).collect();
+        let exts: Vec<usize> = (0..self.c.externals.len())
+            .filter(|&e| self.c.externals[e].iface == q.iface)
+            .collect();
         let mut out: Vec<Cand> = Vec::new();
         if !exts.is_empty() {
             for e in exts {
@@ -262,7 +303,8 @@ impl Oracle<'_> {
                 if !q.dedicated && matches!(consumer, Key::Shared(x) if *x == s) {
                     continue;
                 }
-                if q.optional && !(wanted(s) && !q.dedicated) {
+                let shared_wanted = wanted(s) && !q.dedicated;
+                if q.optional && !shared_wanted {
                     continue;
                 }
                 if self.offering(s, q).is_empty() {
@@ -291,7 +333,9 @@ impl Oracle<'_> {
         let mut st = Search::default();
         for (s, range) in &self.c.wanted {
             let r = VersionReq::parse(range).unwrap();
-            let ok = (0..self.c.services[*s].len()).filter(|&i| r.matches(&self.c.services[*s][i].v)).collect();
+            let ok = (0..self.c.services[*s].len())
+                .filter(|&i| r.matches(&self.c.services[*s][i].v))
+                .collect();
             st.cons.push((Key::Shared(*s), ok));
             st.queue.push_back(Key::Shared(*s));
         }
@@ -300,7 +344,10 @@ impl Oracle<'_> {
 
     fn step(&self, mut st: Search, fx: &Fixed) -> Option<Assignment> {
         let Some(k) = st.queue.pop_front() else {
-            let ok = st.cons.iter().all(|(k, allowed)| st.a.inst.get(k).is_some_and(|i| allowed.contains(i)));
+            let ok = st
+                .cons
+                .iter()
+                .all(|(k, allowed)| st.a.inst.get(k).is_some_and(|i| allowed.contains(i)));
             return ok.then_some(st.a);
         };
         if st.a.inst.contains_key(&k) {
@@ -311,7 +358,11 @@ impl Oracle<'_> {
             if !self.allowed(s, i) || fx.inst.get(&k).is_some_and(|x| *x != i) {
                 continue;
             }
-            if st.cons.iter().any(|(ck, allowed)| *ck == k && !allowed.contains(&i)) {
+            if st
+                .cons
+                .iter()
+                .any(|(ck, allowed)| *ck == k && !allowed.contains(&i))
+            {
                 continue;
             }
             let mut next = st.clone();
@@ -325,15 +376,27 @@ impl Oracle<'_> {
     }
 
     fn bind(&self, st: Search, k: &Key, reqs: &[Req], fx: &Fixed) -> Option<Assignment> {
-        let Some((q, rest)) = reqs.split_first() else { return self.step(st, fx) };
+        let Some((q, rest)) = reqs.split_first() else {
+            return self.step(st, fx);
+        };
         for cand in self.candidates(k, q) {
-            if fx.bind.get(&(k.clone(), q.name.clone())).is_some_and(|c| *c != cand) {
+            if fx
+                .bind
+                .get(&(k.clone(), q.name.clone()))
+                .is_some_and(|c| *c != cand)
+            {
                 continue;
             }
             let mut next = st.clone();
-            next.a.bind.insert((k.clone(), q.name.clone()), cand.clone());
+            next.a
+                .bind
+                .insert((k.clone(), q.name.clone()), cand.clone());
             if let Cand::Provider(p) = cand {
-                let target = if q.dedicated { Key::Dedicated(Box::new(k.clone()), q.name.clone(), p) } else { Key::Shared(p) };
+                let target = if q.dedicated {
+                    Key::Dedicated(Box::new(k.clone()), q.name.clone(), p)
+                } else {
+                    Key::Shared(p)
+                };
                 let offer = self.offering(p, q);
                 if next.a.inst.get(&target).is_some_and(|i| !offer.contains(i)) {
                     continue;
@@ -351,7 +414,11 @@ impl Oracle<'_> {
 
 /// The planner's plan in the oracle's terms.
 fn assignment_of(c: &Case, plan: &Plan) -> Assignment {
-    let by_name: BTreeMap<&str, &hsp_index::plan::PlannedInstance> = plan.instances.iter().map(|i| (i.name.as_str(), i)).collect();
+    let by_name: BTreeMap<&str, &hsp_index::plan::PlannedInstance> = plan
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
     fn key_of(name: &str, by_name: &BTreeMap<&str, &hsp_index::plan::PlannedInstance>) -> Key {
         let i = by_name[name];
         let s: usize = i.service.trim_start_matches("org.t.s").parse().unwrap();
@@ -372,11 +439,16 @@ fn assignment_of(c: &Case, plan: &Plan) -> Assignment {
     for i in &plan.instances {
         let k = key_of(&i.name, &by_name);
         let s = k.service();
-        let idx = c.services[s].iter().position(|r| r.v.to_string() == i.version).unwrap();
+        let idx = c.services[s]
+            .iter()
+            .position(|r| r.v.to_string() == i.version)
+            .unwrap();
         for q in &c.services[s][idx].requires {
             let cand = match i.bindings.get(&q.name).map(|b| &b.provider) {
                 None => Cand::Unbound,
-                Some(ProviderRef::External(e)) => Cand::External(e.trim_start_matches("ext").parse().unwrap()),
+                Some(ProviderRef::External(e)) => {
+                    Cand::External(e.trim_start_matches("ext").parse().unwrap())
+                }
                 Some(ProviderRef::Instance(p)) => Cand::Provider(key_of(p, &by_name).service()),
             };
             a.bind.insert((k.clone(), q.name.clone()), cand);
@@ -394,36 +466,74 @@ fn check(seed: u64) -> Result<(), String> {
     let planned = plan(&index, &env);
     let plan = match (planned, &exists) {
         (Ok(p), Some(_)) => p,
-        (Err(e), None) => return matches!(e, hsp_agent::planner::PlanError::NoSolution(_)).then_some(()).ok_or(format!("wrong error: {e}")),
-        (Ok(p), None) => return Err(format!("planner found {:?} but the oracle finds no solution", summary(&p))),
+        (Err(e), None) => {
+            return matches!(e, hsp_agent::planner::PlanError::NoSolution(_))
+                .then_some(())
+                .ok_or(format!("wrong error: {e}"))
+        }
+        (Ok(p), None) => {
+            return Err(format!(
+                "planner found {:?} but the oracle finds no solution",
+                summary(&p)
+            ))
+        }
         (Err(e), Some(a)) => return Err(format!("oracle finds {a:?} but the planner says: {e}")),
     };
     let got = assignment_of(&case, &plan);
     // A solution: the oracle accepts exactly this assignment, nothing more.
-    let pinned = Fixed { inst: got.inst.clone(), bind: got.bind.clone() };
+    let pinned = Fixed {
+        inst: got.inst.clone(),
+        bind: got.bind.clone(),
+    };
     match oracle.find(&pinned) {
         Some(a) if a == got => {}
-        other => return Err(format!("the plan {got:?} is not a solution (oracle: {other:?})")),
+        other => {
+            return Err(format!(
+                "the plan {got:?} is not a solution (oracle: {other:?})"
+            ))
+        }
     }
     // Local optimality.
     let keep = |changed: &Key| Fixed {
-        inst: got.inst.iter().filter(|(k, _)| !k.under(changed)).map(|(k, v)| (k.clone(), *v)).collect(),
-        bind: got.bind.iter().filter(|((k, _), _)| !k.under(changed)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        inst: got
+            .inst
+            .iter()
+            .filter(|(k, _)| !k.under(changed))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        bind: got
+            .bind
+            .iter()
+            .filter(|((k, _), _)| !k.under(changed))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
     for (k, &i) in &got.inst {
         let s = k.service();
-        for better in (0..case.services[s].len()).filter(|&u| case.services[s][u].v > case.services[s][i].v && oracle.allowed(s, u)) {
+        for better in (0..case.services[s].len())
+            .filter(|&u| case.services[s][u].v > case.services[s][i].v && oracle.allowed(s, u))
+        {
             let mut fx = keep(k);
             fx.inst.insert(k.clone(), better);
             if let Some(a) = oracle.find(&fx) {
-                return Err(format!("{k:?} could take release {} instead of {}: {a:?}", case.services[s][better].v, case.services[s][i].v));
+                return Err(format!(
+                    "{k:?} could take release {} instead of {}: {a:?}",
+                    case.services[s][better].v, case.services[s][i].v
+                ));
             }
         }
     }
     for ((k, req), cand) in &got.bind {
-        let q = case.services[k.service()][got.inst[k]].requires.iter().find(|q| &q.name == req).unwrap();
+        let q = case.services[k.service()][got.inst[k]]
+            .requires
+            .iter()
+            .find(|q| &q.name == req)
+            .unwrap();
         let cands = oracle.candidates(k, q);
-        let at = cands.iter().position(|c| c == cand).ok_or(format!("{cand:?} is not a candidate for {k:?}.{req}"))?;
+        let at = cands
+            .iter()
+            .position(|c| c == cand)
+            .ok_or(format!("{cand:?} is not a candidate for {k:?}.{req}"))?;
         for better in &cands[..at] {
             let mut fx = keep(k);
             fx.inst.insert(k.clone(), got.inst[k]);
@@ -434,7 +544,9 @@ fn check(seed: u64) -> Result<(), String> {
             }
             fx.bind.insert((k.clone(), req.clone()), better.clone());
             if let Some(a) = oracle.find(&fx) {
-                return Err(format!("{k:?}.{req} could use {better:?} instead of {cand:?}: {a:?}"));
+                return Err(format!(
+                    "{k:?}.{req} could use {better:?} instead of {cand:?}: {a:?}"
+                ));
             }
         }
     }
@@ -462,5 +574,8 @@ fn the_generator_makes_both_outcomes() {
             None => fail += 1,
         }
     }
-    assert!(ok > 50 && fail > 20, "solvable {ok}, unsolvable {fail}: the generator should exercise both");
+    assert!(
+        ok > 50 && fail > 20,
+        "solvable {ok}, unsolvable {fail}: the generator should exercise both"
+    );
 }

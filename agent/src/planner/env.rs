@@ -467,17 +467,17 @@ mod tests {
             (
                 r#","services": [{"id": "org.hapifhir.server", "version": "^x"}]"#,
                 false,
-                Some("env.json:4:75: services[0].version: \"^x\" is not a version range"),
+                Some("env.json:5:56: services[0].version: \"^x\" is not a version range"),
             ),
             (
                 r#","services": [{"id": "org.hapifhir.server", "colour": "red"}]"#,
                 false,
-                Some("env.json:4:"),
+                Some("env.json:5:"),
             ),
             (
                 r#","config": {"org.hapifhir.server": {"SECRET": {"secret_file": "s.txt"}}}"#,
                 true,
-                Some("env.json:4:54: config.org.hapifhir.server.SECRET.secret_file: secret file /site/s.txt has mode 0644; it must be readable by its owner only (0600) (hint: chmod 600 /site/s.txt)"),
+                Some("env.json:5:63: config.org.hapifhir.server.SECRET.secret_file: secret file /site/s.txt has mode 0644; it must be readable by its owner only (0600) (hint: chmod 600 /site/s.txt)"),
             ),
             (
                 r#","policy": {"licenses": ["Apache2"]}"#,

@@ -32,6 +32,7 @@
 pub mod deployed;
 pub mod env;
 pub mod explain;
+mod policy;
 mod render;
 mod solve;
 pub mod source;

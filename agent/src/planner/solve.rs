@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use hsp_index::api::{InterfaceIndex, RequireSummary, ServiceIndex, VersionEntry};
 use hsp_index::document::Scope;
-use hsp_index::environment::{Environment, UpdateMode};
+use hsp_index::environment::Environment;
 use hsp_index::version::{parse_range, parse_version};
 use pubgrub::{
     Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges,
@@ -38,6 +38,7 @@ use pubgrub::{
 use semver::Version;
 
 use super::deployed::{Deployed, DeployedInstance};
+pub(crate) use super::policy::{in_window, licence_allowed, licence_base, mode_name, Reason};
 use super::source::{IndexSource, SourceError};
 
 /// Deepest chain of dedicated providers (a dedicated provider's own dedicated
@@ -188,71 +189,6 @@ pub(crate) enum Candidate {
         rank: Rank,
     },
     Unbound,
-}
-
-/// Why policy rules a release out for one instance.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub(crate) enum Reason {
-    Yanked(String),
-    Licence {
-        license: String,
-        allowed: Vec<String>,
-    },
-    Window {
-        deployed: Version,
-        mode: UpdateMode,
-    },
-    TooDeep,
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Yanked(why) if why.is_empty() => f.write_str("it is yanked"),
-            Reason::Yanked(why) => write!(f, "it is yanked ({why})"),
-            Reason::Licence { license, allowed } => {
-                write!(f, "its licence {license} is not allowed by the environment's policy (allowed: {})", allowed.join(", "))
-            }
-            Reason::Window { deployed, mode } => write!(
-                f,
-                "{deployed} is deployed and update mode `{}` allows only {}",
-                mode_name(*mode),
-                window_text(deployed, *mode)
-            ),
-            Reason::TooDeep => write!(
-                f,
-                "dedicated providers nest more than {MAX_DEDICATED_DEPTH} deep"
-            ),
-        }
-    }
-}
-
-pub(crate) fn mode_name(m: UpdateMode) -> &'static str {
-    match m {
-        UpdateMode::None => "none",
-        UpdateMode::Patch => "patch",
-        UpdateMode::Minor => "minor",
-        UpdateMode::Any => "any",
-    }
-}
-
-fn window_text(d: &Version, m: UpdateMode) -> String {
-    match m {
-        UpdateMode::None => format!("{d}"),
-        UpdateMode::Patch => format!(">={d}, <{}.{}.0", d.major, d.minor + 1),
-        UpdateMode::Minor => format!(">={d}, <{}.0.0", d.major + 1),
-        UpdateMode::Any => "any version".into(),
-    }
-}
-
-/// Whether update mode `m` lets a deployed `d` move to `v` without being asked.
-pub(crate) fn in_window(d: &Version, v: &Version, m: UpdateMode) -> bool {
-    match m {
-        UpdateMode::None => v == d,
-        UpdateMode::Patch => v >= d && v.major == d.major && v.minor == d.minor,
-        UpdateMode::Minor => v >= d && v.major == d.major,
-        UpdateMode::Any => true,
-    }
 }
 
 /// A service's releases, parsed once.
@@ -570,28 +506,6 @@ impl<'a> Solver<'a> {
         }
         Ok(deps)
     }
-}
-
-/// `GPL-2.0-only`, `GPL-2.0-or-later`, `GPL-2.0+` -> `GPL-2.0`.
-fn licence_base(id: &str) -> &str {
-    let id = id.trim_end_matches('+');
-    id.strip_suffix("-only")
-        .or_else(|| id.strip_suffix("-or-later"))
-        .unwrap_or(id)
-}
-
-/// Whether an SPDX expression can be satisfied with the allowed licences (any
-/// SPDX form of them; `LicenseRef-...` ids match literally).
-pub(crate) fn licence_allowed(allowed: &[String], expr: &str) -> bool {
-    let Ok(parsed) = spdx::Expression::parse_mode(expr, spdx::ParseMode::LAX) else {
-        return allowed.iter().any(|a| a == expr);
-    };
-    parsed.evaluate(|req| match &req.license {
-        spdx::LicenseItem::Spdx { id, .. } => allowed.iter().any(|a| a == licence_base(id.name)),
-        spdx::LicenseItem::Other { lic_ref, .. } => allowed
-            .iter()
-            .any(|a| *a == format!("LicenseRef-{lic_ref}")),
-    })
 }
 
 /// `<consumer>-<requirement>` with `_` turned into `-`.

@@ -35,7 +35,11 @@ pub fn doc(id: &str, version: &str) -> Document {
             name: "app".into(),
             image: format!("example.org/{id}:{version}@{DIGEST}"),
             command: None,
-            ports: vec![Port { name: "http".into(), port: 8080, protocol: Protocol::Http }],
+            ports: vec![Port {
+                name: "http".into(),
+                port: 8080,
+                protocol: Protocol::Http,
+            }],
             env: BTreeMap::new(),
             memory_mib: 256,
             cpus: None,
@@ -51,34 +55,77 @@ pub fn doc(id: &str, version: &str) -> Document {
 
 pub trait DocExt {
     fn provides(self, interface: &str, version: &str) -> Self;
-    fn provides_with(self, interface: &str, version: &str, features: &[&str], binding: &[(&str, &str)]) -> Self;
+    fn provides_with(
+        self,
+        interface: &str,
+        version: &str,
+        features: &[&str],
+        binding: &[(&str, &str)],
+    ) -> Self;
     fn requires(self, name: &str, interface: &str, range: &str) -> Self;
-    fn requires_with(self, name: &str, interface: &str, range: &str, scope: Scope, features: &[&str], optional: bool) -> Self;
+    fn requires_with(
+        self,
+        name: &str,
+        interface: &str,
+        range: &str,
+        scope: Scope,
+        features: &[&str],
+        optional: bool,
+    ) -> Self;
     fn license(self, l: &str) -> Self;
     fn yanked(self, why: &str) -> Self;
-    fn config(self, name: &str, secret: bool, generate: bool, required: bool, default: Option<&str>) -> Self;
+    fn config(
+        self,
+        name: &str,
+        secret: bool,
+        generate: bool,
+        required: bool,
+        default: Option<&str>,
+    ) -> Self;
     fn env(self, key: &str, template: &str) -> Self;
 }
 
 impl DocExt for Document {
     fn provides(self, interface: &str, version: &str) -> Self {
-        self.provides_with(interface, version, &[], &[("url", "http://${self.app.http}/")])
+        self.provides_with(
+            interface,
+            version,
+            &[],
+            &[("url", "http://${self.app.http}/")],
+        )
     }
-    fn provides_with(mut self, interface: &str, version: &str, features: &[&str], binding: &[(&str, &str)]) -> Self {
+    fn provides_with(
+        mut self,
+        interface: &str,
+        version: &str,
+        features: &[&str],
+        binding: &[(&str, &str)],
+    ) -> Self {
         self.provides.push(Provide {
             interface: interface.into(),
             version: version.into(),
             task: "app".into(),
             port: "http".into(),
             features: features.iter().map(|f| f.to_string()).collect(),
-            binding: binding.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            binding: binding
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         });
         self
     }
     fn requires(self, name: &str, interface: &str, range: &str) -> Self {
         self.requires_with(name, interface, range, Scope::Shared, &[], false)
     }
-    fn requires_with(mut self, name: &str, interface: &str, range: &str, scope: Scope, features: &[&str], optional: bool) -> Self {
+    fn requires_with(
+        mut self,
+        name: &str,
+        interface: &str,
+        range: &str,
+        scope: Scope,
+        features: &[&str],
+        optional: bool,
+    ) -> Self {
         self.requires.push(Requirement {
             name: name.into(),
             interface: interface.into(),
@@ -98,7 +145,14 @@ impl DocExt for Document {
         self.yanked = Some(why.into());
         self
     }
-    fn config(mut self, name: &str, secret: bool, generate: bool, required: bool, default: Option<&str>) -> Self {
+    fn config(
+        mut self,
+        name: &str,
+        secret: bool,
+        generate: bool,
+        required: bool,
+        default: Option<&str>,
+    ) -> Self {
         self.config.push(ConfigEntry {
             name: name.into(),
             description: String::new(),
@@ -128,7 +182,11 @@ pub fn iface(id: &str, fields: &[&str]) -> Interface {
             .iter()
             .map(|f| BindingField {
                 name: f.to_string(),
-                kind: if *f == "password" { FieldType::Secret } else { FieldType::String },
+                kind: if *f == "password" {
+                    FieldType::Secret
+                } else {
+                    FieldType::String
+                },
                 description: String::new(),
                 required: false,
             })
@@ -166,11 +224,18 @@ pub fn plan(index: &MemorySource, env: &Environment) -> Result<Plan, PlanError> 
     planner::plan(env, index, &Deployed::default())
 }
 
-pub fn plan_from(index: &MemorySource, env: &Environment, deployed: &Plan) -> Result<Plan, PlanError> {
+pub fn plan_from(
+    index: &MemorySource,
+    env: &Environment,
+    deployed: &Plan,
+) -> Result<Plan, PlanError> {
     planner::plan(env, index, &Deployed::from(deployed))
 }
 
 /// `name=service@version` per instance, in start order.
 pub fn summary(p: &Plan) -> Vec<String> {
-    p.instances.iter().map(|i| format!("{}={}@{}", i.name, i.service, i.version)).collect()
+    p.instances
+        .iter()
+        .map(|i| format!("{}={}@{}", i.name, i.service, i.version))
+        .collect()
 }
