@@ -96,7 +96,7 @@ pub fn verify(
 ) -> Result<Vec<PublisherRole>, Vec<String>> {
     let by_folder = documents_by_folder(docs);
     let empty = Vec::new();
-    let results: Vec<Result<PublisherRole, Vec<String>>> = publishers
+    let results: Vec<Result<Option<PublisherRole>, Vec<String>>> = publishers
         .par_iter()
         .map(|p| {
             let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
@@ -107,7 +107,7 @@ pub fn verify(
     let mut errors = Vec::new();
     for r in results {
         match r {
-            Ok(role) => roles.push(role),
+            Ok(role) => roles.extend(role),
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -123,12 +123,14 @@ fn verify_one(
     p: &Publisher,
     docs: &[(&str, &Loaded<Document>)],
     now: DateTime<Utc>,
-) -> Result<PublisherRole, Vec<String>> {
+) -> Result<Option<PublisherRole>, Vec<String>> {
     let rel = metadata_path(&p.name);
     let record = format!("{PUBLISHERS_DIR}/{}/publisher.json", p.name);
     let sign_hint = format!("hsp sign --key KEY {PUBLISHERS_DIR}/{}", p.name);
     let bytes = match std::fs::read(repo.join(&rel)) {
         Ok(b) => b,
+        // A publisher with nothing published yet gets no role until it signs.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && docs.is_empty() => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(vec![format!(
                 "{rel}: missing: publisher {} has not signed its documents (hint: {sign_hint})",
@@ -225,11 +227,11 @@ fn verify_one(
         }
     }
     match verified {
-        Some(v) if errors.is_empty() => Ok(PublisherRole {
+        Some(v) if errors.is_empty() => Ok(Some(PublisherRole {
             delegation: role,
             keys,
             metadata: v.into_inner(),
-        }),
+        })),
         _ => Err(errors),
     }
 }
@@ -307,6 +309,7 @@ mod tests {
         let other = "services/org.axllent.mailpit/1.26.0.json";
         let cases: Vec<Case> = vec![
             ("valid", 1, vec![ok], vec![ok], None),
+            ("nothing published yet", 1, vec![], vec![], None),
             (
                 "outside namespace",
                 1,
@@ -347,7 +350,9 @@ mod tests {
                 clock::plus_days(now, 1),
             );
             let meta = Signed::sign(targets, &[&key]).unwrap();
-            std::fs::write(dir.path().join(metadata_path("p")), meta.raw()).unwrap();
+            if !signed.is_empty() {
+                std::fs::write(dir.path().join(metadata_path("p")), meta.raw()).unwrap();
+            }
             let docs: Vec<Loaded<Document>> = on_disk.iter().map(|t| doc(t)).collect();
             let p = Loaded {
                 path: "publishers/p/publisher.json".into(),
