@@ -7,7 +7,6 @@
 
 mod agent_tuf_support;
 
-use std::path::Path;
 use std::process::Command;
 
 use agent_tuf_support::*;
@@ -339,5 +338,4 @@ fn an_idle_poll_is_a_conditional_get_with_no_body() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     std::fs::write(&ts, bytes).unwrap();
-    let _ = Path::new("");
 }

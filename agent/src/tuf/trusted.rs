@@ -34,8 +34,21 @@ pub struct TrustedSet {
     root: Verified<Root>,
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
-    /// Targets roles by name, with the name of the role that delegated them.
-    targets: BTreeMap<String, (String, Verified<Targets>)>,
+    /// Targets roles by name: the role that delegated them, the snapshot
+    /// entry they were checked against, the role.
+    targets: BTreeMap<String, TargetsEntry>,
+    /// What a previous update of this process verified under the same root,
+    /// offered again by the `resume_*` methods so that a poll where nothing
+    /// changed re-verifies nothing.
+    carried: Option<Carried>,
+}
+
+type TargetsEntry = (String, MetaFile, Verified<Targets>);
+
+struct Carried {
+    timestamp: Option<Verified<Timestamp>>,
+    snapshot: Option<Verified<Snapshot>>,
+    targets: BTreeMap<String, TargetsEntry>,
 }
 
 impl TrustedSet {
@@ -53,7 +66,84 @@ impl TrustedSet {
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            carried: None,
         })
+    }
+
+    /// Starts a new update (at `now`) from the set a previous update of this
+    /// process ended with: its root is the trusted root, and its timestamp,
+    /// snapshot and targets roles can be taken over with the `resume_*`
+    /// methods (as if read back from disk, without re-verifying signatures
+    /// they already passed under this same root) until the root changes.
+    pub fn resume(prev: TrustedSet, now: DateTime<Utc>) -> TrustedSet {
+        TrustedSet {
+            now,
+            root: prev.root,
+            timestamp: None,
+            snapshot: None,
+            targets: BTreeMap::new(),
+            carried: Some(Carried {
+                timestamp: prev.timestamp,
+                snapshot: prev.snapshot,
+                targets: prev.targets,
+            }),
+        }
+    }
+
+    /// Whether roles of a previous update can still be resumed (the root has
+    /// not changed since).
+    pub fn can_resume(&self) -> bool {
+        self.carried.is_some()
+    }
+
+    /// Takes over the previous timestamp as the trusted one (for rollback
+    /// checks and the 304 of an unchanged timestamp), like a stored file.
+    pub fn resume_timestamp(&mut self) -> bool {
+        assert!(
+            self.snapshot.is_none(),
+            "timestamp is resumed before snapshot"
+        );
+        if let Some(ts) = self.carried.as_mut().and_then(|c| c.timestamp.take()) {
+            self.timestamp = Some(ts);
+            return true;
+        }
+        false
+    }
+
+    /// Takes over the previous snapshot; `Ok(true)` when it is final (the
+    /// version the timestamp lists, not expired), an error when it is only
+    /// intermediate (kept for rollback checks), `Ok(false)` when there is none.
+    pub fn resume_snapshot(&mut self) -> Result<bool, UpdateError> {
+        self.check_final_timestamp()?;
+        let Some(snap) = self.carried.as_mut().and_then(|c| c.snapshot.take()) else {
+            return Ok(false);
+        };
+        self.snapshot = Some(snap);
+        self.check_final_snapshot().map(|()| true)
+    }
+
+    /// Takes over a previous targets role when the snapshot lists it exactly
+    /// as when it was verified, it was delegated by the same role, and it has
+    /// not expired.
+    pub fn resume_targets(&mut self, role: &str, delegator: &str) -> bool {
+        if self.check_final_snapshot().is_err() {
+            return false;
+        }
+        let Ok(meta) = self.targets_meta(role).cloned() else {
+            return false;
+        };
+        let Some(entry) = self.carried.as_mut().and_then(|c| c.targets.remove(role)) else {
+            return false;
+        };
+        let name = format!("{role}.json");
+        if entry.0 != delegator
+            || entry.1 != meta
+            || check_expiry(&entry.2, &name, self.now).is_err()
+        {
+            return false;
+        }
+        self.targets.insert(role.to_string(), entry);
+        true
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -74,12 +164,14 @@ impl TrustedSet {
 
     /// A trusted targets role (`targets` or a delegated role's name).
     pub fn targets(&self, role: &str) -> Option<&Verified<Targets>> {
-        self.targets.get(role).map(|(_, t)| t)
+        self.targets.get(role).map(|(_, _, t)| t)
     }
 
     /// Whether `role` is trusted as delegated by `delegator`.
     pub fn has_targets(&self, role: &str, delegator: &str) -> bool {
-        self.targets.get(role).is_some_and(|(d, _)| d == delegator)
+        self.targets
+            .get(role)
+            .is_some_and(|(d, _, _)| d == delegator)
     }
 
     /// §5.3.4–5.3.7: `bytes` must be root version N+1, signed by a threshold
@@ -100,6 +192,8 @@ impl TrustedSet {
             });
         }
         self.root = new;
+        // Roles verified under the previous root are verified again.
+        self.carried = None;
         Ok(())
     }
 
@@ -285,7 +379,7 @@ impl TrustedSet {
         }
         check_expiry(&verified, &name, self.now)?;
         self.targets
-            .insert(role.to_string(), (delegator.to_string(), verified));
+            .insert(role.to_string(), (delegator.to_string(), meta, verified));
         Ok(())
     }
 

@@ -98,6 +98,11 @@ impl Updater {
         self
     }
 
+    /// Like [`Updater::with_time`], on an existing updater (`None`: the clock).
+    pub fn set_time(&mut self, now: Option<DateTime<Utc>>) {
+        self.now = now;
+    }
+
     /// The metadata trusted by the last successful [`Updater::refresh`].
     pub fn trusted(&self) -> Option<&TrustedSet> {
         self.trusted.as_ref()
@@ -125,17 +130,23 @@ impl Updater {
     /// Refreshes root, timestamp, snapshot and top-level targets (§5.1–§5.6).
     /// On error nothing was written.
     pub fn refresh(&mut self) -> Result<(), UpdateError> {
-        self.trusted = None;
         let now = self.now.unwrap_or_else(Utc::now);
-        let root_path = self.store.path("root");
-        let root = self
-            .store
-            .read("root")?
-            .ok_or_else(|| UpdateError::ReadFile {
-                path: root_path,
-                source: std::io::ErrorKind::NotFound.into(),
-            })?;
-        let mut set = TrustedSet::new(root, now)?;
+        // A previous refresh of this process is resumed (nothing re-verified
+        // while nothing changed); otherwise start from the stored root.
+        let mut set = match self.trusted.take() {
+            Some(prev) => TrustedSet::resume(prev, now),
+            None => {
+                let root_path = self.store.path("root");
+                let root = self
+                    .store
+                    .read("root")?
+                    .ok_or_else(|| UpdateError::ReadFile {
+                        path: root_path,
+                        source: std::io::ErrorKind::NotFound.into(),
+                    })?;
+                TrustedSet::new(root, now)?
+            }
+        };
         let initial_root = set.root().signed.clone();
         let mut changes = Changes::default();
 
@@ -163,7 +174,12 @@ impl Updater {
         // §5.4: timestamp; the trusted one (if still usable) is the rollback
         // reference and lets an unchanged timestamp be a 304.
         let mut local_ts = None;
-        if !rotated {
+        let resume = set.can_resume();
+        if !rotated && resume {
+            if set.resume_timestamp() {
+                local_ts = set.timestamp().map(|t| hsp_index::tuf::sha256_hex(t.raw()));
+            }
+        } else if !rotated {
             if let Some(bytes) = self.store.read("timestamp")? {
                 // An expired local timestamp still loads as intermediate.
                 let _ = set.update_timestamp(bytes.clone());
@@ -212,7 +228,9 @@ impl Updater {
 
         // §5.5: snapshot; a stored one that is still final is used as is.
         let mut snapshot_final = false;
-        if !rotated {
+        if !rotated && resume {
+            snapshot_final = set.resume_snapshot().unwrap_or(false);
+        } else if !rotated {
             if let Some(bytes) = self.store.read("snapshot")? {
                 snapshot_final = set.update_snapshot(bytes, true).is_ok();
             }
@@ -250,7 +268,7 @@ impl Updater {
         delegator: &str,
         changes: &mut Changes,
     ) -> Result<(), UpdateError> {
-        if set.has_targets(role, delegator) {
+        if set.has_targets(role, delegator) || set.resume_targets(role, delegator) {
             return Ok(());
         }
         if let Some(bytes) = self.store.read(role)? {

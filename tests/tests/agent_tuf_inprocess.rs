@@ -1,0 +1,141 @@
+//! The python-tuf scenarios of `agent_tuf_attacks.rs`, run in one process with
+//! ONE `hsp_agent::tuf::Updater` kept across all steps, as the agent daemon
+//! polls: the updater resumes the previous refresh's verified metadata instead
+//! of re-reading it, and must reach exactly the same verdicts, leave the
+//! trusted files unchanged on every rejection, and trust the same versions.
+
+mod agent_tuf_support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use agent_tuf_support::*;
+use hsp_agent::tuf::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
+use hsp_agent::tuf::{UpdateError, Updater};
+use serde_json::Value;
+
+/// A folder source whose folder the test switches between stages.
+#[derive(Clone)]
+struct Switch(Arc<Mutex<PathBuf>>);
+
+impl Fetch for Switch {
+    fn fetch(
+        &self,
+        rel: &str,
+        limit: u64,
+        cond: Option<&Validators>,
+    ) -> Result<Fetched, UpdateError> {
+        DirFetcher::new(self.0.lock().unwrap().as_path()).fetch(rel, limit, cond)
+    }
+    fn location(&self, rel: &str) -> String {
+        DirFetcher::new(self.0.lock().unwrap().as_path()).location(rel)
+    }
+    fn stats(&self) -> Stats {
+        Stats::default()
+    }
+}
+
+fn run_in_process(name: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("repo");
+    let python = hsp_tests::tool(".venv/bin/python");
+    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
+    let o = Command::new(python)
+        .arg(&script)
+        .arg(name)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scenarios.py {name}: {}", text(&o));
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
+
+    let md = tmp.path().join("metadata");
+    let tg = tmp.path().join("targets");
+    Updater::init(&md, std::fs::read(out.join("root.json")).unwrap()).unwrap();
+    let stage = |n: u64, part: &str| out.join(format!("stages/{n}/{part}"));
+    let metadata = Switch(Arc::new(Mutex::new(stage(0, "metadata"))));
+    let targets = Switch(Arc::new(Mutex::new(stage(0, "targets"))));
+    let mut up =
+        Updater::new(&md, Box::new(metadata.clone())).with_targets(Box::new(targets.clone()), &tg);
+
+    for (i, step) in plan["steps"].as_array().unwrap().iter().enumerate() {
+        let n = step["stage"].as_u64().unwrap();
+        let ctx = format!("{name} step {i} ({step})");
+        *metadata.0.lock().unwrap() = stage(n, "metadata");
+        *targets.0.lock().unwrap() = stage(n, "targets");
+        let days = step["faketime"].as_str().map(|f| {
+            f.trim_start_matches('+')
+                .trim_end_matches('d')
+                .parse::<i64>()
+                .unwrap()
+        });
+        up.set_time(days.map(|d| chrono::Utc::now() + chrono::Duration::days(d)));
+        let before = tree(&md);
+        let result = match step["cmd"].as_str().unwrap() {
+            "refresh" => up.refresh(),
+            _ => up.refresh().and_then(|()| {
+                up.download_target(step["target"].as_str().unwrap(), &tg)
+                    .map(|_| ())
+            }),
+        };
+        let expect_ok = step["expect"].as_i64() == Some(0);
+        assert_eq!(result.is_ok(), expect_ok, "{ctx}: {result:?}");
+        if !expect_ok {
+            if step["cmd"] == "refresh" {
+                assert!(
+                    tree(&md) == before,
+                    "{ctx}: a rejected refresh changed the trusted metadata"
+                );
+            }
+            continue;
+        }
+        if let Some(versions) = step["versions"].as_object() {
+            for (role, v) in versions {
+                assert_eq!(
+                    version_of(&md, role),
+                    v.as_u64().unwrap(),
+                    "{ctx}: stored {role}"
+                );
+            }
+        }
+        if let Some(content) = step["content"].as_str() {
+            let file = tg.join(target_file_name(step["target"].as_str().unwrap()));
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{ctx}");
+        }
+    }
+}
+
+macro_rules! in_process {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            run_in_process(stringify!($name));
+        }
+    )*};
+}
+
+in_process!(
+    good,
+    no_consistent_snapshot,
+    timestamp_rollback,
+    snapshot_rollback,
+    targets_rollback,
+    delegated_rollback,
+    snapshot_drops_role,
+    expired_timestamp,
+    expired_snapshot,
+    expired_targets,
+    expired_acme,
+    freeze,
+    mix_and_match_snapshot,
+    mix_and_match_targets,
+    wrong_target_hash,
+    root_rotation_chain,
+    root_rotation_without_old_keys,
+    delegation_path_abuse,
+    fast_forward_timestamp_recovery,
+    fast_forward_snapshot_recovery,
+    fast_forward_without_rotation,
+);
