@@ -75,7 +75,7 @@ done
 
 echo "in-process polls ..." >&2
 INPROC=$(HSP_BENCH_INDEX=$URL HSP_BENCH_METADATA=$W/md HSP_BENCH_TARGET=api/services/com.bench0.svc0.json \
-  cargo bench -q -p hsp-agent --bench poll 2>/dev/null | tail -1)
+  cargo bench -q -p hsp-agent --bench poll 2>"$W/bench.err" | tail -1) || { cat "$W/bench.err" >&2; INPROC="(cargo bench failed)"; }
 
 # --- poll after an unrelated publisher changed --------------------------------
 rm -rf "$W/md" "$W/tg"
