@@ -7,13 +7,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::format::{
-    image_problem, is_env_name, is_ident, is_name, is_platform, is_relative_path, is_reverse_dns,
-    is_sha256, is_web_url,
+    is_env_name, is_ident, is_name, is_platform, is_relative_path, is_reverse_dns, is_sha256,
+    is_web_url,
 };
 use super::locate::escape;
 use super::template::{refs, Ref};
 use super::{Code, Finding, LicencePolicy};
-use crate::document::{Document, Health, HttpProbe, Task};
+use crate::document::{Document, Task};
 use crate::interface::Interface;
 use crate::version::{parse_range, parse_version};
 
@@ -49,18 +49,18 @@ pub fn check(doc: &Document, ctx: &Context) -> Vec<Finding> {
     c.out
 }
 
-struct Checker<'a> {
-    doc: &'a Document,
-    ctx: &'a Context<'a>,
-    out: Vec<Finding>,
+pub(super) struct Checker<'a> {
+    pub(super) doc: &'a Document,
+    pub(super) ctx: &'a Context<'a>,
+    pub(super) out: Vec<Finding>,
 }
 
 impl<'a> Checker<'a> {
-    fn push(&mut self, f: Finding) {
+    pub(super) fn push(&mut self, f: Finding) {
         self.out.push(f);
     }
 
-    fn err(&mut self, code: Code, ptr: impl Into<String>, msg: impl Into<String>) {
+    pub(super) fn err(&mut self, code: Code, ptr: impl Into<String>, msg: impl Into<String>) {
         self.out.push(Finding::new(code, ptr, msg));
     }
 
@@ -299,7 +299,7 @@ impl<'a> Checker<'a> {
         );
     }
 
-    fn port_of(&mut self, t: &Task, ptr: String, port: &str) {
+    pub(super) fn port_of(&mut self, t: &Task, ptr: String, port: &str) {
         if t.port(port).is_none() {
             let names: Vec<&str> = t.ports.iter().map(|p| p.name.as_str()).collect();
             let hint = if names.is_empty() {
@@ -377,244 +377,6 @@ impl<'a> Checker<'a> {
                         .hint("remove the default, or set `generate: true` to have the agent create one per site"),
                 );
             }
-        }
-    }
-
-    fn tasks(&mut self) {
-        let doc = self.doc;
-        if doc.tasks.is_empty() {
-            self.err(
-                Code::EmptyField,
-                "/tasks",
-                "a service needs at least one task",
-            );
-        }
-        let mut seen = HashSet::new();
-        for (i, t) in doc.tasks.iter().enumerate() {
-            let base = format!("/tasks/{i}");
-            if !is_name(&t.name) {
-                self.err(
-                    Code::NameFormat,
-                    format!("{base}/name"),
-                    format!("`{}` is not a task name (`[a-z][a-z0-9-]*`)", t.name),
-                );
-            }
-            if !seen.insert(&t.name) {
-                self.err(
-                    Code::Duplicate,
-                    format!("{base}/name"),
-                    format!("task `{}` is declared twice", t.name),
-                );
-            }
-            if let Some(problem) = image_problem(&t.image) {
-                self.push(
-                    Finding::new(Code::ImageDigest, format!("{base}/image"), format!("image `{}` {problem}", t.image))
-                        .hint("pin it: `repo:tag@sha256:<64 hex>`; `docker buildx imagetools inspect repo:tag` prints the digest"),
-                );
-            }
-            self.ports(&base, t);
-            for (k, v) in &t.env {
-                let ptr = format!("{base}/env/{}", escape(k));
-                if !is_env_name(k) {
-                    self.push(
-                        Finding::new(
-                            Code::EnvName,
-                            ptr.clone(),
-                            format!("`{k}` is not an environment variable name"),
-                        )
-                        .at_key()
-                        .hint("use `[A-Z0-9_]+`"),
-                    );
-                }
-                self.template(ptr, v);
-            }
-            self.resources(&base, t);
-            match &t.health {
-                Some(h) => self.health(&format!("{base}/health"), t, h),
-                None if !t.ports.is_empty() => self.push(
-                    Finding::new(
-                        Code::NoHealthCheck,
-                        &base,
-                        format!("task `{}` serves ports but has no health check", t.name),
-                    )
-                    .hint(
-                        "add `\"health\": {\"http\": {\"port\": \"http\", \"path\": \"/health\"}}`",
-                    ),
-                ),
-                None => {}
-            }
-            let mut vols = HashSet::new();
-            for (k, v) in t.volumes.iter().enumerate() {
-                if !is_name(&v.name) {
-                    self.err(
-                        Code::NameFormat,
-                        format!("{base}/volumes/{k}/name"),
-                        format!("`{}` is not a volume name", v.name),
-                    );
-                }
-                if !vols.insert(&v.name) {
-                    self.err(
-                        Code::Duplicate,
-                        format!("{base}/volumes/{k}/name"),
-                        format!("volume `{}` is declared twice", v.name),
-                    );
-                }
-                if !v.path.starts_with('/') {
-                    self.err(
-                        Code::UrlFormat,
-                        format!("{base}/volumes/{k}/path"),
-                        format!("`{}` is not an absolute path", v.path),
-                    );
-                }
-            }
-            if t.stop_timeout_s > MAX_STOP_TIMEOUT_S {
-                self.push(
-                    Finding::new(
-                        Code::StopTimeout,
-                        format!("{base}/stop_timeout_s"),
-                        format!(
-                            "{} s is above the {MAX_STOP_TIMEOUT_S} s limit",
-                            t.stop_timeout_s
-                        ),
-                    )
-                    .hint("services must stop within 15 s of SIGTERM so upgrades stay quick"),
-                );
-            }
-        }
-    }
-
-    fn ports(&mut self, base: &str, t: &Task) {
-        let mut names = HashSet::new();
-        let mut numbers = HashSet::new();
-        for (k, p) in t.ports.iter().enumerate() {
-            let ptr = format!("{base}/ports/{k}");
-            if !is_name(&p.name) {
-                self.err(
-                    Code::NameFormat,
-                    format!("{ptr}/name"),
-                    format!("`{}` is not a port name (`[a-z][a-z0-9-]*`)", p.name),
-                );
-            }
-            if !names.insert(&p.name) {
-                self.err(
-                    Code::Duplicate,
-                    format!("{ptr}/name"),
-                    format!("port `{}` is declared twice", p.name),
-                );
-            }
-            if p.port == 0 {
-                self.err(
-                    Code::Resources,
-                    format!("{ptr}/port"),
-                    "port 0 is not a port",
-                );
-            } else if !numbers.insert(p.port) {
-                self.err(
-                    Code::Duplicate,
-                    format!("{ptr}/port"),
-                    format!("port number {} is used twice", p.port),
-                );
-            }
-        }
-    }
-
-    fn resources(&mut self, base: &str, t: &Task) {
-        if t.memory_mib < 4 || t.memory_mib > MAX_MEMORY_MIB {
-            self.push(
-                Finding::new(
-                    Code::Resources,
-                    format!("{base}/memory_mib"),
-                    format!("{} MiB is not a sane memory limit", t.memory_mib),
-                )
-                .hint("memory_mib is in MiB: 2 GiB is 2048"),
-            );
-        }
-        if let Some(c) = t.cpus.filter(|c| !(*c > 0.0 && *c <= 1024.0)) {
-            self.err(
-                Code::Resources,
-                format!("{base}/cpus"),
-                format!("{c} is not a sane CPU count (above 0, at most 1024)"),
-            );
-        }
-        if t.instances.max == 0 {
-            self.err(
-                Code::Resources,
-                format!("{base}/instances/max"),
-                "instances.max must be at least 1",
-            );
-        } else if t.instances.min > t.instances.max {
-            self.push(
-                Finding::new(
-                    Code::Resources,
-                    format!("{base}/instances/min"),
-                    format!(
-                        "instances.min ({}) is above instances.max ({})",
-                        t.instances.min, t.instances.max
-                    ),
-                )
-                .hint("min is how many copies always run, max the most an operator may scale to"),
-            );
-        }
-    }
-
-    fn probe(
-        &mut self,
-        base: &str,
-        t: &Task,
-        http: &Option<HttpProbe>,
-        command: &Option<Vec<String>>,
-    ) {
-        match (http, command) {
-            (Some(_), Some(_)) => self.err(
-                Code::HealthCheck,
-                base.to_string(),
-                "give `http` or `command`, not both",
-            ),
-            (None, None) => self.err(
-                Code::HealthCheck,
-                base.to_string(),
-                "give one of `http` or `command`",
-            ),
-            (Some(h), None) => {
-                self.port_of(t, format!("{base}/http/port"), &h.port);
-                if !h.path.starts_with('/') {
-                    self.err(
-                        Code::UrlFormat,
-                        format!("{base}/http/path"),
-                        format!("`{}` is not an absolute path", h.path),
-                    );
-                }
-            }
-            (None, Some(c)) if c.is_empty() => self.err(
-                Code::HealthCheck,
-                format!("{base}/command"),
-                "the command is empty",
-            ),
-            (None, Some(_)) => {}
-        }
-    }
-
-    fn health(&mut self, base: &str, t: &Task, h: &Health) {
-        self.probe(base, t, &h.http, &h.command);
-        if h.interval_s == 0 {
-            self.err(
-                Code::HealthCheck,
-                format!("{base}/interval_s"),
-                "interval_s must be at least 1",
-            );
-        }
-        if h.timeout_s == 0 || h.timeout_s > h.interval_s.max(1) {
-            self.push(
-                Finding::new(
-                    Code::HealthCheck,
-                    format!("{base}/timeout_s"),
-                    format!(
-                        "timeout_s ({}) must be from 1 to interval_s ({})",
-                        h.timeout_s, h.interval_s
-                    ),
-                )
-                .hint("a probe must finish before the next one starts"),
-            );
         }
     }
 
@@ -699,7 +461,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Every `${...}` in `value` resolves.
-    fn template(&mut self, ptr: String, value: &str) {
+    pub(super) fn template(&mut self, ptr: String, value: &str) {
         let found = match refs(value) {
             Ok(r) => r,
             Err(e) => {
@@ -760,5 +522,339 @@ impl<'a> Checker<'a> {
             }
             Ref::Config(_) => None,
         }
+    }
+}
+
+/// A valid document and the interfaces it uses, for the rules' unit tests.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+    use crate::registry::Policy;
+
+    pub const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    pub fn base() -> Document {
+        let text = r#"{
+          "id": "com.acme.app", "version": "1.0.0", "name": "App", "summary": "s",
+          "publisher": "acme", "license": "Apache-2.0",
+          "provides": [{"interface": "fhir", "version": "4.0.1", "task": "app", "port": "http",
+                        "binding": {"base_url": "http://${self.app.http}/fhir"}}],
+          "requires": [{"name": "db", "interface": "postgres", "version": ">=13", "features": ["schema-owner"]}],
+          "config": [{"name": "SECRET", "secret": true}],
+          "tasks": [{"name": "app", "image": "acme/app:1@sha256:HEX",
+                     "ports": [{"name": "http", "port": 8080}],
+                     "env": {"DB": "${db.host}:${db.port}", "S": "${config.SECRET}"},
+                     "memory_mib": 2048,
+                     "health": {"http": {"port": "http", "path": "/health"}}}],
+          "artifacts": [{"platform": "linux-x86_64", "url": "https://acme.example/a.tar.gz",
+                         "sha256": "HEX", "size": 10, "entrypoint": "bin/app"}],
+          "smoke_test": {"task": "app", "http": {"port": "http", "path": "/"}}
+        }"#;
+        serde_json::from_str(&text.replace("HEX", HEX)).unwrap()
+    }
+
+    pub fn interfaces() -> Vec<Interface> {
+        let fhir = r#"{"id": "fhir", "name": "FHIR", "description": "d", "versioning": "v",
+                       "fields": [{"name": "base_url", "type": "url"}]}"#;
+        let pg = r#"{"id": "postgres", "name": "PG", "description": "d", "versioning": "v",
+                     "fields": [{"name": "host", "type": "host"}, {"name": "port", "type": "port"},
+                                {"name": "password", "type": "secret", "required": false}],
+                     "features": [{"name": "schema-owner", "description": "d"}]}"#;
+        vec![
+            serde_json::from_str(fhir).unwrap(),
+            serde_json::from_str(pg).unwrap(),
+        ]
+    }
+
+    /// Codes and pointers of `doc`'s findings, with the interfaces known.
+    pub fn findings(doc: &Document) -> Vec<(Code, String)> {
+        let licences = LicencePolicy::new(&Policy::default());
+        let ifaces = interfaces();
+        let map: HashMap<&str, &Interface> = ifaces.iter().map(|i| (i.id.as_str(), i)).collect();
+        let ctx = Context {
+            licences: &licences,
+            interfaces: Some(&map),
+        };
+        check(doc, &ctx)
+            .into_iter()
+            .map(|f| (f.code, f.pointer))
+            .collect()
+    }
+
+    /// One case: a name, a change to the base document, the expected findings.
+    pub type Case = (
+        &'static str,
+        Box<dyn Fn(&mut Document)>,
+        Vec<(Code, &'static str)>,
+    );
+
+    /// Runs a table of cases against the base document.
+    pub fn table(cases: Vec<Case>) {
+        for (name, mutate, want) in cases {
+            let mut doc = base();
+            mutate(&mut doc);
+            let mut want: Vec<(Code, String)> =
+                want.into_iter().map(|(c, p)| (c, p.to_string())).collect();
+            let mut got = findings(&doc);
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{base, findings, table};
+    use super::*;
+    use crate::document::Licensing;
+
+    #[test]
+    fn base_document_is_clean() {
+        assert_eq!(findings(&base()), vec![]);
+    }
+
+    #[test]
+    fn document_rules() {
+        let licensing = || Licensing {
+            model: "freemium".into(),
+            base_form: "3 users".into(),
+            no_trial_period: true,
+            no_revocation: true,
+            terms_url: "https://acme.example/terms".into(),
+        };
+        table(vec![
+            (
+                "id",
+                Box::new(|d| d.id = "app".into()),
+                vec![(Code::IdFormat, "/id")],
+            ),
+            (
+                "lenient version",
+                Box::new(|d| d.version = "7.4".into()),
+                vec![],
+            ),
+            (
+                "version",
+                Box::new(|d| d.version = "v1".into()),
+                vec![(Code::VersionFormat, "/version")],
+            ),
+            (
+                "empty name",
+                Box::new(|d| d.name = " ".into()),
+                vec![(Code::EmptyField, "/name")],
+            ),
+            (
+                "publisher",
+                Box::new(|d| d.publisher = "Acme".into()),
+                vec![(Code::NameFormat, "/publisher")],
+            ),
+            (
+                "homepage",
+                Box::new(|d| d.homepage = Some("www.acme".into())),
+                vec![(Code::UrlFormat, "/homepage")],
+            ),
+            (
+                "spdx",
+                Box::new(|d| d.license = "Apache2".into()),
+                vec![(Code::LicenseExpression, "/license")],
+            ),
+            (
+                "gpl any form",
+                Box::new(|d| d.license = "GPL-2.0-or-later".into()),
+                vec![],
+            ),
+            (
+                "non-oss",
+                Box::new(|d| d.license = "LicenseRef-Acme".into()),
+                vec![(Code::LicensePolicy, "/license")],
+            ),
+            (
+                "non-oss declared",
+                Box::new(move |d| {
+                    d.license = "LicenseRef-Acme".into();
+                    d.licensing = Some(licensing());
+                }),
+                vec![],
+            ),
+            (
+                "revocable trial",
+                Box::new(move |d| {
+                    d.license = "BUSL-1.1".into();
+                    let mut l = licensing();
+                    l.no_trial_period = false;
+                    l.no_revocation = false;
+                    l.terms_url = "terms".into();
+                    d.licensing = Some(l);
+                }),
+                vec![
+                    (Code::LicensePolicy, "/licensing/no_trial_period"),
+                    (Code::LicensePolicy, "/licensing/no_revocation"),
+                    (Code::LicensePolicy, "/licensing/terms_url"),
+                ],
+            ),
+            (
+                "unknown interfaces",
+                Box::new(|d| {
+                    d.provides[0].interface = "fhirr".into();
+                    d.requires[0].interface = "mysql".into();
+                }),
+                vec![
+                    (Code::UnknownInterface, "/provides/0/interface"),
+                    (Code::UnknownInterface, "/requires/0/interface"),
+                ],
+            ),
+            (
+                "provide task and port",
+                Box::new(|d| d.provides[0].port = "https".into()),
+                vec![(Code::UnknownTaskOrPort, "/provides/0/port")],
+            ),
+            (
+                "provide version",
+                Box::new(|d| d.provides[0].version = "R4".into()),
+                vec![(Code::VersionFormat, "/provides/0/version")],
+            ),
+            (
+                "duplicate provide",
+                Box::new(|d| d.provides.push(d.provides[0].clone())),
+                vec![(Code::Duplicate, "/provides/1/interface")],
+            ),
+            (
+                "binding fields",
+                Box::new(|d| {
+                    d.provides[0].binding.clear();
+                    d.provides[0].binding.insert("url".into(), "x".into());
+                }),
+                vec![
+                    (Code::Binding, "/provides/0/binding/url"),
+                    (Code::Binding, "/provides/0/binding"),
+                ],
+            ),
+            (
+                "feature",
+                Box::new(|d| d.requires[0].features = vec!["superuser".into()]),
+                vec![(Code::UnknownFeature, "/requires/0/features/0")],
+            ),
+            (
+                "requirement name",
+                Box::new(|d| d.requires[0].name = "self".into()),
+                vec![
+                    (Code::NameFormat, "/requires/0/name"),
+                    (Code::TemplateReference, "/tasks/0/env/DB"),
+                    (Code::TemplateReference, "/tasks/0/env/DB"),
+                ],
+            ),
+            (
+                "duplicate requirement",
+                Box::new(|d| d.requires.push(d.requires[0].clone())),
+                vec![(Code::Duplicate, "/requires/1/name")],
+            ),
+            (
+                "range",
+                Box::new(|d| d.requires[0].version = ">= thirteen".into()),
+                vec![(Code::VersionRange, "/requires/0/version")],
+            ),
+            (
+                "config name",
+                Box::new(|d| d.config[0].name = "secret".into()),
+                vec![
+                    (Code::EnvName, "/config/0/name"),
+                    (Code::TemplateReference, "/tasks/0/env/S"),
+                ],
+            ),
+            (
+                "secret default",
+                Box::new(|d| d.config[0].default = Some("x".into())),
+                vec![(Code::SecretDefault, "/config/0/default")],
+            ),
+            (
+                "template syntax",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db".into());
+                }),
+                vec![(Code::TemplateSyntax, "/tasks/0/env/X")],
+            ),
+            (
+                "binding field ref",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db.user}".into());
+                }),
+                vec![(Code::TemplateReference, "/tasks/0/env/X")],
+            ),
+            (
+                "optional field ref",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db.password}".into());
+                }),
+                vec![],
+            ),
+            (
+                "own port ref",
+                Box::new(|d| {
+                    d.tasks[0]
+                        .env
+                        .insert("X".into(), "${self.worker.http}".into());
+                }),
+                vec![(Code::TemplateReference, "/tasks/0/env/X")],
+            ),
+            (
+                "artifact platform",
+                Box::new(|d| d.artifacts[0].platform = "linux".into()),
+                vec![(Code::NameFormat, "/artifacts/0/platform")],
+            ),
+            (
+                "artifact url",
+                Box::new(|d| d.artifacts[0].url = "ftp://x/a.tgz".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/url")],
+            ),
+            (
+                "artifact file url",
+                Box::new(|d| d.artifacts[0].url = "file:///srv/a.tar.gz".into()),
+                vec![],
+            ),
+            (
+                "artifact sha",
+                Box::new(|d| d.artifacts[0].sha256 = "abc".into()),
+                vec![(Code::ArtifactPin, "/artifacts/0/sha256")],
+            ),
+            (
+                "artifact size",
+                Box::new(|d| d.artifacts[0].size = 0),
+                vec![(Code::ArtifactPin, "/artifacts/0/size")],
+            ),
+            (
+                "artifact entrypoint",
+                Box::new(|d| d.artifacts[0].entrypoint = "../bin".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/entrypoint")],
+            ),
+            (
+                "no smoke test",
+                Box::new(|d| d.smoke_test = None),
+                vec![(Code::NoSmokeTest, "")],
+            ),
+            (
+                "smoke task",
+                Box::new(|d| d.smoke_test.as_mut().unwrap().task = "ui".into()),
+                vec![(Code::UnknownTaskOrPort, "/smoke_test/task")],
+            ),
+            (
+                "smoke probe",
+                Box::new(|d| d.smoke_test.as_mut().unwrap().http = None),
+                vec![(Code::HealthCheck, "/smoke_test")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn outside_a_registry_interfaces_are_not_checked() {
+        let mut doc = base();
+        doc.requires[0].interface = "mysql".into();
+        doc.provides[0].binding.clear();
+        let licences = LicencePolicy::new(&Default::default());
+        let ctx = Context {
+            licences: &licences,
+            interfaces: None,
+        };
+        assert!(check(&doc, &ctx).is_empty());
     }
 }

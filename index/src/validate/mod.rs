@@ -27,6 +27,7 @@ mod licence;
 pub mod locate;
 mod registry;
 pub mod structure;
+mod task;
 mod template;
 
 use std::collections::HashMap;

@@ -247,7 +247,189 @@ fn open_source_dependencies(
 
 #[cfg(test)]
 mod tests {
+    use super::super::document::testing::{base, interfaces};
+    use super::super::{validate_repo, RepoInput, Source};
     use super::*;
+
+    /// A registry with publisher `acme` (namespace `com.acme`), the test
+    /// interfaces and `docs`, each placed where its id and version say.
+    fn registry(docs: &[Document]) -> Vec<(Code, String, String)> {
+        let mut input = RepoInput {
+            config: Some(Source {
+                path: "registry.json".into(),
+                bytes: br#"{"name": "t", "title": "T"}"#.to_vec(),
+            }),
+            ..Default::default()
+        };
+        for i in interfaces() {
+            input.interfaces.push(Source {
+                path: format!("interfaces/{}.json", i.id),
+                bytes: serde_json::to_vec(&i).unwrap(),
+            });
+        }
+        let key = "ab".repeat(32);
+        let publisher = format!(
+            r#"{{"name": "acme", "title": "Acme", "namespaces": ["com.acme"],
+                "keys": [{{"keytype": "ed25519", "scheme": "ed25519", "keyval": {{"public": "{key}"}}}}]}}"#
+        );
+        input.publishers.push(Source {
+            path: "publishers/acme/publisher.json".into(),
+            bytes: publisher.into_bytes(),
+        });
+        for (n, d) in docs.iter().enumerate() {
+            // Several documents of one version need distinct paths; the first keeps the right one.
+            let file = if n == 0
+                || docs[..n]
+                    .iter()
+                    .all(|o| o.id != d.id || o.version != d.version)
+            {
+                format!("{}.json", d.version)
+            } else {
+                format!("{}+{n}.json", d.version)
+            };
+            let path = format!("publishers/{}/services/{}/{file}", d.publisher, d.id);
+            input.documents.push(Source {
+                path,
+                bytes: serde_json::to_vec_pretty(d).unwrap(),
+            });
+        }
+        let repo = validate_repo(input);
+        repo.diagnostics
+            .into_iter()
+            .filter(|d| d.code != Code::NoSmokeTest)
+            .map(|d| (d.code, d.path, d.pointer))
+            .collect()
+    }
+
+    fn provider(id: &str, version: &str, license: &str) -> Document {
+        let mut d = base();
+        d.id = id.into();
+        d.license = license.into();
+        d.requires.clear();
+        d.tasks[0].env.clear();
+        d.provides[0].interface = "postgres".into();
+        d.provides[0].version = version.into();
+        d.provides[0].features = vec!["schema-owner".into()];
+        d.provides[0].binding = [
+            ("host", "${self.app.http.host}"),
+            ("port", "${self.app.http.port}"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        d
+    }
+
+    fn licensed(mut d: Document) -> Document {
+        d.licensing = Some(crate::document::Licensing {
+            model: "freemium".into(),
+            base_form: "all of it".into(),
+            no_trial_period: true,
+            no_revocation: true,
+            terms_url: "https://acme.example/terms".into(),
+        });
+        d
+    }
+
+    #[test]
+    fn open_source_dependencies_need_a_provider_in_the_index() {
+        let consumer = base(); // Apache-2.0, requires postgres >=13
+        let app = "publishers/acme/services/com.acme.app/1.0.0.json".to_string();
+        let missing = vec![(
+            Code::OpenSourceDependency,
+            app.clone(),
+            "/requires/0".to_string(),
+        )];
+        let mut optional = base();
+        optional.requires[0].optional = true;
+        let mut yanked = provider("com.acme.pg", "16.0", "MIT");
+        yanked.yanked = Some("broken".into());
+        let mut closed = base();
+        closed.license = "LicenseRef-Acme".into();
+        for (name, docs, want) in [
+            ("no provider", vec![consumer.clone()], missing.clone()),
+            (
+                "open provider",
+                vec![consumer.clone(), provider("com.acme.pg", "16.0", "MIT")],
+                vec![],
+            ),
+            // Deployable from the index: its licence does not matter.
+            (
+                "non-open provider",
+                vec![
+                    consumer.clone(),
+                    licensed(provider("com.acme.pg", "16.0", "LicenseRef-X")),
+                ],
+                vec![],
+            ),
+            (
+                "provider out of range",
+                vec![consumer.clone(), provider("com.acme.pg", "12.0", "MIT")],
+                missing.clone(),
+            ),
+            (
+                "yanked provider",
+                vec![consumer.clone(), yanked],
+                missing.clone(),
+            ),
+            ("optional requirement", vec![optional], vec![]),
+            ("non-open consumer", vec![licensed(closed)], vec![]),
+        ] {
+            assert_eq!(registry(&docs), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn duplicate_versions_ignore_build_metadata_and_padding() {
+        let pg = |v: &str| {
+            let mut d = provider("com.acme.pg", "16.0", "MIT");
+            d.version = v.into();
+            d
+        };
+        let path = |f: &str| format!("publishers/acme/services/com.acme.pg/{f}");
+        for (versions, want) in [
+            (vec!["16.0", "16.1"], vec![]),
+            // The later file in path order is the one reported.
+            (vec!["16.0", "16.0.0"], vec![path("16.0.json")]),
+            (vec!["16", "16.0.0+build5"], vec![path("16.json")]),
+            (vec!["16.0.0-rc.1", "16.0.0"], vec![]),
+        ] {
+            let docs: Vec<Document> = versions.iter().map(|v| pg(v)).collect();
+            let got: Vec<String> = registry(&docs)
+                .into_iter()
+                .filter(|(c, _, _)| *c == Code::DuplicateVersion)
+                .map(|(_, p, _)| p)
+                .collect();
+            assert_eq!(got, want, "{versions:?}");
+        }
+    }
+
+    #[test]
+    fn namespaces_and_publishers() {
+        let mut other = base();
+        other.id = "org.other.app".into();
+        let mut nobody = base();
+        nobody.publisher = "nobody".into();
+        let pg = provider("com.acme.pg", "16.0", "MIT");
+        let got = registry(&[pg.clone(), base(), other]);
+        assert!(
+            got.contains(&(
+                Code::Namespace,
+                "publishers/acme/services/org.other.app/1.0.0.json".into(),
+                "/id".into()
+            )),
+            "{got:?}"
+        );
+        let got = registry(&[pg, nobody]);
+        assert!(
+            got.contains(&(
+                Code::UnknownPublisher,
+                "publishers/nobody/services/com.acme.app/1.0.0.json".into(),
+                "/publisher".into()
+            )),
+            "{got:?}"
+        );
+    }
 
     #[test]
     fn namespaces_overlap_on_whole_labels() {
