@@ -81,29 +81,33 @@ fn encode<T: Serialize>(path: String, value: &T) -> ApiFile {
     ApiFile { path, bytes }
 }
 
-/// Every API file, sorted by path. `docs` may be in any order.
+/// Every API file, sorted by path. `docs` may be in any order; they are
+/// consumed (moved into the service indexes, not copied).
 pub fn files(
     config: &RegistryConfig,
     interfaces: &[Interface],
-    docs: &[DocSummary],
+    docs: Vec<DocSummary>,
 ) -> Vec<ApiFile> {
-    let mut by_service: BTreeMap<&str, Vec<&DocSummary>> = BTreeMap::new();
+    let mut by_service: BTreeMap<String, Vec<DocSummary>> = BTreeMap::new();
     for d in docs {
-        by_service.entry(&d.id).or_default().push(d);
-    }
-    for versions in by_service.values_mut() {
-        versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
+        by_service.entry(d.id.clone()).or_default().push(d);
     }
     let services: Vec<ServiceIndex> = by_service
-        .par_iter()
-        .map(|(id, versions)| {
-            let head = versions[0];
+        .into_par_iter()
+        .map(|(id, mut versions)| {
+            versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
+            let head = &versions[0];
+            let (name, summary, publisher) = (
+                head.name.clone(),
+                head.summary.clone(),
+                head.publisher.clone(),
+            );
             ServiceIndex {
-                id: id.to_string(),
-                name: head.name.clone(),
-                summary: head.summary.clone(),
-                publisher: head.publisher.clone(),
-                versions: versions.iter().map(|d| d.entry.clone()).collect(),
+                id,
+                name,
+                summary,
+                publisher,
+                versions: versions.into_iter().map(|d| d.entry).collect(),
             }
         })
         .collect();
@@ -169,14 +173,14 @@ pub fn files(
             .par_iter()
             .map(|s| encode(api::service_path(&s.id), s)),
     );
-    out.extend(sorted_interfaces.iter().map(|i| {
+    for i in &sorted_interfaces {
         let index = InterfaceIndex {
             interface: (*i).clone(),
-            providers: providers.get(i.id.as_str()).cloned().unwrap_or_default(),
-            consumers: consumers.get(i.id.as_str()).cloned().unwrap_or_default(),
+            providers: providers.remove(i.id.as_str()).unwrap_or_default(),
+            consumers: consumers.remove(i.id.as_str()).unwrap_or_default(),
         };
-        encode(api::interface_path(&i.id), &index)
-    }));
+        out.push(encode(api::interface_path(&i.id), &index));
+    }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
@@ -244,7 +248,7 @@ mod tests {
             summary("a.b", "1.2.0", false, &[]),
             summary("c.d", "2.0.0", false, &["fhir"]),
         ];
-        let files = files(&config, &[], &docs);
+        let files = files(&config, &[], docs.clone());
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -264,7 +268,7 @@ mod tests {
         // Input order does not matter.
         let mut reversed = docs.clone();
         reversed.reverse();
-        let again = super::files(&config, &[], &reversed);
+        let again = super::files(&config, &[], reversed);
         assert!(files.iter().zip(&again).all(|(a, b)| a.bytes == b.bytes));
     }
 }

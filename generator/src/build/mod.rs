@@ -147,7 +147,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         .collect();
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
-    let api_files = api::files(config, &interfaces, &summaries);
+    let api_files = api::files(config, &interfaces, summaries);
     let api_targets: BTreeMap<String, TargetFile> = api_files
         .par_iter()
         .map(|f| (f.path.clone(), TargetFile::from_bytes(&f.bytes)))
