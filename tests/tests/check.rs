@@ -428,3 +428,18 @@ fn diagnostics_are_errors_or_warnings_by_code() {
         assert_eq!(d.severity, want, "{c:?}");
     }
 }
+
+#[test]
+fn codes_table_lists_every_code() {
+    let out = hsp(&["check", "--codes"], &root());
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    for c in Code::ALL {
+        let sev = if c.is_warning() { "warning" } else { "error" };
+        assert!(
+            stdout.contains(&format!("| {} | {sev} | {} |", c.id(), c.summary())),
+            "{c:?}"
+        );
+    }
+    assert_eq!(stdout.lines().count(), Code::ALL.len() + 2);
+}

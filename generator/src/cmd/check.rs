@@ -21,8 +21,11 @@ use crate::repo;
 #[derive(clap::Args)]
 pub struct Args {
     /// Documents, folders or registry repos to check.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "codes")]
     paths: Vec<PathBuf>,
+    /// Print the table of diagnostic codes (Markdown) and exit.
+    #[arg(long, exclusive = true)]
+    codes: bool,
     /// Print the diagnostics as a JSON array instead of text.
     #[arg(long)]
     json: bool,
@@ -35,6 +38,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.codes {
+        print_codes()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let started = Instant::now();
     let mut roots: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut loose = Vec::new();
@@ -107,6 +114,16 @@ fn print(diagnostics: &[Diagnostic], args: &Args) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
+}
+
+fn print_codes() -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "| code | severity | rule |\n| --- | --- | --- |")?;
+    for c in validate::Code::ALL {
+        let severity = if c.is_warning() { "warning" } else { "error" };
+        writeln!(out, "| {c} | {severity} | {} |", c.summary())?;
+    }
+    Ok(())
 }
 
 /// The root as the user would write it: relative to the current folder when

@@ -52,6 +52,7 @@ codes! {
     EnvName = "E030": "An environment variable or config name is not `[A-Z0-9_]+`.";
     TemplateSyntax = "E031": "A `${...}` template is malformed.";
     TemplateReference = "E032": "A `${...}` reference names no requirement, binding field, config entry or own port.";
+    ConfigPattern = "E033": "A config entry's `pattern` is not a regular expression, or its `default` does not match it.";
     UnknownTaskOrPort = "E040": "A health check, smoke test or provided interface names a task or port that does not exist.";
     HealthCheck = "E041": "A health check or smoke test must have exactly one of `http` or `command`, and sane timings.";
     Resources = "E050": "Memory, CPUs or instance counts are not sane (e.g. `instances.min` > `max`).";

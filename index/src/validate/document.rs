@@ -371,6 +371,20 @@ impl<'a> Checker<'a> {
                     format!("config entry `{}` is declared twice", c.name),
                 );
             }
+            if let Some(p) = &c.pattern {
+                // Matched against the whole value, as the agent does.
+                match regex::Regex::new(&format!("^(?:{p})$")) {
+                    Err(e) => self.push(
+                        Finding::new(Code::ConfigPattern, format!("{base}/pattern"), format!("`{p}` is not a regular expression: {}", first_line(&e.to_string())))
+                            .hint("the syntax is Rust's `regex` crate; the pattern must match the whole value"),
+                    ),
+                    Ok(re) => {
+                        if let Some(d) = c.default.as_deref().filter(|d| !re.is_match(d)) {
+                            self.err(Code::ConfigPattern, format!("{base}/default"), format!("the default `{d}` does not match the pattern `{p}`"));
+                        }
+                    }
+                }
+            }
             if c.secret && c.default.is_some() {
                 self.push(
                     Finding::new(Code::SecretDefault, format!("{base}/default"), format!("secret `{}` has a default value", c.name))
@@ -523,6 +537,16 @@ impl<'a> Checker<'a> {
             Ref::Config(_) => None,
         }
     }
+}
+
+/// The last line of a multi-line error (the regex crate draws the pattern first).
+fn first_line(msg: &str) -> &str {
+    msg.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(msg)
+        .trim()
+        .trim_start_matches("error: ")
 }
 
 /// A valid document and the interfaces it uses, for the rules' unit tests.
@@ -766,6 +790,29 @@ mod tests {
                 "secret default",
                 Box::new(|d| d.config[0].default = Some("x".into())),
                 vec![(Code::SecretDefault, "/config/0/default")],
+            ),
+            (
+                "pattern",
+                Box::new(|d| {
+                    d.config[0].secret = false;
+                    d.config[0].pattern = Some("[a-z]+".into());
+                    d.config[0].default = Some("abc".into());
+                }),
+                vec![],
+            ),
+            (
+                "pattern matches the whole value",
+                Box::new(|d| {
+                    d.config[0].secret = false;
+                    d.config[0].pattern = Some("[a-z]+".into());
+                    d.config[0].default = Some("abc1".into());
+                }),
+                vec![(Code::ConfigPattern, "/config/0/default")],
+            ),
+            (
+                "bad pattern",
+                Box::new(|d| d.config[0].pattern = Some("([a-z]".into())),
+                vec![(Code::ConfigPattern, "/config/0/pattern")],
             ),
             (
                 "template syntax",
