@@ -597,3 +597,40 @@ fn export_of_an_environment_plans_against_the_verified_index() {
         text(&ok.stderr)
     );
 }
+
+/// The guides only use options `hsp-agent export` has.
+#[test]
+fn guides_use_existing_export_options() {
+    let help = std::process::Command::new(hsp_tests::bin("hsp-agent"))
+        .args(["export", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&help.stdout);
+    let flag = regex::Regex::new(r"--[a-z][a-z-]*").unwrap();
+    let mut checked = 0;
+    for guide in ["docs/kubernetes.md", "docs/kubernetes-eks.md"] {
+        let text = std::fs::read_to_string(hsp_tests::root().join(guide)).unwrap();
+        for line in text.lines().filter(|l| l.contains("hsp-agent export ")) {
+            let command = line
+                .split("hsp-agent export ")
+                .nth(1)
+                .unwrap()
+                .split('`')
+                .next()
+                .unwrap();
+            for f in flag.find_iter(command) {
+                assert!(
+                    help.contains(&format!("{} ", f.as_str()))
+                        || help.contains(&format!("{}\n", f.as_str())),
+                    "{guide}: {} is not an option of hsp-agent export:\n{help}",
+                    f.as_str()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 8,
+        "the guides show export commands ({checked} options checked)"
+    );
+}
