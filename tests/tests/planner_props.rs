@@ -18,6 +18,7 @@ mod planner_support;
 use std::collections::{BTreeMap, VecDeque};
 
 use hsp_index::document::Scope;
+use hsp_index::environment::UpdateMode;
 use hsp_index::plan::ProviderRef;
 use hsp_index::Plan;
 use planner_support::*;
@@ -258,17 +259,43 @@ struct Fixed {
 
 struct Oracle<'c> {
     c: &'c Case,
+    /// What is deployed (in the oracle's terms) and the update mode.
+    deployed: Option<(&'c Assignment, UpdateMode)>,
 }
 
 impl Oracle<'_> {
-    fn allowed(&self, s: usize, i: usize) -> bool {
+    fn allowed(&self, k: &Key, i: usize) -> bool {
+        let s = k.service();
         let rel = &self.c.services[s][i];
-        !rel.yanked
-            && self
-                .c
-                .licences
-                .as_ref()
-                .is_none_or(|l| l.contains(&rel.licence))
+        let deployed = self
+            .deployed
+            .and_then(|(d, mode)| d.inst.get(k).map(|x| (&self.c.services[s][*x].v, mode)));
+        if rel.yanked && deployed.is_none_or(|(d, _)| *d != rel.v) {
+            return false;
+        }
+        if let Some((d, mode)) = deployed {
+            let asked_otherwise = matches!(k, Key::Shared(_))
+                && self
+                    .c
+                    .wanted
+                    .iter()
+                    .any(|(w, r)| *w == s && !VersionReq::parse(r).unwrap().matches(d));
+            let within = match mode {
+                UpdateMode::None => rel.v == *d,
+                UpdateMode::Patch => {
+                    rel.v >= *d && rel.v.major == d.major && rel.v.minor == d.minor
+                }
+                UpdateMode::Minor => rel.v >= *d && rel.v.major == d.major,
+                UpdateMode::Any => true,
+            };
+            if !within && !asked_otherwise {
+                return false;
+            }
+        }
+        self.c
+            .licences
+            .as_ref()
+            .is_none_or(|l| l.contains(&rel.licence))
     }
 
     fn offering(&self, s: usize, q: &Req) -> Vec<usize> {
@@ -310,12 +337,22 @@ impl Oracle<'_> {
                 if self.offering(s, q).is_empty() {
                     continue;
                 }
-                let rank = if self.c.preferred == Some((q.iface, s)) {
+                let bound = self.deployed.is_some_and(|(d, _)| {
+                    d.bind.get(&(consumer.clone(), q.name.clone())) == Some(&Cand::Provider(s))
+                });
+                let deployed_shared = self
+                    .deployed
+                    .is_some_and(|(d, _)| d.inst.contains_key(&Key::Shared(s)));
+                let rank = if bound {
                     0
-                } else if wanted(s) && !q.dedicated {
+                } else if deployed_shared && !q.dedicated {
                     1
-                } else {
+                } else if self.c.preferred == Some((q.iface, s)) {
                     2
+                } else if wanted(s) && !q.dedicated {
+                    3
+                } else {
+                    4
                 };
                 ranked.push((rank, id(s), s));
             }
@@ -355,7 +392,7 @@ impl Oracle<'_> {
         }
         let s = k.service();
         for i in 0..self.c.services[s].len() {
-            if !self.allowed(s, i) || fx.inst.get(&k).is_some_and(|x| *x != i) {
+            if !self.allowed(&k, i) || fx.inst.get(&k).is_some_and(|x| *x != i) {
                 continue;
             }
             if st
@@ -458,12 +495,50 @@ fn assignment_of(c: &Case, plan: &Plan) -> Assignment {
     a
 }
 
-fn check(seed: u64) -> Result<(), String> {
+/// A deployed state near a solution: the plan for `case` with some instances
+/// moved to other releases (yanked ones included), and an update mode.
+fn deployed_state(seed: u64, case: &Case) -> Option<(Plan, UpdateMode)> {
+    let (index, env) = to_index_and_env(case);
+    let mut p = plan(&index, &env).ok()?;
+    let mut r = Rng(seed.rotate_left(17) | 1);
+    for inst in &mut p.instances {
+        let s: usize = inst.service.trim_start_matches("org.t.s").parse().unwrap();
+        if r.chance(60) {
+            inst.version = case.services[s][r.next(case.services[s].len())]
+                .v
+                .to_string();
+        }
+    }
+    let mode = [
+        UpdateMode::None,
+        UpdateMode::Patch,
+        UpdateMode::Minor,
+        UpdateMode::Any,
+    ][r.next(4)];
+    Some((p, mode))
+}
+
+fn check(seed: u64, with_deployed: bool) -> Result<(), String> {
     let case = generate(seed);
-    let (index, env) = to_index_and_env(&case);
-    let oracle = Oracle { c: &case };
+    let (index, mut env) = to_index_and_env(&case);
+    let deployed = if with_deployed {
+        deployed_state(seed, &case)
+    } else {
+        None
+    };
+    let deployed_a = deployed.as_ref().map(|(p, _)| assignment_of(&case, p));
+    if let Some((_, mode)) = &deployed {
+        env.policy.update = *mode;
+    }
+    let oracle = Oracle {
+        c: &case,
+        deployed: deployed_a.as_ref().zip(deployed.as_ref().map(|(_, m)| *m)),
+    };
     let exists = oracle.find(&Fixed::default());
-    let planned = plan(&index, &env);
+    let planned = match &deployed {
+        Some((d, _)) => plan_from(&index, &env, d),
+        None => plan(&index, &env),
+    };
     let plan = match (planned, &exists) {
         (Ok(p), Some(_)) => p,
         (Err(e), None) => {
@@ -511,7 +586,7 @@ fn check(seed: u64) -> Result<(), String> {
     for (k, &i) in &got.inst {
         let s = k.service();
         for better in (0..case.services[s].len())
-            .filter(|&u| case.services[s][u].v > case.services[s][i].v && oracle.allowed(s, u))
+            .filter(|&u| case.services[s][u].v > case.services[s][i].v && oracle.allowed(k, u))
         {
             let mut fx = keep(k);
             fx.inst.insert(k.clone(), better);
@@ -558,8 +633,15 @@ proptest! {
 
     #[test]
     fn planner_agrees_with_the_oracle(seed in any::<u64>()) {
-        if let Err(e) = check(seed) {
+        if let Err(e) = check(seed, false) {
             prop_assert!(false, "seed {seed}: {e}\ncase: {:#?}", generate(seed));
+        }
+    }
+
+    #[test]
+    fn planner_agrees_with_the_oracle_from_a_deployed_state(seed in any::<u64>()) {
+        if let Err(e) = check(seed, true) {
+            prop_assert!(false, "seed {seed}: {e}\ncase: {:#?}\ndeployed: {:#?}", generate(seed), deployed_state(seed, &generate(seed)).map(|(p, m)| (summary(&p), m)));
         }
     }
 }
@@ -569,7 +651,12 @@ fn the_generator_makes_both_outcomes() {
     let (mut ok, mut fail) = (0, 0);
     for seed in 1..300u64 {
         let case = generate(seed);
-        match (Oracle { c: &case }).find(&Fixed::default()) {
+        match (Oracle {
+            c: &case,
+            deployed: None,
+        })
+        .find(&Fixed::default())
+        {
             Some(_) => ok += 1,
             None => fail += 1,
         }

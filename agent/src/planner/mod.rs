@@ -11,7 +11,9 @@
 //!   in-memory implementation.
 //! - `solve`: the PubGrub model (services, dedicated instances, and one virtual
 //!   "choice" package per requirement whose versions are candidate providers).
-//! - `render`: names, start order and `${...}` templates into a [`Plan`].
+//! - `render`: names, start order and `${...}` templates into a [`Plan`];
+//!   `reason`: the sentence saying why each instance runs what it runs.
+//! - `policy`: licences and update mode.
 //! - [`explain`]: failures in sentences.
 //! - [`deployed`]: what runs now, and the [`Action`]s to the new plan.
 //!
@@ -33,6 +35,7 @@ pub mod deployed;
 pub mod env;
 pub mod explain;
 mod policy;
+mod reason;
 mod render;
 mod solve;
 pub mod source;
