@@ -24,6 +24,7 @@ pub struct Document {
     pub schema: Option<String>,
     /// Reverse-DNS service id, e.g. `org.hapifhir.server`; lowercase
     /// `[a-z0-9-]` labels separated by dots, at least two labels.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"))]
     pub id: String,
     /// Semantic version of this release; `7.4` is read as `7.4.0`.
     pub version: String,
@@ -128,6 +129,7 @@ pub struct Requirement {
 #[serde(deny_unknown_fields)]
 pub struct ConfigEntry {
     /// `[A-Z0-9_]+`.
+    #[schemars(regex(pattern = r"^[A-Z0-9_]+$"))]
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -154,6 +156,7 @@ pub struct Task {
     /// `[a-z][a-z0-9-]*`, e.g. `app`, `worker`.
     pub name: String,
     /// OCI image pinned by digest: `repo[:tag]@sha256:<64 hex>`.
+    #[schemars(regex(pattern = r"^[^@\s]+@sha256:[0-9a-f]{64}$"))]
     pub image: String,
     /// Overrides the image's entrypoint arguments (and, on hosts, the
     /// artifact's entrypoint arguments).
@@ -176,6 +179,7 @@ pub struct Task {
     pub volumes: Vec<Volume>,
     /// Seconds between SIGTERM and SIGKILL; at most 15.
     #[serde(default = "default_stop_timeout")]
+    #[schemars(range(max = 15))]
     pub stop_timeout_s: u32,
 }
 
@@ -275,6 +279,7 @@ pub struct Artifact {
     /// `https://`, `http://` or `file://` URL of a `.tar.gz` archive.
     pub url: String,
     /// Lowercase hex sha256 of the archive.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,
     /// Size of the archive in bytes.
     pub size: u64,

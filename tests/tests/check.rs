@@ -443,3 +443,31 @@ fn codes_table_lists_every_code() {
     }
     assert_eq!(stdout.lines().count(), Code::ALL.len() + 2);
 }
+
+/// `schemas/` is what `hsp schema` writes from the types (editors validate with
+/// it, `hsp check` walks the same schemas): regenerate with
+/// `cargo run -p hsp-generator -- schema --out schemas`.
+#[test]
+fn committed_schemas_are_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hsp(&["schema", "--out", dir.path().to_str().unwrap()], &root());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        names.contains(&"document.schema.json".to_string()),
+        "{names:?}"
+    );
+    for name in names {
+        let fresh = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        let committed = std::fs::read_to_string(root().join("schemas").join(&name))
+            .unwrap_or_else(|e| panic!("schemas/{name}: {e}"));
+        assert!(
+            fresh == committed,
+            "schemas/{name} is stale: run `cargo run -p hsp-generator -- schema --out schemas`"
+        );
+    }
+}
