@@ -161,6 +161,31 @@ fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
             "unexpected leftover {path}"
         );
     }
+    // A third build keeps what the second referenced and removes the first's.
+    let first = "metadata/1795651200.targets.json"; // version = Unix seconds of --now
+    let second = "metadata/1795654800.targets.json";
+    assert!(inc.contains_key(first) && inc.contains_key(second));
+    let text = std::fs::read_to_string(&doc).unwrap();
+    std::fs::write(&doc, text.replacen("Changed: ", "Changed again: ", 1)).unwrap();
+    f.sign(name);
+    let stderr = f.build(&out, &["--now", "2026-11-26T02:00:00Z"]);
+    assert!(!stderr.contains(" 0 old removed"), "{stderr}");
+    let third = tree(&out);
+    assert!(
+        !third.contains_key(first),
+        "the first build's targets metadata stayed"
+    );
+    assert!(!third.contains_key("metadata/1795651200.snapshot.json"));
+    assert!(third.contains_key(second) && third.contains_key("metadata/1.root.json"));
+    let previous = clean
+        .keys()
+        .filter(|p| !p.ends_with("/timestamp.json") && !p.ends_with("/root.json"));
+    for path in previous {
+        assert!(
+            third.contains_key(path),
+            "the previous build's {path} was removed"
+        );
+    }
 }
 
 #[test]

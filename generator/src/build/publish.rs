@@ -10,14 +10,15 @@
 //!   the website is swapped in, everything is flushed, and only then are
 //!   `metadata/root.json` and `metadata/timestamp.json` renamed into place: the
 //!   timestamp is the commit point. A client (or a build that fails half-way)
-//!   sees the old consistent repository or the new one, never a mix; the old
-//!   versioned files stay for clients that are mid-update.
+//!   sees the old consistent repository or the new one, never a mix. Files
+//!   the previous build referenced stay for clients that are mid-update;
+//!   older ones (except every `N.root.json`) are then removed.
 //!
 //! **Invariant:** no existing file under `targets/` or `metadata/N.*` is ever
 //! rewritten with different bytes.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -26,7 +27,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 
-use super::metadata::METADATA_DIR;
+use hsp_index::tuf::{Signed, Snapshot, Targets, Timestamp};
+
+use super::metadata::{target_file_path, METADATA_DIR, TARGETS_DIR};
 
 /// One file of a build: OUT-relative path and bytes.
 pub struct OutFile<'a> {
@@ -43,6 +46,9 @@ pub struct Published {
     pub reused: usize,
     /// Seconds spent flushing to disk (`syncfs`), part of the publish phase.
     pub sync_seconds: f64,
+    /// Files of older builds removed (neither this build nor the previous one
+    /// references them).
+    pub removed: usize,
 }
 
 /// Renders the website into the given folder.
@@ -122,6 +128,7 @@ fn fresh(
         written: files.len() + entry.len(),
         reused: 0,
         sync_seconds,
+        removed: 0,
     })
 }
 
@@ -144,6 +151,9 @@ fn in_place(
             }
         }
     }
+    // What the published repository references now: kept for clients that are
+    // mid-update; anything older is removed after the commit.
+    let previous = referenced(out);
     let missing: Vec<&OutFile> = files
         .par_iter()
         .filter(|f| match fs::symlink_metadata(out.join(&f.path)) {
@@ -196,11 +206,72 @@ fn in_place(
             return Err(e);
         }
     };
+    let removed = match previous {
+        Some(previous) => collect_garbage(out, files, entry, &previous),
+        None => 0,
+    };
     Ok(Published {
         written: missing.len() + entry.len(),
         reused: files.len() - missing.len(),
         sync_seconds,
+        removed,
     })
+}
+
+/// Every file the repository currently published in `out` references
+/// (metadata and targets), or `None` if it cannot be read completely.
+fn referenced(out: &Path) -> Option<HashSet<String>> {
+    let meta = out.join(METADATA_DIR);
+    let read = |name: &str| fs::read(meta.join(name)).ok();
+    let timestamp = Signed::<Timestamp>::from_bytes(read("timestamp.json")?).ok()?;
+    let snap_name = format!(
+        "{}.snapshot.json",
+        timestamp.signed.snapshot_meta()?.version
+    );
+    let snapshot = Signed::<Snapshot>::from_bytes(read(&snap_name)?).ok()?;
+    let mut set = HashSet::new();
+    set.insert(format!("{METADATA_DIR}/{snap_name}"));
+    for (file, m) in &snapshot.signed.meta {
+        let name = format!("{}.{file}", m.version);
+        let targets = Signed::<Targets>::from_bytes(read(&name)?).ok()?;
+        for (path, t) in &targets.signed.targets {
+            set.insert(target_file_path(path, t.sha256()?));
+        }
+        set.insert(format!("{METADATA_DIR}/{name}"));
+    }
+    Some(set)
+}
+
+/// Removes metadata and targets that neither this build nor the previous one
+/// references (every `N.root.json` stays: clients walk the chain). Best effort:
+/// returns how many files were removed.
+fn collect_garbage(
+    out: &Path,
+    files: &[OutFile],
+    entry: &[OutFile],
+    previous: &HashSet<String>,
+) -> usize {
+    let current: HashSet<&str> = files.iter().chain(entry).map(|f| f.path.as_str()).collect();
+    let mut removed = 0;
+    for dir in [METADATA_DIR, TARGETS_DIR] {
+        for e in walkdir::WalkDir::new(out.join(dir)).into_iter().flatten() {
+            if !e.file_type().is_file() {
+                continue;
+            }
+            let Ok(rel) = e.path().strip_prefix(out) else {
+                continue;
+            };
+            let rel = rel.to_string_lossy();
+            let keep = current.contains(rel.as_ref())
+                || previous.contains(rel.as_ref())
+                || rel.ends_with(".root.json")
+                || rel.contains(".hsp-tmp-");
+            if !keep && fs::remove_file(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 fn create_dirs<'a>(

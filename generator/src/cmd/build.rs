@@ -49,14 +49,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let r = build::build(&opts)?;
     eprintln!(
-        "built {}: {} documents from {} publishers, {} API files, version {} ({} files written, {} reused)",
+        "built {}: {} documents from {} publishers, {} API files, version {} ({} files written, {} reused, {} old removed)",
         opts.out.display(),
         r.documents,
         r.publishers,
         r.api_files,
         r.version,
         r.published.written,
-        r.published.reused
+        r.published.reused,
+        r.published.removed
     );
     eprintln!(
         "metadata sizes: timestamp {} B, snapshot {} B, targets {} B, largest {} ({} B)",
@@ -84,6 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "written": r.published.written,
             "reused": r.published.reused,
             "sync_seconds": r.published.sync_seconds,
+            "removed": r.published.removed,
             "phases": phases,
         });
         println!("{json}");
