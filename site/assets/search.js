@@ -73,7 +73,7 @@
     var li = el('li', 'card' + (e.yanked ? ' is-yanked' : ''));
     var h = el('h3');
     var a = el('a', null, e.name);
-    a.href = 'services/' + e.id + '/index.html';
+    a.href = 'services/' + e.id + '.html';
     h.appendChild(a);
     if (e.yanked) { h.appendChild(document.createTextNode(' ')); h.appendChild(el('span', 'badge yanked', 'yanked')); }
     li.appendChild(h);
@@ -84,7 +84,7 @@
     meta.appendChild(document.createTextNode(' · ' + e.latest + ' · ' + e.license + ' · '));
     if (e.publisherTitle) {
       var pa = el('a', null, e.publisherTitle);
-      pa.href = 'publishers/' + e.publisher + '/index.html';
+      pa.href = 'publishers/' + e.publisher + '.html';
       meta.appendChild(pa);
     } else {
       meta.appendChild(document.createTextNode(e.publisher));

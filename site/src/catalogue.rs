@@ -134,11 +134,13 @@ impl<'a> Catalogue<'a> {
         interfaces.sort_by(|a, b| a.id.cmp(&b.id));
         for i in &interfaces {
             check_segment("interface id", &i.id)?;
+            check_not_index("interface id", &i.id)?;
         }
         let mut publishers: Vec<&PublisherInput> = input.publishers.iter().collect();
         publishers.sort_by(|a, b| a.publisher.name.cmp(&b.publisher.name));
         for p in &publishers {
             check_segment("publisher name", &p.publisher.name)?;
+            check_not_index("publisher name", &p.publisher.name)?;
         }
 
         let provide_versions: Vec<Vec<Vec<Option<semver::Version>>>> = services
@@ -330,8 +332,19 @@ fn check_segment(what: &'static str, s: &str) -> Result<(), Error> {
         || s == "."
         || s == ".."
         || s.chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control() || c == '#' || c == '?' || c == '%');
+            .any(|c| c == '/' || c == '\\' || c.is_control() || matches!(c, '#' | '?' | '%' | '@'));
     if bad {
+        return Err(Error::UnsafeName {
+            what,
+            name: s.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `index` names the list page of its folder.
+fn check_not_index(what: &'static str, s: &str) -> Result<(), Error> {
+    if s == "index" {
         return Err(Error::UnsafeName {
             what,
             name: s.to_string(),
@@ -376,6 +389,7 @@ mod tests {
             ("", false),
             ("a\\b", false),
             ("x?y", false),
+            ("a@b", false),
         ] {
             assert_eq!(check_segment("t", s).is_ok(), ok, "{s}");
         }

@@ -27,10 +27,10 @@ impl DocPage {
     pub fn path(self) -> &'static str {
         match self {
             DocPage::Index => "docs/index.html",
-            DocPage::Packaging => "docs/packaging/index.html",
-            DocPage::Reference => "docs/reference/index.html",
-            DocPage::Operators => "docs/operators/index.html",
-            DocPage::AirGap => "docs/air-gap/index.html",
+            DocPage::Packaging => "docs/packaging.html",
+            DocPage::Reference => "docs/reference.html",
+            DocPage::Operators => "docs/operators.html",
+            DocPage::AirGap => "docs/air-gap.html",
         }
     }
 

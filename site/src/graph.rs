@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::catalogue::Catalogue;
+use crate::pages;
 
 /// Providers drawn per requirement; the rest are summed up in a "more" node
 /// linking to the interface page.
@@ -58,7 +59,7 @@ pub fn svg(cat: &Catalogue, s: usize, v: usize, root: &str) -> String {
         let rows = (shown + usize::from(extra > 0)).max(1) as u32;
         let iface_href = cat
             .interface(&r.interface)
-            .map(|_| format!("{root}interfaces/{}/index.html", r.interface));
+            .map(|_| format!("{root}{}", pages::interface_path(&r.interface)));
         let mut sentence = format!(
             "{} ({} {}{})",
             r.name,
@@ -74,8 +75,8 @@ pub fn svg(cat: &Catalogue, s: usize, v: usize, root: &str) -> String {
                 title: pdoc.name.clone(),
                 sub: format!("{} {}", pdoc.id, pdoc.version),
                 href: Some(format!(
-                    "{root}services/{}/{}/index.html",
-                    pdoc.id, pdoc.version
+                    "{root}{}",
+                    pages::version_path(&pdoc.id, &pdoc.version)
                 )),
                 y: row + k as u32,
             });
@@ -247,7 +248,13 @@ fn clip(s: &str) -> String {
 
 /// Escapes text for XML content and attribute values.
 pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        return s.to_owned();
+    }
+    let mut o = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
             '&' => o.push_str("&amp;"),

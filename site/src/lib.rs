@@ -15,7 +15,7 @@
 //! - [`search`]: the compact search data.
 //! - [`render`](mod@render): Tera, rayon and file writing.
 //!
-//! **Invariant:** pages use relative links only, to files (`.../index.html`), so the
+//! **Invariant:** pages use relative links only, to files (never a folder), so the
 //! site works from `file://`, any folder and any static server.
 //! **Invariant:** no page loads anything from another origin (no fonts, scripts or CDNs).
 //! **Invariant:** the same input renders the same bytes (no clocks, no hash order).

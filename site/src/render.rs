@@ -272,4 +272,57 @@ mod tests {
     fn builtin_templates_parse() {
         templates(None).unwrap();
     }
+
+    /// Every optional field left out (serde skips them): no template may
+    /// assume they exist.
+    #[test]
+    fn minimal_files_render() {
+        let config: hsp_index::RegistryConfig =
+            serde_json::from_value(json!({"name": "r", "title": "R"})).unwrap();
+        let interfaces: Vec<hsp_index::Interface> = vec![serde_json::from_value(json!({
+            "id": "fhir", "name": "FHIR", "description": "d", "versioning": "v",
+            "fields": [{"name": "url", "type": "url"}]
+        }))
+        .unwrap()];
+        let publisher: hsp_index::Publisher = serde_json::from_value(json!({
+            "name": "p", "title": "P", "namespaces": ["org.p"], "keys": []
+        }))
+        .unwrap();
+        let docs: Vec<hsp_index::Document> = [
+            json!({"id": "org.p.a", "version": "1", "name": "A", "summary": "s", "publisher": "p",
+                   "license": "MIT", "tasks": [{"name": "app", "image": "x@sha256:00", "memory_mib": 64}],
+                   "config": [{"name": "X"}],
+                   "provides": [{"interface": "fhir", "version": "4.0.1", "task": "app", "port": "http"}]}),
+            json!({"id": "org.p.b", "version": "2.0.0-rc.1", "name": "B", "summary": "s", "publisher": "nobody",
+                   "license": "LicenseRef-X", "yanked": "bad", "tasks": [],
+                   "requires": [{"name": "f", "interface": "fhir", "version": "^4"},
+                                {"name": "g", "interface": "undefined", "version": "*", "optional": true}]}),
+        ]
+        .into_iter()
+        .map(|d| serde_json::from_value(d).unwrap())
+        .collect();
+        let input = SiteInput::new(
+            &config,
+            &interfaces,
+            vec![crate::PublisherInput {
+                publisher: &publisher,
+                key_ids: vec![],
+            }],
+            docs.iter()
+                .map(|d| crate::DocumentInput {
+                    document: d,
+                    target: "t".into(),
+                })
+                .collect(),
+        );
+        let out = tempfile::tempdir().unwrap();
+        let report = render(&input, out.path()).unwrap();
+        assert_eq!(report.pages, 4 + 5 + 1 + 1 + 2 + 2);
+        let b = fs::read_to_string(out.path().join("services/org.p.b@2.0.0-rc.1.html")).unwrap();
+        assert!(b.contains("A 1"), "the provider of requirement f is linked");
+        assert!(
+            b.contains("No provider in this index"),
+            "the undefined interface has no provider"
+        );
+    }
 }

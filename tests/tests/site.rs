@@ -26,12 +26,12 @@ fn every_service_version_interface_and_publisher_has_a_page() {
     let dir = out.path();
     for d in &reg.documents {
         assert!(
-            dir.join(format!("services/{}/index.html", d.id)).is_file(),
+            dir.join(format!("services/{}.html", d.id)).is_file(),
             "{}",
             d.id
         );
         assert!(
-            dir.join(format!("services/{}/{}/index.html", d.id, d.version))
+            dir.join(format!("services/{}@{}.html", d.id, d.version))
                 .is_file(),
             "{} {}",
             d.id,
@@ -40,26 +40,24 @@ fn every_service_version_interface_and_publisher_has_a_page() {
     }
     for i in &reg.interfaces {
         assert!(
-            dir.join(format!("interfaces/{}/index.html", i.id))
-                .is_file(),
+            dir.join(format!("interfaces/{}.html", i.id)).is_file(),
             "{}",
             i.id
         );
     }
     for p in &reg.publishers {
         assert!(
-            dir.join(format!("publishers/{}/index.html", p.name))
-                .is_file(),
+            dir.join(format!("publishers/{}.html", p.name)).is_file(),
             "{}",
             p.name
         );
     }
     for doc in [
         "docs/index.html",
-        "docs/packaging/index.html",
-        "docs/reference/index.html",
-        "docs/operators/index.html",
-        "docs/air-gap/index.html",
+        "docs/packaging.html",
+        "docs/reference.html",
+        "docs/operators.html",
+        "docs/air-gap.html",
         "index.html",
         "search-data.js",
     ] {
@@ -149,10 +147,7 @@ fn environment_snippets_are_valid_environment_files() {
     let (out, _) = render_example();
     let pre = regex::Regex::new(r#"(?s)<pre id="snippet"[^>]*><code>(.*?)</code></pre>"#).unwrap();
     for d in &reg.documents {
-        let html = page(
-            out.path(),
-            &format!("services/{}/{}/index.html", d.id, d.version),
-        );
+        let html = page(out.path(), &format!("services/{}@{}.html", d.id, d.version));
         let text = pre
             .captures(&html)
             .unwrap_or_else(|| panic!("{} {}: no snippet", d.id, d.version))[1]
@@ -194,7 +189,7 @@ fn version_pages_link_requirements_to_their_providers() {
         .unwrap();
     let html = page(
         out.path(),
-        &format!("services/{}/{}/index.html", hapi.id, hapi.version),
+        &format!("services/{}@{}.html", hapi.id, hapi.version),
     );
     assert!(html.contains("<svg"), "graph missing");
     assert!(
@@ -221,7 +216,7 @@ fn version_pages_link_requirements_to_their_providers() {
         .max_by_key(|d| hsp_index::version::parse_version(&d.version).unwrap())
         .expect("a postgres provider matches");
     let href = format!(
-        "href=\"../../../services/org.hsp.community.postgresql/{}/index.html\"",
+        "href=\"../services/org.hsp.community.postgresql@{}.html\"",
         pg.version
     );
     assert!(html.contains(&href), "no link to {href}");
@@ -245,21 +240,18 @@ fn snapshots_of_representative_pages() {
         ("home", "index.html".to_string()),
         (
             "service_hapi",
-            "services/org.hapifhir.server/index.html".to_string(),
+            "services/org.hapifhir.server.html".to_string(),
         ),
         (
             "version_hapi",
             format!(
-                "services/org.hapifhir.server/{}/index.html",
+                "services/org.hapifhir.server@{}.html",
                 newest("org.hapifhir.server")
             ),
         ),
-        ("interface_fhir", "interfaces/fhir/index.html".to_string()),
-        (
-            "publisher_hapifhir",
-            "publishers/hapifhir/index.html".to_string(),
-        ),
-        ("docs_packaging", "docs/packaging/index.html".to_string()),
+        ("interface_fhir", "interfaces/fhir.html".to_string()),
+        ("publisher_hapifhir", "publishers/hapifhir.html".to_string()),
+        ("docs_packaging", "docs/packaging.html".to_string()),
     ] {
         insta::assert_snapshot!(name, page(out.path(), &rel));
     }

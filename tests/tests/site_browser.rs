@@ -124,7 +124,7 @@ fn example_site_in_chromium_search_graph_links_and_accessibility() {
     hsp_site::render(&reg.input(), folder.path()).unwrap();
     let out = hsp_tests::root().join("tests/output");
     let version = format!(
-        "services/org.hapifhir.server/{}/index.html",
+        "services/org.hapifhir.server@{}.html",
         newest(&reg, "org.hapifhir.server")
     );
     let cfg = json!({
@@ -132,9 +132,9 @@ fn example_site_in_chromium_search_graph_links_and_accessibility() {
         "file": format!("file://{}/index.html", folder.path().display()),
         "version": version,
         "query": "fhir",
-        "axe": ["index.html", "services/org.hapifhir.server/index.html", version,
-                "interfaces/fhir/index.html", "publishers/hapifhir/index.html",
-                "docs/packaging/index.html", "docs/reference/index.html"],
+        "axe": ["index.html", "services/org.hapifhir.server.html", version,
+                "interfaces/fhir.html", "publishers/hapifhir.html",
+                "docs/packaging.html", "docs/reference.html"],
         "out": out,
     });
     let run = Command::new(node())
@@ -298,7 +298,7 @@ fn serve_rebuilds_on_change_and_keeps_serving_after_a_bad_edit() {
     let repo = tempfile::tempdir().unwrap();
     copy_dir(&hsp_tests::root().join("examples/registry"), repo.path());
     let server = serve(repo.path(), &[]);
-    let page = format!("{}services/org.axllent.mailpit/index.html", server.url);
+    let page = format!("{}services/org.axllent.mailpit.html", server.url);
     let (status, body) = get(&page);
     assert_eq!(status, 200);
     // The signed index is served next to the site.
