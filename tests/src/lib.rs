@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod examples;
+pub mod images;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -5,8 +5,9 @@
 //! 1. choose the target spec: the planned one, unless its version is marked bad
 //!    or updates are outside the window, in which case the last good one;
 //! 2. save the attempt in the journal, prepare (pull, download, volumes);
-//! 3. start the missing units of the target next to the old ones (or, where the
-//!    driver cannot overlap — a host with fixed ports — stop the old ones first);
+//! 3. start the missing units of the target next to the old ones (or, where they
+//!    cannot overlap — an instance with volumes, a host with fixed ports — stop
+//!    the old ones first);
 //! 4. wait until every unit is healthy within the task's deadline;
 //! 5. healthy: record it as good, then stop the old units; unhealthy: stop the
 //!    new units, mark the version bad, bring the last good spec back.
@@ -499,7 +500,11 @@ impl Converge<'_> {
             .copied()
             .filter(|(t, r)| !running.contains(&(t.name.clone(), *r)))
             .collect();
-        if !missing.is_empty() && !self.driver.overlap(target) {
+        // Two versions never share a volume (a database would not survive it),
+        // and some targets cannot run two versions side by side at all.
+        let overlap =
+            self.driver.overlap(target) && target.tasks.iter().all(|t| t.volumes.is_empty());
+        if !missing.is_empty() && !overlap {
             for u in units.iter().filter(|u| u.spec != tspec).rev() {
                 let timeout = stop_timeout(self.journal, u);
                 self.driver.stop(u, timeout)?;

@@ -1,0 +1,330 @@
+//! `hsp-agent apply --target host`: the same scenarios as `deploy_docker.rs`
+//! with small local tar.gz artifacts (the busybox httpd script), supervised
+//! processes on unique 127.0.0.1 ports, no Docker. What the tests check they
+//! read from /proc, the ports and the files, not from the agent's journal.
+
+mod deploy_support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use deploy_support::*;
+use hsp_agent::driver::host::process::{scan, Labelled};
+use hsp_index::Plan;
+
+/// Kills every process labelled with the test's state dir, whatever happens.
+struct Cleanup(PathBuf, String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let state = std::fs::canonicalize(&self.0).unwrap_or(self.0.clone());
+        for p in scan(&state, &self.1) {
+            let _ = Command::new("kill")
+                .args(["-9", &p.pid.to_string()])
+                .status();
+        }
+    }
+}
+
+fn example(tag: &str) -> (Example, Cleanup) {
+    let ex = Example::new(Kind::Host, tag);
+    let guard = Cleanup(ex.state().join(&ex.env), ex.env.clone());
+    (ex, guard)
+}
+
+fn processes(ex: &Example) -> Vec<Labelled> {
+    scan(&ex.env_state(), &ex.env)
+}
+
+fn label<'a>(p: &'a Labelled, k: &str) -> &'a str {
+    p.labels
+        .get(&format!("org.hsp.agent.{k}"))
+        .map_or("", String::as_str)
+}
+
+/// Exactly the plan's supervisors run, each with its task running under it, and
+/// no task process is left without a supervisor.
+fn assert_converged(ex: &Example, plan: &Plan) {
+    let procs = processes(ex);
+    let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
+    for s in procs.iter().filter(|p| p.supervisor) {
+        *seen
+            .entry((
+                label(s, "instance").into(),
+                label(s, "task").into(),
+                label(s, "spec").into(),
+            ))
+            .or_default() += 1;
+        assert!(
+            procs.iter().any(|c| !c.supervisor && c.ppid == s.pid),
+            "supervisor {} has no task process",
+            s.pid
+        );
+    }
+    let want: BTreeMap<_, _> = wanted(plan, Kind::Host)
+        .into_iter()
+        .map(|(i, t, s, n)| ((i, t, s), n))
+        .collect();
+    assert_eq!(seen, want, "supervised processes differ from the plan");
+    for c in procs.iter().filter(|p| !p.supervisor) {
+        let mut cur = c.ppid;
+        let mut ok = false;
+        for _ in 0..64 {
+            match procs.iter().find(|p| p.pid == cur) {
+                Some(p) if p.supervisor => {
+                    ok = true;
+                    break;
+                }
+                Some(p) => cur = p.ppid,
+                None => break,
+            }
+        }
+        assert!(
+            ok,
+            "process {} ({:?}) has no supervisor: an orphan",
+            c.pid, c.labels
+        );
+    }
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.starts_with("HTTP/1.1 200")
+        .then(|| body.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn volume(ex: &Example) -> PathBuf {
+    ex.env_state().join("host/fhir-db/volumes/data")
+}
+
+#[test]
+fn worked_example_deploys_upgrades_and_rolls_back() {
+    let (ex, _guard) = example("up");
+    let (db_port, app_port) = ex.ports;
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    let out = ex.apply_ok(&v1);
+    assert!(out.contains("fhir: deployed 1.0.0, healthy"), "{out}");
+    assert_converged(&ex, &v1);
+    assert_eq!(get(app_port, "/version").as_deref(), Some("1.0.0\n"));
+    assert_eq!(
+        get(app_port, "/.upstream").as_deref(),
+        Some("ok\n"),
+        "the app reached the db on 127.0.0.1"
+    );
+    let root = ex.env_state().join("host");
+    let current = std::fs::read_link(root.join("fhir/current")).unwrap();
+    assert!(current.starts_with("releases/1.0.0-"), "{current:?}");
+    // Two workers (no ports), one app process (a host port is taken once).
+    assert_eq!(
+        processes(&ex)
+            .iter()
+            .filter(|p| p.supervisor && label(p, "task") == "worker")
+            .count(),
+        2
+    );
+    // Secrets reach the process environment only.
+    let app = processes(&ex)
+        .into_iter()
+        .find(|p| !p.supervisor && label(&p, "task") == "app")
+        .unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", app.pid)).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(environ.contains("OAUTH_CLIENT_SECRET=s3cr3t-oauth-value"));
+    let password =
+        std::fs::read_to_string(ex.env_state().join("secrets/fhir-db/PASSWORD")).unwrap();
+    assert!(environ.contains(&format!(
+        "DATABASE_URL=postgres://fhir:{password}@127.0.0.1:{db_port}/fhir"
+    )));
+    let journal = std::fs::read_to_string(ex.env_state().join("journal.json")).unwrap();
+    assert!(!journal.contains(&password) && !journal.contains("s3cr3t-oauth-value"));
+    std::fs::write(volume(&ex).join("marker"), "precious").unwrap();
+
+    // Upgrade: new release folder and link, the db is untouched.
+    let db_pid = processes(&ex)
+        .into_iter()
+        .find(|p| p.supervisor && label(p, "instance") == "fhir-db")
+        .unwrap()
+        .pid;
+    let v2 = ex.plan("1.1.0", "14.0.0", false);
+    let out = ex.apply_ok(&v2);
+    assert!(
+        out.contains("fhir: upgraded 1.0.0 -> 1.1.0, healthy"),
+        "{out}"
+    );
+    assert_converged(&ex, &v2);
+    assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
+    assert!(std::fs::read_link(root.join("fhir/current"))
+        .unwrap()
+        .starts_with("releases/1.1.0-"));
+    assert!(
+        processes(&ex).iter().any(|p| p.pid == db_pid),
+        "the db was restarted"
+    );
+
+    // Broken release: rolled back to 1.1.0 (restarted from its kept release), marked bad.
+    let v3 = ex.plan("1.2.0", "14.0.0", true);
+    let out = ex.apply(&v3, &[]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1.2.0 was unhealthy") && stdout.contains("rolled back to 1.1.0"),
+        "{stdout}"
+    );
+    assert_converged(&ex, &v2);
+    assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
+    assert!(std::fs::read_link(root.join("fhir/current"))
+        .unwrap()
+        .starts_with("releases/1.1.0-"));
+    let status = ex.status_json();
+    let fhir = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["instance"] == "fhir")
+        .unwrap()
+        .clone();
+    assert!(fhir["bad_versions"]["1.2.0"].is_string(), "{status}");
+    assert_eq!(fhir["health"], "healthy", "{status}");
+    let out = ex.apply(&v3, &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kept 1.1.0 instead of 1.2.0"),
+        "{}",
+        show(&out)
+    );
+    let v4 = ex.plan("1.3.0", "14.0.0", false);
+    assert!(ex.apply_ok(&v4).contains("upgraded 1.1.0 -> 1.3.0"));
+    assert_converged(&ex, &v4);
+    assert_eq!(
+        std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
+        "precious"
+    );
+}
+
+#[test]
+fn pruning_keeps_volumes_unless_purge() {
+    let (ex, _guard) = example("prune");
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    ex.apply_ok(&v1);
+    std::fs::write(volume(&ex).join("marker"), "kept").unwrap();
+    let out = ex.apply_ok(&ex.empty_plan());
+    assert!(
+        out.find("fhir:").unwrap() < out.find("fhir-db:").unwrap(),
+        "consumers stop first: {out}"
+    );
+    assert!(processes(&ex).is_empty());
+    assert_eq!(get(ex.ports.1, "/healthz"), None);
+    ex.apply_ok(&v1);
+    assert_eq!(
+        std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
+        "kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(volume(&ex).join("boots")).unwrap(),
+        "2\n"
+    );
+    let out = ex.apply(&ex.empty_plan(), &["--purge"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!volume(&ex).exists());
+    assert!(processes(&ex).is_empty());
+}
+
+#[test]
+fn foreign_processes_are_left_alone() {
+    let (ex, _guard) = example("own");
+    // Same environment name and labels, but another agent's state dir; and an
+    // unlabelled process running the same kind of program.
+    let mut labelled = Command::new("sleep")
+        .arg("300")
+        .env("HSP_AGENT_ENVIRONMENT", &ex.env)
+        .env("HSP_AGENT_STATE", "/var/lib/someone-else")
+        .env("HSP_AGENT_SUPERVISOR", "1")
+        .env("HSP_AGENT_INSTANCE", "fhir")
+        .spawn()
+        .unwrap();
+    let mut plain = Command::new("/bin/busybox")
+        .args(["sleep", "300"])
+        .spawn()
+        .unwrap();
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    ex.apply_ok(&v1);
+    assert_converged(&ex, &v1);
+    ex.apply_ok(&ex.empty_plan());
+    for c in [&mut labelled, &mut plain] {
+        assert!(
+            c.try_wait().unwrap().is_none(),
+            "a foreign process was stopped"
+        );
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+}
+
+#[test]
+fn artifact_with_wrong_hash_is_refused_before_unpacking() {
+    let (ex, _guard) = example("hash");
+    let mut plan = ex.plan("1.0.0", "14.0.0", false);
+    plan.instances[0].tasks[0].artifacts[0].sha256 = "0".repeat(64);
+    let out = ex.apply(&plan, &[]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("fhir-db: failed: artifact file://") && stdout.contains("sha256"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fhir: skipped: waiting for fhir-db"),
+        "{stdout}"
+    );
+    assert!(!ex.env_state().join("host/fhir-db/releases").exists());
+    assert!(processes(&ex).is_empty());
+}
+
+#[test]
+fn kill_minus_9_at_random_points_converges() {
+    let (ex, _guard) = example("kill");
+    let plans = [
+        ex.plan("1.0.0", "14.0.0", false),
+        ex.plan("1.1.0", "14.0.1", false),
+    ];
+    let paths = [
+        ex.write_plan(&plans[0], "p0"),
+        ex.write_plan(&plans[1], "p1"),
+    ];
+    let t = Instant::now();
+    ex.apply_ok(&plans[0]);
+    let full = t.elapsed();
+    std::fs::write(volume(&ex).join("marker"), "survives").unwrap();
+    let mut rng = Rng::new();
+    for round in 0..20 {
+        let next = (round + 1) % 2;
+        let mut child = ex
+            .apply_cmd(&paths[next])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let at = Duration::from_millis(rng.below(full.as_millis() as u64 * 3 / 2));
+        std::thread::sleep(at);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let out = ex.apply(&plans[next], &[]);
+        assert!(
+            out.status.success(),
+            "round {round}, killed after {at:?}:\n{}",
+            show(&out)
+        );
+        assert_converged(&ex, &plans[next]);
+        assert_eq!(
+            std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
+            "survives",
+            "round {round}"
+        );
+    }
+}
