@@ -66,6 +66,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     .with_context(|| format!("planning {}", args.env.display()))?;
+    for scope in env.config.keys() {
+        let used = plan
+            .instances
+            .iter()
+            .any(|i| i.name == *scope || i.service == *scope);
+        if !used {
+            eprintln!(
+                "warning: {}: config.{scope} matches no instance name or service id of the plan (instances: {})",
+                args.env.display(),
+                plan.instances.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     let actions = planner::actions(now.as_ref(), &plan);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);

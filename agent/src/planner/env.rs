@@ -129,11 +129,12 @@ pub fn parse_environment(
             base.join(&*file)
         };
         if let Some(problem) = secret_check(&abs) {
-            c.issue(
-                &format!("{ptr}/secret_file"),
-                problem,
-                Some(format!("chmod 600 {}", abs.display())),
-            );
+            let hint = if abs.exists() {
+                format!("chmod 600 {}", abs.display())
+            } else {
+                format!("write the value to {} and chmod 600 it; relative paths start at the environment file's folder", abs.display())
+            };
+            c.issue(&format!("{ptr}/secret_file"), problem, Some(hint));
         }
         *file = abs.display().to_string();
     }
