@@ -285,3 +285,38 @@ fn hsp_build_output_has_no_broken_links() {
         broken
     );
 }
+
+/// A registry's own templates, logo and colour replace the built-in look.
+#[test]
+fn registry_overrides_templates_logo_and_colour() {
+    let mut reg = example();
+    reg.config.site.primary_colour = Some("#7a1f5c".into());
+    let custom = tempfile::tempdir().unwrap();
+    std::fs::write(
+        custom.path().join("home.html"),
+        "{% extends \"base.html\" %}{% block content %}<h1>Our own catalogue</h1><p>{{ services | length }} services</p>{% endblock content %}",
+    )
+    .unwrap();
+    let logo = custom.path().join("logo.svg");
+    std::fs::write(&logo, "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+    let mut input = reg.input();
+    input.templates_dir = Some(custom.path().to_path_buf());
+    input.logo = Some(logo);
+    let out = tempfile::tempdir().unwrap();
+    hsp_site::render(&input, out.path()).unwrap();
+    let home = page(out.path(), "index.html");
+    assert!(
+        home.contains("<h1>Our own catalogue</h1>"),
+        "template override not used"
+    );
+    assert!(home.contains("--primary: #7a1f5c"), "colour not applied");
+    assert!(home.contains("src=\"assets/logo.svg\""), "logo not shown");
+    assert!(out.path().join("assets/logo.svg").is_file());
+    // Pages the registry did not override keep the built-in template.
+    assert!(page(out.path(), "docs/packaging.html").contains("Packaging requirements"));
+
+    // A colour that could break out of the stylesheet is refused.
+    reg.config.site.primary_colour = Some("red;}body{display:none".into());
+    let err = hsp_site::render(&reg.input(), out.path()).unwrap_err();
+    assert!(err.to_string().contains("primary_colour"), "{err}");
+}
