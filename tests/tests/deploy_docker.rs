@@ -326,10 +326,17 @@ fn foreign_containers_are_left_alone() {
 #[test]
 fn kill_minus_9_at_random_points_converges() {
     let (ex, _guard) = example("kill");
+    // One replica per task keeps the 40 applies short; the scenario is the same.
     let plans = [
         ex.plan("1.0.0", "14.0.0", false),
         ex.plan("1.1.0", "14.0.1", false),
-    ];
+    ]
+    .map(|mut p| {
+        for t in p.instances.iter_mut().flat_map(|i| i.tasks.iter_mut()) {
+            t.instances.min = 1;
+        }
+        p
+    });
     let paths = [
         ex.write_plan(&plans[0], "p0"),
         ex.write_plan(&plans[1], "p1"),

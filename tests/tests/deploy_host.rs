@@ -120,7 +120,7 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     );
     let root = ex.env_state().join("host");
     let current = std::fs::read_link(root.join("fhir/current")).unwrap();
-    assert!(current.starts_with("releases/1.0.0-"), "{current:?}");
+    assert!(current.to_string_lossy().starts_with("releases/1.0.0-"), "{current:?}");
     // Two workers (no ports), one app process (a host port is taken once).
     assert_eq!(
         processes(&ex)
@@ -162,6 +162,7 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
     assert!(std::fs::read_link(root.join("fhir/current"))
         .unwrap()
+        .to_string_lossy()
         .starts_with("releases/1.1.0-"));
     assert!(
         processes(&ex).iter().any(|p| p.pid == db_pid),
@@ -181,6 +182,7 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
     assert!(std::fs::read_link(root.join("fhir/current"))
         .unwrap()
+        .to_string_lossy()
         .starts_with("releases/1.1.0-"));
     let status = ex.status_json();
     let fhir = status["services"]
@@ -289,10 +291,17 @@ fn artifact_with_wrong_hash_is_refused_before_unpacking() {
 #[test]
 fn kill_minus_9_at_random_points_converges() {
     let (ex, _guard) = example("kill");
+    // One replica per task keeps the 40 applies short; the scenario is the same.
     let plans = [
         ex.plan("1.0.0", "14.0.0", false),
         ex.plan("1.1.0", "14.0.1", false),
-    ];
+    ]
+    .map(|mut p| {
+        for t in p.instances.iter_mut().flat_map(|i| i.tasks.iter_mut()) {
+            t.instances.min = 1;
+        }
+        p
+    });
     let paths = [
         ex.write_plan(&plans[0], "p0"),
         ex.write_plan(&plans[1], "p1"),
@@ -327,4 +336,61 @@ fn kill_minus_9_at_random_points_converges() {
             "round {round}"
         );
     }
+}
+
+/// The unit files the host driver renders for systemd pass `systemd-analyze verify`.
+#[test]
+fn systemd_units_verify() {
+    use hsp_agent::driver::host::systemd::{env_file, render, UnitFile};
+    let analyze = PathBuf::from("/usr/bin/systemd-analyze");
+    assert!(
+        analyze.exists(),
+        "systemd-analyze is missing: run .ci/install (systemd)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("bin/start");
+    std::fs::create_dir_all(program.parent().unwrap()).unwrap();
+    std::fs::copy(
+        hsp_tests::root().join("tests/fixtures/images/svc/bin/start"),
+        &program,
+    )
+    .unwrap();
+    let env = dir.path().join("app.env");
+    std::fs::write(
+        &env,
+        env_file(&[("OAUTH_SECRET".into(), "a \"quoted\" $ecret%".into())]),
+    )
+    .unwrap();
+    let labels = vec![("HSP_AGENT_ENVIRONMENT".to_string(), "clinic".to_string())];
+    let unit = render(&UnitFile {
+        description: "HSP clinic/fhir app 0 (org.example.fhir 1.0.0)".into(),
+        program: &program,
+        args: &["worker".to_string(), "100% $HOME".to_string()],
+        working_dir: dir.path(),
+        labels: &labels,
+        env_file: &env,
+        memory_mib: 64,
+        cpus: Some(0.5),
+        stop_timeout_s: 10,
+    });
+    let path = dir.path().join("hsp-clinic-fhir-app-0.service");
+    std::fs::write(&path, &unit).unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("hsp-clinic-fhir-app-0"))
+        .collect();
+    assert!(
+        out.status.success() && problems.is_empty(),
+        "{unit}\n{stderr}"
+    );
+    assert!(
+        unit.contains("ExecStart=") && unit.contains("\"100%% $$HOME\""),
+        "{unit}"
+    );
 }
