@@ -82,12 +82,12 @@ pub fn read_environment(path: &Path) -> Result<LoadedEnvironment, EnvError> {
 }
 
 /// Parses and checks environment text. `secret_check` says what is wrong with a
-/// secret file (`None` when it is fine); `base` is where relative paths start.
+/// secret file and how to fix it (`None` when it is fine); `base` is where relative paths start.
 pub fn parse_environment(
     path: &Path,
     bytes: &[u8],
     base: &Path,
-    secret_check: &dyn Fn(&Path) -> Option<String>,
+    secret_check: &dyn Fn(&Path) -> Option<(String, String)>,
 ) -> Result<LoadedEnvironment, EnvError> {
     let invalid = |issues| EnvError::Invalid {
         path: path.into(),
@@ -128,12 +128,7 @@ pub fn parse_environment(
         } else {
             base.join(&*file)
         };
-        if let Some(problem) = secret_check(&abs) {
-            let hint = if abs.exists() {
-                format!("chmod 600 {}", abs.display())
-            } else {
-                format!("write the value to {} and chmod 600 it; relative paths start at the environment file's folder", abs.display())
-            };
+        if let Some((problem, hint)) = secret_check(&abs) {
             c.issue(&format!("{ptr}/secret_file"), problem, Some(hint));
         }
         *file = abs.display().to_string();
@@ -149,20 +144,22 @@ pub fn parse_environment(
 }
 
 /// What is wrong with a secret file, without reading it.
-pub fn secret_file_problem(path: &Path) -> Option<String> {
+pub fn secret_file_problem(path: &Path) -> Option<(String, String)> {
+    let chmod = format!("chmod 600 {}", path.display());
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {
-            return Some(format!(
-                "secret file {} cannot be read: {e}",
-                path.display()
-            ))
+            let hint = format!("write the value to {} and {chmod}; relative paths start at the environment file's folder", path.display());
+            return Some((
+                format!("secret file {} cannot be read: {e}", path.display()),
+                hint,
+            ));
         }
     };
     if !meta.is_file() {
-        return Some(format!(
-            "secret file {} is not a regular file",
-            path.display()
+        return Some((
+            format!("secret file {} is not a regular file", path.display()),
+            "point secret_file at a file holding the value".into(),
         ));
     }
     #[cfg(unix)]
@@ -170,9 +167,9 @@ pub fn secret_file_problem(path: &Path) -> Option<String> {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Some(format!(
-                "secret file {} has mode {mode:04o}; it must be readable by its owner only (0600)",
-                path.display()
+            return Some((
+                format!("secret file {} has mode {mode:04o}; it must be readable by its owner only (0600)", path.display()),
+                chmod,
             ));
         }
     }
@@ -441,10 +438,11 @@ mod tests {
     fn load(text: &str, bad_secrets: bool) -> Result<LoadedEnvironment, String> {
         let check = move |p: &Path| {
             bad_secrets.then(|| {
-                format!(
+                let problem = format!(
                     "secret file {} has mode 0644; it must be readable by its owner only (0600)",
                     p.display()
-                )
+                );
+                (problem, format!("chmod 600 {}", p.display()))
             })
         };
         parse_environment(
