@@ -21,6 +21,7 @@
 #   idle poll as a process     hsp-agent 0.08 s (cpu 0.07 s, 0 B body: 2.root.json 404 + timestamp 304)
 #                              python-tuf ngclient 0.22 s (cpu 0.20 s)
 #   idle poll in-process       0.73 ms wall, 0.2 ms CPU, 0 B, 2 requests; RSS between polls 28 MB
+#                              python-tuf ngclient (new Updater per poll) 161 ms wall, 98 ms CPU
 #   poll after an unrelated publisher changed  1,498,636 B (top-level targets lists all
 #                              10,010 API files: 1.49 MB); the unchanged service re-read: 0 B
 set -euo pipefail
@@ -82,6 +83,21 @@ for r in $(seq 1 "$RUNS"); do
   timed "pyidle-$r" "$PY" "$W/ngclient.py" "$ROOT" "$W/py-md" "$URL/metadata"
 done
 
+cat >"$W/ngclient_poll.py" <<'PYEOF'
+import json, sys, time
+from tuf.ngclient import Updater
+root, md, url, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+boot = open(root, "rb").read()
+walls, cpu0 = [], time.process_time()
+for _ in range(n):  # an ngclient Updater refreshes once: a poll is a new Updater
+    t = time.perf_counter()
+    Updater(metadata_dir=md, metadata_base_url=url, bootstrap=boot).refresh()
+    walls.append((time.perf_counter() - t) * 1000)
+walls.sort()
+print(json.dumps({"polls": n, "median_wall_ms": round(walls[n // 2], 3),
+                  "cpu_ms_per_poll": round((time.process_time() - cpu0) * 1000 / n, 3)}))
+PYEOF
+PYINPROC=$("$PY" "$W/ngclient_poll.py" "$ROOT" "$W/py-md" "$URL/metadata" 50)
 echo "in-process polls ..." >&2
 INPROC=$(HSP_BENCH_INDEX=$URL HSP_BENCH_METADATA=$W/md HSP_BENCH_TARGET=api/services/com.bench0.svc0.json \
   cargo bench -q -p hsp-agent --bench poll 2>"$W/bench.err" | tail -1) || { cat "$W/bench.err" >&2; INPROC="(cargo bench failed)"; }
@@ -110,5 +126,6 @@ printf 'full refresh as a process:   hsp-agent %s s (cpu %s s, %s B, max RSS %s 
 printf 'idle poll as a process:      hsp-agent %s s (cpu %s s, %s B, max RSS %s KB)   python-tuf ngclient %s s (cpu %s s)\n' \
   "$(col idle 1)" "$(cpu idle)" "$(bytes idle)" "$(col idle 4)" "$(col pyidle 1)" "$(cpu pyidle)"
 echo "idle poll in-process:        $INPROC"
+echo "idle poll in-process, python-tuf ngclient: $PYINPROC"
 printf 'poll after an unrelated publisher changed: %s B (%s s); re-reading the unchanged service afterwards: %s B\n' \
   "$(bytes changed)" "$(col changed 1)" "$reread"
