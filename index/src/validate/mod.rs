@@ -460,3 +460,79 @@ pub fn validate_repo(input: RepoInput) -> Repo {
     repo.diagnostics = diags;
     repo
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_the_layout() {
+        for (path, want) in [
+            ("registry.json", Some(Kind::Config)),
+            ("interfaces/fhir.json", Some(Kind::Interface)),
+            ("interfaces/README.md", None),
+            ("publishers/acme/publisher.json", Some(Kind::Publisher)),
+            ("publishers/acme/acme.json", None),
+            (
+                "publishers/acme/services/com.acme.app/1.0.0.json",
+                Some(Kind::Document),
+            ),
+            ("publishers/acme/services/stray.json", Some(Kind::Document)),
+            ("keys/1.root.json", None),
+            ("sub/registry.json", None),
+        ] {
+            assert_eq!(classify(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn diagnostics_print_as_path_line_column() {
+        let text = b"{\n  \"requires\": [{\"version\": \"^x\"}]\n}";
+        let d = Finding::new(
+            Code::VersionRange,
+            "/requires/0/version",
+            "`^x` is not a version range",
+        )
+        .hint("e.g. `>=13, <17`")
+        .resolve("a/1.0.json", text);
+        assert_eq!(
+            d.to_string(),
+            "a/1.0.json:2:28: error[E012]: requires[0].version: `^x` is not a version range\n  hint: e.g. `>=13, <17`"
+        );
+        let w =
+            Finding::new(Code::NoSmokeTest, "", "there is no smoke test").resolve("a.json", text);
+        assert_eq!(
+            w.to_string(),
+            "a.json:1:1: warning[W003]: there is no smoke test"
+        );
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["code"], "E012");
+        assert_eq!(json["severity"], "error");
+        assert_eq!(json["field"], "requires[0].version");
+        assert!(serde_json::to_value(&w).unwrap().get("hint").is_none());
+    }
+
+    #[test]
+    fn a_loose_set_of_documents_skips_registry_rules() {
+        let doc = br#"{"id": "com.acme.app", "version": "1.0.0", "name": "A", "summary": "s",
+            "publisher": "nobody", "license": "MIT",
+            "requires": [{"name": "db", "interface": "nowhere", "version": "*"}],
+            "tasks": [{"name": "app", "image": "a@sha256:0000000000000000000000000000000000000000000000000000000000000000", "memory_mib": 64}],
+            "smoke_test": {"task": "app", "command": ["true"]}}"#;
+        let input = RepoInput {
+            documents: vec![Source {
+                path: "x/app.json".into(),
+                bytes: doc.to_vec(),
+            }],
+            ..Default::default()
+        };
+        let repo = validate_repo(input);
+        assert_eq!(repo.diagnostics, vec![]);
+        assert_eq!((repo.files, repo.documents.len()), (1, 1));
+        assert_eq!(
+            repo.documents[0].bytes,
+            doc.to_vec(),
+            "the exact bytes are kept"
+        );
+    }
+}
