@@ -116,6 +116,10 @@ pub fn describe(o: &Outcome) -> String {
         Outcome::Deployed {
             version,
             from: Some(f),
+        } if f == version => format!("reconfigured {version}, healthy"),
+        Outcome::Deployed {
+            version,
+            from: Some(f),
         } => format!("upgraded {f} -> {version}, healthy"),
         Outcome::Deployed {
             version,

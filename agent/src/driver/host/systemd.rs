@@ -42,6 +42,12 @@ pub fn quote(word: &str) -> String {
     s
 }
 
+/// A path setting (`WorkingDirectory=`, `EnvironmentFile=`): taken literally to
+/// the end of the line, not quoted; only `%` specifiers need escaping.
+fn path_value(p: &Path) -> String {
+    p.to_string_lossy().replace('%', "%%").replace('\n', " ")
+}
+
 /// Renders the unit file.
 pub fn render(u: &UnitFile) -> String {
     let mut s = String::new();
@@ -62,19 +68,11 @@ pub fn render(u: &UnitFile) -> String {
         exec.push_str(&quote(a));
     }
     let _ = writeln!(s, "ExecStart={exec}");
-    let _ = writeln!(
-        s,
-        "WorkingDirectory={}",
-        quote(&u.working_dir.to_string_lossy())
-    );
+    let _ = writeln!(s, "WorkingDirectory={}", path_value(u.working_dir));
     for (k, v) in u.labels {
         let _ = writeln!(s, "Environment={}", quote(&format!("{k}={v}")));
     }
-    let _ = writeln!(
-        s,
-        "EnvironmentFile={}",
-        quote(&u.env_file.to_string_lossy())
-    );
+    let _ = writeln!(s, "EnvironmentFile={}", path_value(u.env_file));
     let _ = writeln!(
         s,
         "Restart=always\nRestartSec=1\nKillMode=mixed\nTimeoutStopSec={}",
