@@ -442,6 +442,11 @@ fn codes_table_lists_every_code() {
         );
     }
     assert_eq!(stdout.lines().count(), Code::ALL.len() + 2);
+    let doc = std::fs::read_to_string(root().join("docs/check.md")).unwrap();
+    assert!(
+        doc.ends_with(&stdout),
+        "docs/check.md must end with the output of `hsp check --codes`"
+    );
 }
 
 /// `schemas/` is what `hsp schema` writes from the types (editors validate with
