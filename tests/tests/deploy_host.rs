@@ -120,7 +120,10 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     );
     let root = ex.env_state().join("host");
     let current = std::fs::read_link(root.join("fhir/current")).unwrap();
-    assert!(current.to_string_lossy().starts_with("releases/1.0.0-"), "{current:?}");
+    assert!(
+        current.to_string_lossy().starts_with("releases/1.0.0-"),
+        "{current:?}"
+    );
     // Two workers (no ports), one app process (a host port is taken once).
     assert_eq!(
         processes(&ex)
@@ -132,7 +135,7 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     // Secrets reach the process environment only.
     let app = processes(&ex)
         .into_iter()
-        .find(|p| !p.supervisor && label(&p, "task") == "app")
+        .find(|p| !p.supervisor && label(p, "task") == "app")
         .unwrap();
     let environ = std::fs::read(format!("/proc/{}/environ", app.pid)).unwrap();
     let environ = String::from_utf8_lossy(&environ);

@@ -220,7 +220,8 @@ mod tests {
     fn hostile_archives_are_refused() {
         use tar::EntryType as T;
         let dir = tempfile::tempdir().unwrap();
-        let cases: Vec<(&str, Vec<(&str, T, Option<&str>)>, bool)> = vec![
+        type Entry<'a> = (&'a str, T, Option<&'a str>);
+        let cases: Vec<(&str, Vec<Entry>, bool)> = vec![
             (
                 "plain",
                 vec![
