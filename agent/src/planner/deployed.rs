@@ -227,3 +227,61 @@ impl fmt::Display for Action {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(instances: &[(&str, &str, &str, &str)]) -> Plan {
+        let instances: Vec<serde_json::Value> = instances
+            .iter()
+            .map(|(name, service, version, image)| {
+                serde_json::json!({
+                    "name": name, "service": service, "version": version, "license": "MIT", "reason": "test",
+                    "tasks": [{"name": "app", "image": image, "ports": [], "env": {}, "memory_mib": 64,
+                               "instances": {"min": 1, "max": 1}, "stop_timeout_s": 10}]
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({"environment": "t", "instances": instances}))
+            .unwrap()
+    }
+
+    #[test]
+    fn actions_from_now_to_next() {
+        let now = plan(&[
+            ("db", "org.pg", "16.0.0", "pg@a"),
+            ("app", "org.app", "2.0.0", "app@a"),
+            ("web", "org.web", "1.0.0", "w@a"),
+            ("old", "org.old", "1.0.0", "o@a"),
+        ]);
+        let next = plan(&[
+            ("db", "org.pg", "16.0.0", "pg@b"),
+            ("app", "org.app", "1.9.0", "app@a"),
+            ("web", "org.other", "1.0.0", "w@a"),
+            ("new", "org.new", "0.1.0", "n@a"),
+        ]);
+        let got: Vec<String> = actions(Some(&now), &next)
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "keep       db: org.pg 16.0.0 (reconfigured)",
+                "downgrade  app: org.app 2.0.0 -> 1.9.0",
+                "replace    web: org.web -> org.other 1.0.0",
+                "add        new: org.new 0.1.0",
+                "remove     old: org.old 1.0.0",
+            ]
+        );
+        let fresh: Vec<String> = actions(None, &next).iter().map(|a| a.to_string()).collect();
+        assert!(fresh.iter().all(|a| a.starts_with("add ")), "{fresh:?}");
+        let deployed = Deployed::from(&now);
+        assert_eq!(
+            deployed.shared_instance("org.pg").map(|(n, _)| n),
+            Some("db")
+        );
+        assert_eq!(deployed.shared_instance("org.none"), None);
+    }
+}
