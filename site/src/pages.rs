@@ -288,6 +288,7 @@ fn version(cat: &Catalogue, s: usize, v: usize, root: &str) -> Value {
         "publisher": publisher,
         "graph": graph::svg(cat, s, v, root),
         "snippet": environment_snippet(cat, s, v),
+        "index_url": index_url(cat),
         "target": ver.target,
     })
 }
@@ -301,6 +302,15 @@ fn keys(p: &crate::input::PublisherInput) -> Vec<Value> {
             json!({"id": p.key_ids.get(i), "keytype": k.keytype, "scheme": k.scheme, "public": k.keyval.public})
         })
         .collect()
+}
+
+/// Where the built index is served: the registry's `url`, else a placeholder.
+fn index_url(cat: &Catalogue) -> String {
+    cat.input
+        .config
+        .url
+        .clone()
+        .unwrap_or_else(|| "https://registry.example.org/".into())
 }
 
 /// A complete environment file deploying this version: the services entry,
