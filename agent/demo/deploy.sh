@@ -78,4 +78,4 @@ step a "$work/v2.json"
 step a "$work/v3.json" || echo "(exit $?: the broken release was rolled back)"
 step "$agent" status "$env" --state "$work/state" || true
 if [ "$kind" = host ]; then step ls -l "$work/state/$env/host/fhir"; else step docker ps --filter "label=org.hsp.agent.environment=$env"; fi
-step a "$work/empty.json"
+step "$agent" apply --plan "$work/empty.json" --target "$kind" --state "$work/state" --purge

@@ -397,3 +397,91 @@ fn systemd_units_verify() {
         "{unit}"
     );
 }
+
+/// The daemon: deploys, keeps services running while its plan source is gone
+/// (status says so), and stops on SIGTERM leaving the services up.
+#[test]
+fn run_daemon_polls_survives_an_unreachable_source_and_drains_on_sigterm() {
+    let (ex, _guard) = example("run");
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    let plan = ex.write_plan(&v1, "daemon");
+    let mut daemon = Command::new(agent_bin())
+        .args([
+            "run",
+            "--target",
+            "host",
+            "--interval",
+            "1",
+            "--jitter",
+            "0",
+            "--max-backoff",
+            "2",
+            "--plan",
+        ])
+        .arg(&plan)
+        .arg("--state")
+        .arg(ex.state())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !f() {
+            assert!(
+                t.elapsed() < Duration::from_secs(90),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for("the first deploy", &|| {
+        get(ex.ports.1, "/version").as_deref() == Some("1.0.0\n")
+    });
+    // The source disappears: polls fail, services keep running, status says why.
+    std::fs::remove_file(&plan).unwrap();
+    wait_for("a failed poll in the journal", &|| {
+        ex.journal()["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("poll failed"))
+    });
+    let status = ex.status_json();
+    assert!(
+        status["last_poll"].is_string() && status["last_poll_ok"].is_string(),
+        "{status}"
+    );
+    assert_ne!(status["last_poll"], status["last_poll_ok"]);
+    assert_eq!(get(ex.ports.1, "/version").as_deref(), Some("1.0.0\n"));
+    // It comes back with a new version: the daemon upgrades.
+    std::fs::write(
+        &plan,
+        serde_json::to_vec(&ex.plan("1.1.0", "14.0.0", false)).unwrap(),
+    )
+    .unwrap();
+    wait_for("the upgrade", &|| {
+        get(ex.ports.1, "/version").as_deref() == Some("1.1.0\n")
+    });
+    let pid = daemon.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    let code = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the daemon ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(code.success(), "{code}");
+    assert_eq!(
+        get(ex.ports.1, "/version").as_deref(),
+        Some("1.1.0\n"),
+        "services keep running"
+    );
+}
