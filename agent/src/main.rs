@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 mod cmd;
 
 #[derive(Parser)]
-#[command(name = "hsp-agent", version, about = "Verify an HSP index, plan, deploy and export an environment")]
+#[command(
+    name = "hsp-agent",
+    version,
+    about = "Verify an HSP index, plan, deploy and export an environment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -24,7 +24,9 @@ pub struct Document {
     pub schema: Option<String>,
     /// Reverse-DNS service id, e.g. `org.hapifhir.server`; lowercase
     /// `[a-z0-9-]` labels separated by dots, at least two labels.
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"))]
+    #[schemars(regex(
+        pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+    ))]
     pub id: String,
     /// Semantic version of this release; `7.4` is read as `7.4.0`.
     pub version: String,

@@ -125,7 +125,9 @@ pub enum Part {
 }
 
 /// Where a secret's value is read at deploy time.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase", tag = "kind")]
 pub enum SecretRef {
     /// A file the operator wrote (mode 0600).
@@ -158,7 +160,10 @@ impl Value {
     }
 
     /// Renders the value, asking `secret` for each secret part.
-    pub fn render<E>(&self, mut secret: impl FnMut(&SecretRef) -> Result<String, E>) -> Result<String, E> {
+    pub fn render<E>(
+        &self,
+        mut secret: impl FnMut(&SecretRef) -> Result<String, E>,
+    ) -> Result<String, E> {
         let mut out = String::new();
         for p in &self.0 {
             match p {
@@ -191,7 +196,10 @@ mod tests {
     fn display_hides_secrets() {
         let v = Value(vec![
             Part::Text("postgres://app:".into()),
-            Part::Secret(SecretRef::Generated { instance: "db".into(), name: "PASSWORD".into() }),
+            Part::Secret(SecretRef::Generated {
+                instance: "db".into(),
+                name: "PASSWORD".into(),
+            }),
             Part::Text("@db:5432/app".into()),
         ]);
         assert_eq!(v.to_string(), "postgres://app:<secret>@db:5432/app");

@@ -53,9 +53,12 @@ pub struct KeyVal {
 impl Publisher {
     /// Whether `id` lies in one of this publisher's namespaces.
     pub fn owns(&self, id: &str) -> bool {
-        self.namespaces
-            .iter()
-            .any(|ns| id == ns || id.strip_prefix(ns.as_str()).is_some_and(|r| r.starts_with('.')))
+        self.namespaces.iter().any(|ns| {
+            id == ns
+                || id
+                    .strip_prefix(ns.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+        })
     }
 }
 

@@ -13,6 +13,9 @@ pub enum DocPage {
     Reference,
     Operators,
     AirGap,
+    Checks,
+    Kubernetes,
+    KubernetesEks,
 }
 
 impl DocPage {
@@ -22,6 +25,9 @@ impl DocPage {
         DocPage::Reference,
         DocPage::Operators,
         DocPage::AirGap,
+        DocPage::Checks,
+        DocPage::Kubernetes,
+        DocPage::KubernetesEks,
     ];
 
     pub fn path(self) -> &'static str {
@@ -31,6 +37,9 @@ impl DocPage {
             DocPage::Reference => "docs/reference.html",
             DocPage::Operators => "docs/operators.html",
             DocPage::AirGap => "docs/air-gap.html",
+            DocPage::Checks => "docs/check.html",
+            DocPage::Kubernetes => "docs/kubernetes.html",
+            DocPage::KubernetesEks => "docs/kubernetes-eks.html",
         }
     }
 
@@ -41,6 +50,7 @@ impl DocPage {
             DocPage::Reference => "docs/reference.html",
             DocPage::Operators => "docs/operators.html",
             DocPage::AirGap => "docs/air-gap.html",
+            DocPage::Checks | DocPage::Kubernetes | DocPage::KubernetesEks => "docs/guide.html",
         }
     }
 
@@ -51,6 +61,9 @@ impl DocPage {
             DocPage::Reference => "Conformance document reference",
             DocPage::Operators => "Registry operator guide",
             DocPage::AirGap => "Air-gapped sites",
+            DocPage::Checks => "hsp check: rules and codes",
+            DocPage::Kubernetes => "Deploy on any Kubernetes cluster",
+            DocPage::KubernetesEks => "Deploy on AWS EKS",
         }
     }
 
@@ -64,6 +77,13 @@ impl DocPage {
                     .collect();
             }
             DocPage::Reference => data["schemas"] = reference(),
+            DocPage::Checks => data["body"] = markdown(include_str!("../../docs/check.md")).into(),
+            DocPage::Kubernetes => {
+                data["body"] = markdown(include_str!("../../docs/kubernetes.md")).into()
+            }
+            DocPage::KubernetesEks => {
+                data["body"] = markdown(include_str!("../../docs/kubernetes-eks.md")).into()
+            }
             DocPage::Operators | DocPage::AirGap | DocPage::Packaging => {
                 data["registry"] = json!({
                     "name": cat.input.config.name,
@@ -75,6 +95,52 @@ impl DocPage {
         }
         data
     }
+}
+
+/// Renders one of the repo's Markdown guides (`docs/*.md`, also read on
+/// GitHub) to HTML. Links between guides (`kubernetes.md`) become links between
+/// the pages (`kubernetes.html`); the top-level heading is dropped because the
+/// page template prints the title.
+fn markdown(source: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+    let mut in_title = false;
+    let events = Parser::new_ext(source, Options::ENABLE_TABLES).filter_map(|event| match event {
+        Event::Start(Tag::Heading {
+            level: HeadingLevel::H1,
+            ..
+        }) => {
+            in_title = true;
+            None
+        }
+        Event::End(TagEnd::Heading(HeadingLevel::H1)) => {
+            in_title = false;
+            None
+        }
+        _ if in_title => None,
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let dest_url = match dest_url.strip_suffix(".md") {
+                Some(page) if !page.contains(':') && !page.contains('/') => {
+                    CowStr::from(format!("{page}.html"))
+                }
+                _ => dest_url,
+            };
+            Some(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }))
+        }
+        other => Some(other),
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
 }
 
 /// One section per schema file, one table per type (the root type first, then

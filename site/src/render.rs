@@ -59,6 +59,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "docs/air-gap.html",
         include_str!("../templates/docs/air-gap.html"),
     ),
+    (
+        "docs/guide.html",
+        include_str!("../templates/docs/guide.html"),
+    ),
 ];
 
 /// Static assets, written under `assets/`.

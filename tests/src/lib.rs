@@ -8,14 +8,21 @@ pub mod images;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A tool `.ci/install` provides; panics with the fix when it is missing, so a
 /// test never silently skips.
 pub fn tool(rel: &str) -> PathBuf {
     let p = root().join(rel);
-    assert!(p.exists(), "{} is missing: run .ci/install first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run .ci/install first",
+        p.display()
+    );
     p
 }
 
