@@ -16,7 +16,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::document::Scope;
+use crate::document::{Document, Scope};
 use crate::interface::Interface;
 
 pub const CATALOGUE_PATH: &str = "api/catalogue.json";
@@ -91,6 +91,39 @@ pub struct VersionEntry {
     pub yanked: Option<String>,
     pub provides: Vec<ProvideSummary>,
     pub requires: Vec<RequireSummary>,
+}
+
+impl VersionEntry {
+    /// The resolution summary of a document whose TUF target path is `target`.
+    pub fn new(doc: &Document, target: String) -> VersionEntry {
+        VersionEntry {
+            version: doc.version.clone(),
+            target,
+            license: doc.license.clone(),
+            yanked: doc.yanked.clone(),
+            provides: doc
+                .provides
+                .iter()
+                .map(|p| ProvideSummary {
+                    interface: p.interface.clone(),
+                    version: p.version.clone(),
+                    features: p.features.clone(),
+                })
+                .collect(),
+            requires: doc
+                .requires
+                .iter()
+                .map(|r| RequireSummary {
+                    name: r.name.clone(),
+                    interface: r.interface.clone(),
+                    version: r.version.clone(),
+                    scope: r.scope,
+                    optional: r.optional,
+                    features: r.features.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

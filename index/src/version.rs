@@ -31,6 +31,16 @@ pub fn parse_range(s: &str) -> Result<VersionReq, semver::Error> {
     VersionReq::parse(s)
 }
 
+/// Orders version strings newest first by (lenient) semver; equal versions
+/// written differently (`7.4`, `7.4.0`) and unparsable ones fall back to the text,
+/// so the order is total and deterministic.
+pub fn newest_first(a: &str, b: &str) -> std::cmp::Ordering {
+    match (parse_version(a), parse_version(b)) {
+        (Ok(x), Ok(y)) => y.cmp(&x).then_with(|| b.cmp(a)),
+        _ => b.cmp(a),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,12 +11,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hsp_index::api::{
-    ConsumerEntry, InterfaceIndex, ProvideSummary, ProviderEntry, RequireSummary, ServiceIndex,
-    VersionEntry,
-};
+use hsp_index::api::{ConsumerEntry, InterfaceIndex, ProviderEntry, ServiceIndex, VersionEntry};
 use hsp_index::registry::{document_target_path, INTERFACES_DIR, PUBLISHERS_DIR, SERVICES_DIR};
-use hsp_index::version::parse_version;
+use hsp_index::version::newest_first;
 use hsp_index::{Document, Interface};
 
 /// An error from an index source, e.g. a failed download or verification.
@@ -126,42 +123,9 @@ impl MemorySource {
     }
 }
 
-fn newest_first(a: &str, b: &str) -> std::cmp::Ordering {
-    match (parse_version(a), parse_version(b)) {
-        (Ok(a), Ok(b)) => b.cmp(&a),
-        _ => b.cmp(a),
-    }
-}
-
 /// The resolution summary of a document, as published in `api/services/<id>.json`.
 pub fn version_entry(d: &Document) -> VersionEntry {
-    VersionEntry {
-        version: d.version.clone(),
-        target: document_target_path(&d.id, &d.version),
-        license: d.license.clone(),
-        yanked: d.yanked.clone(),
-        provides: d
-            .provides
-            .iter()
-            .map(|p| ProvideSummary {
-                interface: p.interface.clone(),
-                version: p.version.clone(),
-                features: p.features.clone(),
-            })
-            .collect(),
-        requires: d
-            .requires
-            .iter()
-            .map(|r| RequireSummary {
-                name: r.name.clone(),
-                interface: r.interface.clone(),
-                version: r.version.clone(),
-                scope: r.scope,
-                optional: r.optional,
-                features: r.features.clone(),
-            })
-            .collect(),
-    }
+    VersionEntry::new(d, document_target_path(&d.id, &d.version))
 }
 
 impl IndexSource for MemorySource {

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use hsp_index::api::{
-    self, Catalogue, CatalogueEntry, ConsumerEntry, InterfaceEntry, InterfaceIndex, ProvideSummary,
-    ProviderEntry, RequireSummary, ServiceIndex, VersionEntry,
+    self, Catalogue, CatalogueEntry, ConsumerEntry, InterfaceEntry, InterfaceIndex, ProviderEntry,
+    ServiceIndex, VersionEntry,
 };
-use hsp_index::version::parse_version;
+use hsp_index::version::newest_first;
 use hsp_index::{Document, Interface, RegistryConfig};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,42 +30,8 @@ impl DocSummary {
             name: doc.name.clone(),
             summary: doc.summary.clone(),
             publisher: doc.publisher.clone(),
-            entry: VersionEntry {
-                version: doc.version.clone(),
-                target,
-                license: doc.license.clone(),
-                yanked: doc.yanked.clone(),
-                provides: doc
-                    .provides
-                    .iter()
-                    .map(|p| ProvideSummary {
-                        interface: p.interface.clone(),
-                        version: p.version.clone(),
-                        features: p.features.clone(),
-                    })
-                    .collect(),
-                requires: doc
-                    .requires
-                    .iter()
-                    .map(|r| RequireSummary {
-                        name: r.name.clone(),
-                        interface: r.interface.clone(),
-                        version: r.version.clone(),
-                        scope: r.scope,
-                        optional: r.optional,
-                        features: r.features.clone(),
-                    })
-                    .collect(),
-            },
+            entry: VersionEntry::new(doc, target),
         }
-    }
-}
-
-/// Newest first by semver (lenient), then by the text for unparsable versions.
-fn newest_first(a: &str, b: &str) -> std::cmp::Ordering {
-    match (parse_version(a), parse_version(b)) {
-        (Ok(x), Ok(y)) => y.cmp(&x).then_with(|| b.cmp(a)),
-        _ => b.cmp(a),
     }
 }
 
@@ -214,6 +180,7 @@ fn catalogue_entry(s: &ServiceIndex) -> CatalogueEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hsp_index::api::ProvideSummary;
 
     fn summary(id: &str, version: &str, yanked: bool, provides: &[&str]) -> DocSummary {
         DocSummary {
