@@ -255,6 +255,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docs::DocPage;
 
     #[test]
     fn colours() {
@@ -321,7 +322,7 @@ mod tests {
         );
         let out = tempfile::tempdir().unwrap();
         let report = render(&input, out.path()).unwrap();
-        assert_eq!(report.pages, 4 + 5 + 1 + 1 + 2 + 2);
+        assert_eq!(report.pages, 4 + DocPage::ALL.len() + 1 + 1 + 2 + 2);
         let b = fs::read_to_string(out.path().join("services/org.p.b@2.0.0-rc.1.html")).unwrap();
         assert!(b.contains("A 1"), "the provider of requirement f is linked");
         assert!(
