@@ -133,8 +133,10 @@ fn write_repo(repo: &Path) {
     );
 }
 
-/// `hsp build --dev-keys` at `now` (Unix seconds; each build of one output
-/// folder needs a later time than the previous one).
+/// `hsp build --dev-keys` at `now` (Unix seconds). A development build makes
+/// its root on the fly with an expiry from `now`, so a later build cannot update
+/// the same folder in place (its `1.root.json` would differ): each build gets a
+/// folder of its own, and `apply --index` points at the newest.
 fn build(repo: &Path, out: &Path, now: u64) {
     run_ok(
         Command::new(hsp_tests::bin("hsp"))
@@ -177,13 +179,13 @@ impl Site {
         self.dir.path().join(rel)
     }
 
-    fn write_env(&self, services: Json) -> PathBuf {
+    fn write_env(&self, index: &Path, services: Json) -> PathBuf {
         let p = self.path("site/env.json");
         write_json(
             &p,
             &json!({
                 "name": self.env,
-                "index": {"url": self.path("out").display().to_string(),
+                "index": {"url": index.display().to_string(),
                           "root": self.path("out/metadata/1.root.json").display().to_string()},
                 "services": services,
                 "target": {"kind": "host", "root": self.path("hostroot").display().to_string()}
@@ -202,8 +204,8 @@ impl Site {
         c
     }
 
-    fn apply(&self, env_file: &Path) -> Output {
-        run_ok(&mut self.agent(&["apply"], env_file))
+    fn apply(&self, env_file: &Path, index: &Path) -> Output {
+        run_ok(self.agent(&["apply"], env_file).arg("--index").arg(index))
     }
 
     fn status(&self, env_file: &Path) -> Json {
@@ -282,8 +284,8 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
     );
 
     // Install.
-    let env_file = site.write_env(json!([{"id": ID}]));
-    site.apply(&env_file);
+    let env_file = site.write_env(&out, json!([{"id": ID}]));
+    site.apply(&env_file, &out);
     site.wait_serving("1.0.0");
     site.assert_status(&env_file, "1.0.0");
     let first = site.pids();
@@ -291,8 +293,10 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
 
     // Upgrade: a newer version in the index, applied under the minor policy.
     add_version(site.dir.path(), &repo, "1.1.0", site.port);
-    build(&repo, &out, now + 1);
-    site.apply(&env_file);
+    let out2 = site.path("out2");
+    build(&repo, &out2, now + 1);
+    let env_file = site.write_env(&out2, json!([{"id": ID}]));
+    site.apply(&env_file, &out2);
     site.wait_serving("1.1.0");
     site.assert_status(&env_file, "1.1.0");
     let second = site.pids();
@@ -304,8 +308,8 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
     );
 
     // Prune: the service leaves the environment.
-    let env_file = site.write_env(json!([]));
-    site.apply(&env_file);
+    let env_file = site.write_env(&out2, json!([]));
+    site.apply(&env_file, &out2);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !site.pids().is_empty() {
         assert!(
