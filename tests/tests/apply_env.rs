@@ -332,4 +332,6 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(get(site.port, "/version"), None, "port still answers");
+    let status = site.status(&env_file);
+    assert_eq!(status["services"], json!([]), "{status:#}");
 }
