@@ -133,10 +133,8 @@ fn write_repo(repo: &Path) {
     );
 }
 
-/// `hsp build --dev-keys` at `now` (Unix seconds). A development build makes
-/// its root on the fly with an expiry from `now`, so a later build cannot update
-/// the same folder in place (its `1.root.json` would differ): each build gets a
-/// folder of its own, and `apply --index` points at the newest.
+/// `hsp build --dev-keys` at `now` (Unix seconds), into `out` (in place when
+/// it already holds a build).
 fn build(repo: &Path, out: &Path, now: u64) {
     run_ok(
         Command::new(hsp_tests::bin("hsp"))
@@ -205,7 +203,7 @@ impl Site {
     }
 
     /// `hsp-agent init` trusting the root of the build in `index`.
-    fn init(&self, index: &Path, force: bool) {
+    fn init(&self, index: &Path) {
         let mut c = Command::new(hsp_tests::bin("hsp-agent"));
         c.arg("init")
             .arg("--state")
@@ -214,9 +212,6 @@ impl Site {
             .arg(index.join("metadata/1.root.json"))
             .arg("--index")
             .arg(index);
-        if force {
-            c.arg("--force");
-        }
         run_ok(&mut c);
     }
 
@@ -289,7 +284,7 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
         .unwrap()
         .as_secs();
     build(&repo, &out, now);
-    site.init(&out, false);
+    site.init(&out);
 
     // Install.
     let env_file = site.write_env(&out, json!([{"id": ID}]));
@@ -301,14 +296,10 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
 
     // Upgrade: a newer version in the index, applied under the minor policy.
     add_version(site.dir.path(), &repo, "1.1.0", site.port);
-    let out2 = site.path("out2");
-    build(&repo, &out2, now + 1);
-    // A development build signs every publisher's documents as version 1 of
-    // its delegated metadata, so a client that trusts the previous build keeps
-    // its cached (older) list: start the state's trust over from the new build.
-    site.init(&out2, true);
-    let env_file = site.write_env(&out2, json!([{"id": ID}]));
-    site.apply(&env_file, &out2);
+    // Rebuilt in place; the agent keeps the trust it has and follows.
+    build(&repo, &out, now + 1);
+    let env_file = site.write_env(&out, json!([{"id": ID}]));
+    site.apply(&env_file, &out);
     site.wait_serving("1.1.0");
     site.assert_status(&env_file, "1.1.0");
     let second = site.pids();
@@ -320,8 +311,8 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
     );
 
     // Prune: the service leaves the environment.
-    let env_file = site.write_env(&out2, json!([]));
-    site.apply(&env_file, &out2);
+    let env_file = site.write_env(&out, json!([]));
+    site.apply(&env_file, &out);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !site.pids().is_empty() {
         assert!(

@@ -112,7 +112,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
              index. Never serve it to real sites; use --keys KEYDIR for production."
         );
     }
-    let keys = trust::load(&opts.keys, &opts.repo, config, opts.now)?;
+    let keys = trust::load(&opts.keys, &opts.repo, opts.now)?;
     let roles = match &opts.keys {
         KeySource::Dir(_) => {
             publishers::verify(&opts.repo, &repo.publishers, &repo.documents, opts.now).map_err(

@@ -253,7 +253,10 @@ pub fn dev_sign(
             let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
             let targets = targets_over(
                 docs.par_iter().map(|(t, d)| (*t, d.bytes.as_slice())),
-                1,
+                // Like the top-level roles, a version from the build time: a client
+                // that trusts an earlier dev build sees the new list (TUF never
+                // re-reads a role whose version did not move).
+                clock::version_at(now),
                 clock::plus_days(now, publisher_days),
             );
             let metadata = Signed::sign(targets, &[&key]).expect("metadata encodes");

@@ -9,10 +9,9 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use hsp_index::registry::KEYS_DIR;
 use hsp_index::tuf::{self, Key, RoleKeys, RoleName, Root, Signed, SPEC_VERSION};
-use hsp_index::RegistryConfig;
 use hsp_keys::PrivateKey;
 
-use crate::{clock, keydir};
+use crate::keydir;
 
 /// Where `hsp build` gets its private keys.
 #[derive(Clone, Debug)]
@@ -117,14 +116,9 @@ pub fn read_root_chain(repo: &Path) -> anyhow::Result<Vec<Signed<Root>>> {
 }
 
 /// Loads the root chain and online keys, checking the keys are the root's.
-pub fn load(
-    source: &KeySource,
-    repo: &Path,
-    config: &RegistryConfig,
-    now: DateTime<Utc>,
-) -> anyhow::Result<TopKeys> {
+pub fn load(source: &KeySource, repo: &Path, now: DateTime<Utc>) -> anyhow::Result<TopKeys> {
     let KeySource::Dir(dir) = source else {
-        return Ok(dev(config, now));
+        return Ok(dev());
     };
     let roots = read_root_chain(repo)?;
     let root = &roots.last().expect("chain is never empty").signed;
@@ -144,14 +138,22 @@ pub fn load(
     })
 }
 
+/// Expiry of the development root (see [`dev`]).
+pub const DEV_ROOT_EXPIRES: &str = "2099-12-31T23:59:59Z";
+
 /// Development keys (see [`PrivateKey::dev`]) and a root v1 made for them.
-pub fn dev(config: &RegistryConfig, now: DateTime<Utc>) -> TopKeys {
+///
+/// The dev root does not depend on the build time: it expires at
+/// [`DEV_ROOT_EXPIRES`], so every dev build has the same `1.root.json`, a dev
+/// index can be rebuilt in place, and an agent that trusts it follows.
+pub fn dev() -> TopKeys {
     let key = |role: RoleName| PrivateKey::dev(role.as_str());
     let roles: Vec<(RoleName, Vec<Key>, u32)> = RoleName::ALL
         .iter()
         .map(|r| (*r, vec![key(*r).public().clone()], 1))
         .collect();
-    let root = make_root(1, clock::plus_days(now, config.expiry.root_days), &roles);
+    let expires = DEV_ROOT_EXPIRES.parse().expect("a valid RFC 3339 time");
+    let root = make_root(1, expires, &roles);
     let signed = Signed::sign(root, &[&key(RoleName::Root)]).expect("root encodes");
     TopKeys {
         roots: vec![signed],
