@@ -20,6 +20,10 @@ use hsp_index::publisher::{KeyVal, PublicKey};
 use hsp_index::{Document, Interface, Publisher, RegistryConfig};
 use hsp_site::{DocumentInput, PublisherInput, SiteInput};
 
+/// The allocator of the `hsp` binary, so the benchmark measures what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PUBLISHERS: usize = 200;
 const SERVICES: usize = 50;
 

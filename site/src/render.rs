@@ -114,23 +114,29 @@ pub fn render(input: &SiteInput, out: &Path) -> Result<RenderReport, Error> {
     write(&out.join("search-data.js"), js.as_bytes(), &mut report)?;
 
     let pages = Page::all(&cat);
+    for folder in crate::pages::FOLDERS {
+        create_dir(&out.join(folder))?;
+    }
     let written: Vec<u64> = pages
         .par_iter()
-        .map(|page| {
-            let path = page.path(&cat);
-            let data = page.context(&cat, &site);
-            let context = tera::Context::from_value(data).expect("page data is an object");
-            let html = tera
-                .render(page.template(), &context)
-                .map_err(|source| Error::Render {
+        .map_init(
+            || Vec::with_capacity(64 * 1024),
+            |html: &mut Vec<u8>, page| {
+                html.clear();
+                let path = page.path(&cat);
+                let err = |source| Error::Render {
                     page: path.clone(),
                     template: page.template().to_string(),
                     source,
-                })?;
-            let file = out.join(&path);
-            write_file(&file, html.as_bytes())?;
-            Ok(html.len() as u64)
-        })
+                };
+                let context = page.context(&cat, &path, &site).map_err(err)?;
+                tera.render_to(page.template(), &context, &mut *html)
+                    .map_err(err)?;
+                let file = out.join(&path);
+                fs::write(&file, &html).map_err(|source| Error::Write { path: file, source })?;
+                Ok(html.len() as u64)
+            },
+        )
         .collect::<Result<_, Error>>()?;
     report.pages = written.len();
     report.files += written.len();
@@ -242,14 +248,20 @@ fn write(path: &Path, bytes: &[u8], report: &mut RenderReport) -> Result<(), Err
 
 /// Writes a file, creating its folder.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let err = |source| Error::Write {
+    if let Some(dir) = path.parent() {
+        create_dir(dir)?;
+    }
+    fs::write(path, bytes).map_err(|source| Error::Write {
         path: PathBuf::from(path),
         source,
-    };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
-    }
-    fs::write(path, bytes).map_err(err)
+    })
+}
+
+fn create_dir(dir: &Path) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: PathBuf::from(dir),
+        source,
+    })
 }
 
 #[cfg(test)]
