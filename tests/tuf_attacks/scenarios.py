@@ -170,6 +170,9 @@ def expired(role: str):
         r.stage()
         if role == "acme":
             return [ok(0), ok(1), get(1, "services/acme/app.json", expect=1, why="acme expired")]
+        if role == "root":
+            # The chain step persists root v2 (§5.3.8) before its expiry is checked.
+            return [ok(0), bad(1, "root expired", persisted={"root": 2})]
         return [ok(0), bad(1, f"{role} expired")]
     build.__name__ = f"expired_{role}"
     return build
@@ -312,6 +315,33 @@ def root_rotation_without_new_keys(r: Repo):
 
 
 @scenario
+def root_persisted_when_timestamp_fails(r: Repo):
+    """§5.3.8: a verified new root is kept even though the update then fails."""
+    base(r)
+    r.stage()
+    r.bump("root")
+    r.sign_root()
+    r.md["timestamp"].signed.expires = days(-1)
+    r.bump("timestamp")
+    r.stage()
+    return [ok(0), bad(1, "root v2 verifies, timestamp v2 expired", persisted={"root": 2})]
+
+
+@scenario
+def root_chain_partly_valid(r: Repo):
+    """Root v2 verifies, v3 lacks the v2 threshold: v2 is kept, v3 is not."""
+    base(r)
+    r.stage()
+    r.bump("root")
+    r.sign_root()
+    r.bump("root")
+    r.rotate_key("root")
+    r.sign_root()  # only the new key signs v3
+    r.stage()
+    return [ok(0), bad(1, "3.root.json lacks the threshold of root v2", persisted={"root": 2})]
+
+
+@scenario
 def root_version_skip(r: Repo):
     base(r)
     r.stage()
@@ -398,6 +428,41 @@ def delegation_path_abuse(r: Repo):
         get(0, "services/acme/sub/deep.json", expect=1, why="* does not cross /"),
         get(0, "files/b.txt", expect=1, why="acme may not sign files/*"),
     ]
+
+
+@scenario
+def delegation_path_patterns(r: Repo):
+    """fnmatch as python-tuf: [seq], [!seq], ranges; * and ? stay in a segment."""
+    r.delegate("releases", ["releases/v[0-9]/*", "docs/[!_]*.md", "logs/day-??.txt"])
+    for path in ("releases/v1/app.tar", "releases/vx/app.tar", "releases/v12/app.tar",
+                 "docs/guide.md", "docs/_draft.md", "logs/day-07.txt", "logs/day-7.txt"):
+        r.add_target("releases", path, path.encode() + b"\n")
+    r.stage()
+    return [
+        ok(0),
+        get(0, "releases/v1/app.tar", content="releases/v1/app.tar\n"),
+        get(0, "docs/guide.md", content="docs/guide.md\n"),
+        get(0, "logs/day-07.txt", content="logs/day-07.txt\n"),
+        get(0, "releases/vx/app.tar", expect=1, why="x is not in [0-9]"),
+        get(0, "releases/v12/app.tar", expect=1, why="[0-9] is one character"),
+        get(0, "docs/_draft.md", expect=1, why="[!_] excludes a leading _"),
+        get(0, "logs/day-7.txt", expect=1, why="?? is two characters"),
+    ]
+
+
+@scenario
+def canonical_json_edge_cases(r: Repo):
+    """Signed content whose canonical form differs from naive re-encoding: no
+    Unicode normalisation (e + combining acute), raw control characters,
+    escaped quotes and backslashes, keys sorted by code point."""
+    base(r)
+    tricky = {"note": "e\u0301 \u00e9\ttab\nline \"q\" back\\slash \U0001d11e",
+              "\u00e9": 1, "Z": [True, None, -3], "a": {"\u0000nul": ""}}
+    t = r.md["targets"].signed
+    t.targets["files/a.txt"].unrecognized_fields["custom"] = tricky
+    t.unrecognized_fields["x-tricky"] = tricky
+    r.stage()
+    return [ok(0), get(0, "files/a.txt", content="version one\n")]
 
 
 def _terminating(r: Repo, terminating: bool):

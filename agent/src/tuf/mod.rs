@@ -6,6 +6,8 @@
 //!   conditional GETs.
 //! - [`trusted`]: [`TrustedSet`], the verification steps with no I/O: root
 //!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
+//! - [`pattern`]: which target paths a delegation covers (python-tuf's
+//!   segment-wise `fnmatch`, hash prefixes).
 //! - [`store`]: the metadata directory (non-versioned names, atomic writes).
 //! - [`updater`]: [`Updater`], which ties them together: `refresh`, the
 //!   delegation walk, verified and cached targets.
@@ -22,11 +24,14 @@
 //!
 //! **Invariant:** trusted metadata is only written after the whole update
 //! (refresh, or one target lookup) verified; a failed update leaves the
-//! metadata directory byte for byte as it was.
+//! metadata directory byte for byte as it was, except that every root of the
+//! chain that verified is persisted as it verifies (§5.3.8), with the removal
+//! of a timestamp and snapshot whose keys it rotated (§5.3.11).
 //! **Invariant:** no download is read past its length cap.
 
 pub mod error;
 pub mod fetch;
+pub mod pattern;
 pub mod store;
 pub mod trusted;
 pub mod updater;

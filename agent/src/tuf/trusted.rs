@@ -75,7 +75,16 @@ impl TrustedSet {
     /// snapshot and targets roles can be taken over with the `resume_*`
     /// methods (as if read back from disk, without re-verifying signatures
     /// they already passed under this same root) until the root changes.
-    pub fn resume(prev: TrustedSet, now: DateTime<Utc>) -> TrustedSet {
+    ///
+    /// Only the top-level targets role is carried over: delegated roles are
+    /// read back from the metadata directory when a lookup needs them again,
+    /// so a long-running agent holds no more than one update needs.
+    pub fn resume(mut prev: TrustedSet, now: DateTime<Utc>) -> TrustedSet {
+        let targets = prev
+            .targets
+            .remove_entry("targets")
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
         TrustedSet {
             now,
             root: prev.root,
@@ -85,7 +94,7 @@ impl TrustedSet {
             carried: Some(Carried {
                 timestamp: prev.timestamp,
                 snapshot: prev.snapshot,
-                targets: prev.targets,
+                targets,
             }),
         }
     }
@@ -392,7 +401,12 @@ impl TrustedSet {
     ) -> Vec<&'a DelegatedRole> {
         self.targets(role)
             .and_then(|t| t.signed.delegations.as_ref())
-            .map(|d| d.roles.iter().filter(|r| r.matches(target_path)).collect())
+            .map(|d| {
+                d.roles
+                    .iter()
+                    .filter(|r| super::pattern::covers(r, target_path))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -6,7 +6,9 @@
 //! and [`Updater::get_target`] / [`Updater::download_target`] verify target
 //! files (§5.7). Each of these collects the metadata it verified and writes it
 //! only when it succeeds as a whole, so a failed update leaves the trusted
-//! files as they were, byte for byte.
+//! files as they were, byte for byte, except for the root chain: each new
+//! root that verified is persisted at once (§5.3.8), even when a later step
+//! fails.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -148,28 +150,21 @@ impl Updater {
             }
         };
         let initial_root = set.root().signed.clone();
-        let mut changes = Changes::default();
 
-        // §5.3: the root chain, N+1 at a time.
-        for _ in 0..self.limits.max_root_rotations {
-            let next = set.root().signed.version + 1;
-            match self
-                .metadata
-                .fetch(&format!("{next}.root.json"), self.limits.root, None)?
-            {
-                Fetched::Body(bytes, _) => {
-                    set.update_root(bytes.clone())?;
-                    changes.write("root", bytes);
-                }
-                Fetched::NotFound | Fetched::NotModified => break,
-            }
-        }
-        set.check_final_root()?;
+        // §5.3: the root chain, N+1 at a time. Each verified root is
+        // persisted (§5.3.8) even when a later step fails, and so is the
+        // removal of a timestamp and snapshot whose keys rotated (§5.3.11).
+        let mut roots = Changes::default();
+        let chain = self.root_chain(&mut set, &mut roots);
         let rotated = set.timestamp_or_snapshot_keys_rotated(&initial_root);
         if rotated {
-            changes.delete("timestamp");
-            changes.delete("snapshot");
+            roots.delete("timestamp");
+            roots.delete("snapshot");
         }
+        self.store.commit(roots)?;
+        chain?;
+        set.check_final_root()?;
+        let mut changes = Changes::default();
 
         // §5.4: timestamp; the trusted one (if still usable) is the rollback
         // reference and lets an unchanged timestamp be a 304.
@@ -256,6 +251,25 @@ impl Updater {
 
         self.store.commit(changes)?;
         self.trusted = Some(set);
+        Ok(())
+    }
+
+    /// §5.3.2–5.3.9: fetches and verifies root N+1 until there is none (or
+    /// the cap), collecting each verified root in `roots`.
+    fn root_chain(&self, set: &mut TrustedSet, roots: &mut Changes) -> Result<(), UpdateError> {
+        for _ in 0..self.limits.max_root_rotations {
+            let next = set.root().signed.version + 1;
+            match self
+                .metadata
+                .fetch(&format!("{next}.root.json"), self.limits.root, None)?
+            {
+                Fetched::Body(bytes, _) => {
+                    set.update_root(bytes.clone())?;
+                    roots.write("root", bytes);
+                }
+                Fetched::NotFound | Fetched::NotModified => break,
+            }
+        }
         Ok(())
     }
 

@@ -9,7 +9,8 @@
 //!   the exact bytes of the file.
 //! - [`verify`]: [`verify_role`] and [`verify_root`], the only constructors of
 //!   [`Verified<T>`]; ed25519 over canonical JSON, threshold of distinct keys.
-//! - [`canonical`]: OLPC canonical JSON (`olpc-cjson`), the form that is signed.
+//! - [`canonical`]: canonical JSON as securesystemslib encodes it, the form
+//!   that is signed.
 //!
 //! Files written by `hsp build` are the canonical JSON of the whole envelope
 //! (`{"signatures":[...],"signed":{...}}`), so they are compact and byte-identical
@@ -26,14 +27,14 @@ pub mod metadata;
 pub mod signed;
 pub mod verify;
 
-pub use canonical::to_canonical;
+pub use canonical::{to_canonical, value_to_canonical};
 pub use error::TufError;
 pub use metadata::{
     DelegatedRole, Delegations, Hashes, Key, KeyId, MetaFile, Role, RoleKeys, RoleName, Root,
     Snapshot, TargetFile, Targets, Timestamp, SPEC_VERSION,
 };
 pub use signed::{Signature, Signed, Signer};
-pub use verify::{key_id, verify_role, verify_root, verify_signature, Verified};
+pub use verify::{key_id, verify_role, verify_root, verify_signature, verifying_key, Verified};
 
 /// Hex sha256 of `bytes`, as TUF `hashes.sha256` values are written.
 pub fn sha256_hex(bytes: &[u8]) -> String {

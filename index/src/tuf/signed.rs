@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::metadata::{KeyId, Role};
-use super::{to_canonical, TufError};
+use super::{to_canonical, value_to_canonical, TufError};
 
 /// One signature: the key id and the hex ed25519 signature of the canonical
 /// JSON of `signed`.
@@ -68,7 +68,7 @@ impl<T: Role> Signed<T> {
                 found: found.to_string(),
             });
         }
-        let canonical = to_canonical(&env.signed)?;
+        let canonical = value_to_canonical(&env.signed)?;
         let signed = T::deserialize(&env.signed).map_err(TufError::Json)?;
         Ok(Signed {
             signed,
