@@ -5,6 +5,7 @@
 
 mod index_support;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -119,15 +120,53 @@ fn same_inputs_keys_and_time_give_byte_identical_output() {
     assert!(tree(&c) == tree(&d), "two keyed builds differ");
 }
 
+/// The versions the snapshot of the build in `tree` lists, by role name.
+fn role_versions(tree: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, u64> {
+    let timestamp: serde_json::Value =
+        serde_json::from_slice(&tree["metadata/timestamp.json"]).unwrap();
+    let v = timestamp["signed"]["meta"]["snapshot.json"]["version"]
+        .as_u64()
+        .unwrap();
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&tree[&format!("metadata/{v}.snapshot.json")]).unwrap();
+    snapshot["signed"]["meta"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(file, m)| {
+            let name = file.strip_suffix(".json").unwrap().to_string();
+            (name, m["version"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+/// A role's signed content without `version` and `expires`.
+fn role_content(tree: &BTreeMap<String, Vec<u8>>, name: &str, version: u64) -> serde_json::Value {
+    let path = format!("metadata/{version}.{name}.json");
+    let file = tree.get(&path).unwrap_or_else(|| panic!("{path} missing"));
+    let mut v: serde_json::Value = serde_json::from_slice(file).unwrap();
+    let signed = v["signed"].as_object_mut().unwrap();
+    signed.remove("version");
+    signed.remove("expires");
+    v["signed"].take()
+}
+
 #[test]
-fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
+fn rebuild_after_one_change_serves_what_a_clean_build_serves_and_keeps_unchanged_roles() {
     let f = Fixture::new();
     let out = f.tmp.path().join("out");
+    let (first_v, second_v) = (1795651200, 1795654800); // Unix seconds of --now
     f.build(&out, &["--now", "2026-11-26T00:00:00Z"]);
+    let first = tree(&out);
     let name = "axllent";
     let doc = f.a_document(name);
     let text = std::fs::read_to_string(&doc).unwrap();
-    let changed = text.replacen("\"summary\": \"", "\"summary\": \"Changed: ", 1);
+    // The summary shows on the website; yanking also changes the API files.
+    let changed = text.replacen(
+        "\"summary\": \"",
+        "\"yanked\": \"withdrawn for a test\", \"summary\": \"Changed: ",
+        1,
+    );
     assert_ne!(text, changed);
     std::fs::write(&doc, changed).unwrap();
     f.sign(name);
@@ -137,12 +176,58 @@ fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
     let clean = f.tmp.path().join("clean");
     f.build(&clean, &["--now", later]);
     let (inc, clean) = (tree(&out), tree(&clean));
-    for (path, bytes) in &clean {
+
+    // Every target (documents and API files, content-addressed) and root are
+    // the same bytes as a clean build's.
+    for (path, bytes) in clean
+        .iter()
+        .filter(|(p, _)| p.starts_with("targets/") || p.ends_with("root.json"))
+    {
         assert!(
             inc.get(path) == Some(bytes),
             "{path} differs from a clean build"
         );
     }
+    // Every role has the same content as in the clean build; a role whose
+    // content did not change since the first build keeps its version (clients
+    // download nothing for it), the others are at the new version.
+    let (v1, v2, vc) = (
+        role_versions(&first),
+        role_versions(&inc),
+        role_versions(&clean),
+    );
+    assert_eq!(v2.keys().collect::<Vec<_>>(), vc.keys().collect::<Vec<_>>());
+    assert!(v2.contains_key("hsp-api") && v2.keys().any(|r| r.starts_with("hsp-api-")));
+    let mut kept = Vec::new();
+    for (role, &version) in &v2 {
+        assert_eq!(
+            role_content(&inc, role, version),
+            role_content(&clean, role, vc[role]),
+            "{role}: content differs from a clean build"
+        );
+        let unchanged = v1.get(role).is_some_and(|&old| {
+            role_content(&first, role, old) == role_content(&inc, role, version)
+        });
+        if unchanged && !f.publishers().contains(role) {
+            assert_eq!(version, v1[role], "{role} is unchanged but was re-signed");
+            kept.push(role.as_str());
+        } else if !unchanged {
+            assert!(
+                version > v1.get(role).copied().unwrap_or(0),
+                "{role}: version not bumped"
+            );
+        }
+    }
+    assert!(
+        kept.contains(&"targets") && kept.contains(&"hsp-api"),
+        "kept: {kept:?}"
+    );
+    assert!(
+        v2[name] > v1[name],
+        "the re-signed publisher role was not bumped"
+    );
+    assert_eq!(v2["targets"], first_v);
+
     // What else is there is the previous build's versioned metadata and
     // content-addressed targets, kept for clients mid-update.
     for path in inc.keys().filter(|p| !clean.contains_key(*p)) {
@@ -162,9 +247,13 @@ fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
         );
     }
     // A third build keeps what the second referenced and removes the first's.
-    let first = "metadata/1795651200.targets.json"; // version = Unix seconds of --now
-    let second = "metadata/1795654800.targets.json";
-    assert!(inc.contains_key(first) && inc.contains_key(second));
+    let changed_bin = v2
+        .iter()
+        .find(|(r, &v)| r.starts_with("hsp-api-") && v == second_v)
+        .map(|(r, _)| r.clone())
+        .expect("the bin holding the changed API files was re-signed");
+    let first_bin = format!("metadata/{first_v}.{changed_bin}.json");
+    assert!(inc.contains_key(&first_bin));
     let text = std::fs::read_to_string(&doc).unwrap();
     std::fs::write(&doc, text.replacen("Changed: ", "Changed again: ", 1)).unwrap();
     f.sign(name);
@@ -172,19 +261,21 @@ fn rebuild_after_one_change_publishes_the_same_bytes_as_a_clean_build() {
     assert!(!stderr.contains(" 0 old removed"), "{stderr}");
     let third = tree(&out);
     assert!(
-        !third.contains_key(first),
-        "the first build's targets metadata stayed"
+        !third.contains_key(&first_bin),
+        "the first build's {changed_bin} stayed"
     );
-    assert!(!third.contains_key("metadata/1795651200.snapshot.json"));
-    assert!(third.contains_key(second) && third.contains_key("metadata/1.root.json"));
-    let previous = clean
-        .keys()
-        .filter(|p| !p.ends_with("/timestamp.json") && !p.ends_with("/root.json"));
-    for path in previous {
-        assert!(
-            third.contains_key(path),
-            "the previous build's {path} was removed"
-        );
+    assert!(!third.contains_key(&format!("metadata/{first_v}.snapshot.json")));
+    assert!(third.contains_key(&format!("metadata/{first_v}.targets.json")));
+    assert!(third.contains_key("metadata/1.root.json"));
+    for (path, _) in inc.iter().filter(|(p, _)| {
+        p.starts_with(&format!("metadata/{second_v}.")) || p.starts_with("targets/")
+    }) {
+        if clean.contains_key(path) {
+            assert!(
+                third.contains_key(path),
+                "the previous build's {path} was removed"
+            );
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! byte-identical output.
 
 pub mod api;
+pub mod bins;
 pub mod metadata;
 pub mod publish;
 pub mod publishers;
@@ -96,7 +97,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         .with_context(|| format!("{}: no registry.json", opts.repo.display()))?
         .value;
     for p in &repo.publishers {
-        if RESERVED.contains(&p.value.name.as_str()) {
+        if RESERVED.contains(&p.value.name.as_str()) || bins::is_api_role(&p.value.name) {
             bail!(
                 "{}: publisher name {:?} is reserved for a TUF role (hint: choose another name)",
                 p.path,
@@ -155,7 +156,15 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     phase(&mut report, "api");
 
     check_not_older(&opts.out, opts.now)?;
-    let top = metadata::sign_top_level(&keys, config, api_targets.clone(), &roles, opts.now)?;
+    let previous = metadata::Previous::read(&opts.out);
+    let top = metadata::sign_top_level(
+        &keys,
+        config,
+        api_targets.clone(),
+        &roles,
+        &previous,
+        opts.now,
+    )?;
     phase(&mut report, "sign");
 
     let mut files: Vec<OutFile> = Vec::new();
@@ -175,6 +184,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             format!("{}.{}.json", p.metadata.signed.version, p.delegation.name),
             p.metadata.raw(),
         ));
+    }
+    for (name, m) in &top.api_roles {
+        files.push(meta(format!("{}.{name}.json", m.signed.version), m.raw()));
     }
     files.push(meta(
         format!("{}.snapshot.json", top.snapshot.signed.version),
