@@ -8,7 +8,8 @@
 //!
 //! Prints one JSON object: median wall time per poll, CPU per poll (process
 //! user+system time over the loop, divided by the number of polls), bytes and
-//! requests per poll, and resident memory after polling.
+//! requests per poll, and resident memory at start, after the first refresh
+//! (and target lookup) and after polling.
 
 use std::time::Instant;
 
@@ -45,6 +46,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let rss_start = rss_kb();
     let tmp = tempfile::tempdir().unwrap();
     let md = tmp.path().join("metadata");
     std::fs::create_dir_all(&md).unwrap();
@@ -56,6 +58,7 @@ fn main() {
     if let Ok(target) = std::env::var("HSP_BENCH_TARGET") {
         up.get_target(&target).expect("bench target");
     }
+    let rss_refreshed = rss_kb();
     let start_stats = up.stats();
     let mut walls = Vec::with_capacity(polls);
     let cpu0 = cpu_ticks();
@@ -73,6 +76,8 @@ fn main() {
         "cpu_ms_per_poll": (cpu * 1000.0).round() / 1000.0,
         "bytes_per_poll": (end.bytes - start_stats.bytes) as f64 / polls as f64,
         "requests_per_poll": (end.requests - start_stats.requests) as f64 / polls as f64,
+        "rss_kb_at_start": rss_start,
+        "rss_kb_after_first_refresh": rss_refreshed,
         "rss_kb_after_polls": rss_kb(),
     });
     println!("{out}");

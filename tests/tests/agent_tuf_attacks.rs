@@ -119,6 +119,15 @@ fn run_scenario(name: &str) {
             let file = tg.join(target_file_name(target.unwrap()));
             assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{ctx}");
         }
+        if let Some(expected) = step["fetched"].as_array() {
+            let fetched: Vec<&str> = hits
+                .iter()
+                .filter(|h| h.status == 200)
+                .map(|h| h.path.as_str())
+                .collect();
+            let expected: Vec<&str> = expected.iter().map(|p| p.as_str().unwrap()).collect();
+            assert_eq!(fetched, expected, "{ctx}: files downloaded");
+        }
         if step["cached"].as_bool() == Some(true) {
             let fetched: Vec<_> = hits
                 .iter()
@@ -190,6 +199,7 @@ scenarios!(
     delegation_path_abuse,
     delegation_path_patterns,
     canonical_json_edge_cases,
+    hash_bins,
     terminating_delegation,
     nonterminating_delegation,
     delegation_wrong_key,

@@ -2,7 +2,8 @@
 //! ONE `hsp_agent::tuf::Updater` kept across all steps, as the agent daemon
 //! polls: the updater resumes the previous refresh's verified metadata instead
 //! of re-reading it, and must reach exactly the same verdicts, leave the
-//! trusted files unchanged on every rejection, and trust the same versions.
+//! trusted files unchanged on every rejection (but for roots of the chain that
+//! verified), trust the same versions and read the same files.
 
 mod agent_tuf_support;
 
@@ -15,9 +16,16 @@ use hsp_agent::tuf::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
 use hsp_agent::tuf::{UpdateError, Updater};
 use serde_json::Value;
 
-/// A folder source whose folder the test switches between stages.
+/// A folder source whose folder the test switches between stages; logs the
+/// files it returned a body for.
 #[derive(Clone)]
-struct Switch(Arc<Mutex<PathBuf>>);
+struct Switch(Arc<Mutex<PathBuf>>, Arc<Mutex<Vec<String>>>);
+
+impl Switch {
+    fn new(dir: PathBuf) -> Switch {
+        Switch(Arc::new(Mutex::new(dir)), Arc::default())
+    }
+}
 
 impl Fetch for Switch {
     fn fetch(
@@ -26,7 +34,11 @@ impl Fetch for Switch {
         limit: u64,
         cond: Option<&Validators>,
     ) -> Result<Fetched, UpdateError> {
-        DirFetcher::new(self.0.lock().unwrap().as_path()).fetch(rel, limit, cond)
+        let got = DirFetcher::new(self.0.lock().unwrap().as_path()).fetch(rel, limit, cond);
+        if let Ok(Fetched::Body(..)) = &got {
+            self.1.lock().unwrap().push(rel.to_string());
+        }
+        got
     }
     fn location(&self, rel: &str) -> String {
         DirFetcher::new(self.0.lock().unwrap().as_path()).location(rel)
@@ -55,8 +67,8 @@ fn run_in_process(name: &str) {
     let tg = tmp.path().join("targets");
     Updater::init(&md, std::fs::read(out.join("root.json")).unwrap()).unwrap();
     let stage = |n: u64, part: &str| out.join(format!("stages/{n}/{part}"));
-    let metadata = Switch(Arc::new(Mutex::new(stage(0, "metadata"))));
-    let targets = Switch(Arc::new(Mutex::new(stage(0, "targets"))));
+    let metadata = Switch::new(stage(0, "metadata"));
+    let targets = Switch::new(stage(0, "targets"));
     let mut up =
         Updater::new(&md, Box::new(metadata.clone())).with_targets(Box::new(targets.clone()), &tg);
 
@@ -73,6 +85,8 @@ fn run_in_process(name: &str) {
         });
         up.set_time(days.map(|d| chrono::Utc::now() + chrono::Duration::days(d)));
         let before = tree(&md);
+        metadata.1.lock().unwrap().clear();
+        targets.1.lock().unwrap().clear();
         let result = match step["cmd"].as_str().unwrap() {
             "refresh" => up.refresh(),
             _ => up.refresh().and_then(|()| {
@@ -84,12 +98,44 @@ fn run_in_process(name: &str) {
         assert_eq!(result.is_ok(), expect_ok, "{ctx}: {result:?}");
         if !expect_ok {
             if step["cmd"] == "refresh" {
+                // Only roots of the chain that verified may have been persisted.
+                let (mut after, mut before) = (tree(&md), before);
+                for role in step["persisted"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p.0)
+                {
+                    after.remove(&format!("{role}.json"));
+                    before.remove(&format!("{role}.json"));
+                }
                 assert!(
-                    tree(&md) == before,
+                    after == before,
                     "{ctx}: a rejected refresh changed the trusted metadata"
                 );
             }
             continue;
+        }
+        if let Some(expected) = step["fetched"].as_array() {
+            // As over HTTP, except that a folder has no conditional GET: the
+            // timestamp is read on every refresh.
+            let fetched: Vec<String> = [("/metadata/", &metadata), ("/targets/", &targets)]
+                .iter()
+                .flat_map(|(base, s)| {
+                    s.1.lock()
+                        .unwrap()
+                        .iter()
+                        .map(|r| format!("{base}{r}"))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|p| p != "/metadata/timestamp.json")
+                .collect();
+            let expected: Vec<&str> = expected
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .filter(|p| *p != "/metadata/timestamp.json")
+                .collect();
+            assert_eq!(fetched, expected, "{ctx}: files read from the repository");
         }
         if let Some(versions) = step["versions"].as_object() {
             for (role, v) in versions {
@@ -135,6 +181,12 @@ in_process!(
     root_rotation_chain,
     root_rotation_without_old_keys,
     delegation_path_abuse,
+    delegation_path_patterns,
+    canonical_json_edge_cases,
+    hash_bins,
+    root_persisted_when_timestamp_fails,
+    root_chain_partly_valid,
+    expired_root,
     fast_forward_timestamp_recovery,
     fast_forward_snapshot_recovery,
     fast_forward_without_rotation,

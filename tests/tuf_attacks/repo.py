@@ -78,12 +78,14 @@ class Repo:
         self.md[role].signed.targets[path] = TargetFile.from_data(path, data, ["sha256"])
         self.files.setdefault(path, []).append(data)
 
-    def delegate(self, name: str, paths: list[str], terminating: bool = False,
-                 parent: str = "targets") -> Signer:
+    def delegate(self, name: str, paths: list[str] | None, terminating: bool = False,
+                 parent: str = "targets", hash_prefixes: list[str] | None = None) -> Signer:
+        """Delegates `paths` (or, with `paths=None`, the target paths whose
+        sha256 starts with one of `hash_prefixes`) from `parent` to `name`."""
         t = self.md[parent].signed
         if t.delegations is None:
             t.delegations = Delegations(keys={}, roles={})
-        t.delegations.roles[name] = DelegatedRole(name, [], 1, terminating, paths)
+        t.delegations.roles[name] = DelegatedRole(name, [], 1, terminating, paths, hash_prefixes)
         signer = CryptoSigner.generate_ed25519()
         t.add_key(signer.public_key, name)
         self.signers[name] = [signer]

@@ -7,13 +7,16 @@ python-tuf's Metadata API.
 
 `plan.json` lists steps: which stage the server shows, the command
 (`refresh`, or `download` of one target), the exit code expected, and what
-else to check (trusted versions after, target content, served from cache).
-A step expected to fail must leave the client's metadata directory unchanged:
-the Rust test checks that for every such step.
+else to check (trusted versions after, target content, served from cache,
+`fetched`: exactly the files downloaded with a body, in order). A step
+expected to fail must leave the client's metadata directory unchanged except
+for the roots it lists in `persisted` (§5.3.8: a verified root is kept): the
+Rust test checks that for every such step.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -463,6 +466,56 @@ def canonical_json_edge_cases(r: Repo):
     t.unrecognized_fields["x-tricky"] = tricky
     r.stage()
     return [ok(0), get(0, "files/a.txt", content="version one\n")]
+
+
+def _bin_of(path: str) -> int:
+    return int(hashlib.sha256(path.encode()).hexdigest()[:2], 16) // 64
+
+
+@scenario
+def hash_bins(r: Repo):
+    """The layout `hsp build` gives the API: targets -> api (terminating) ->
+    4 hash bins (path_hash_prefixes). A lookup fetches only the roles on its
+    path; roles whose snapshot version did not change are never fetched again."""
+    base(r)
+    r.delegate("api", ["api/*", "api/*/*"], terminating=True)
+    for i in range(4):
+        r.delegate(f"api-bin-{i}", None, terminating=True, parent="api",
+                   hash_prefixes=[f"{p:02x}" for p in range(i * 64, (i + 1) * 64)])
+    paths = [f"api/services/s{i}.json" for i in range(16)]
+    for p in paths:
+        r.add_target(f"api-bin-{_bin_of(p)}", p, p.encode() + b"\n")
+    a = paths[0]
+    b = next(p for p in paths if _bin_of(p) != _bin_of(a))
+    bin_a, bin_b = f"api-bin-{_bin_of(a)}", f"api-bin-{_bin_of(b)}"
+    r.stage()
+    r.bump("acme", "snapshot", "timestamp")  # an unrelated role changes
+    r.stage()
+    r.add_target(bin_a, a, b"changed\n")
+    r.bump(bin_a, "snapshot", "timestamp")
+    r.stage()
+    md, tg = "/metadata", "/targets"
+    return [
+        ok(0, fetched=[f"{md}/timestamp.json", f"{md}/1.snapshot.json", f"{md}/1.targets.json"]),
+        get(0, a, content=f"{a}\n", fetched=[f"{md}/1.api.json", f"{md}/1.{bin_a}.json",
+                                             f"{tg}/{_hashed(a)}"]),
+        get(0, b, content=f"{b}\n", fetched=[f"{md}/1.{bin_b}.json", f"{tg}/{_hashed(b)}"]),
+        get(1, a, content=f"{a}\n",
+            fetched=[f"{md}/timestamp.json", f"{md}/2.snapshot.json"],
+            why="only timestamp and snapshot changed for this client"),
+        get(2, a, content="changed\n", versions={bin_a: 2},
+            fetched=[f"{md}/timestamp.json", f"{md}/3.snapshot.json", f"{md}/2.{bin_a}.json",
+                     f"{tg}/{_hashed(a, b'changed')}"]),
+        get(2, "api/services/missing.json", expect=1, why="its bin does not list it"),
+        get(2, "api/a/b/c.json", expect=1, why="api delegates api/* and api/*/* only"),
+    ]
+
+
+def _hashed(path: str, content: bytes | None = None) -> str:
+    """URL of a target file under consistent snapshots."""
+    data = content + b"\n" if content is not None else path.encode() + b"\n"
+    d, _, base_name = path.rpartition("/")
+    return f"{d}/{hashlib.sha256(data).hexdigest()}.{base_name}"
 
 
 def _terminating(r: Repo, terminating: bool):
