@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod dev_index;
 pub mod examples;
 pub mod images;
+pub mod systemd;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -8,9 +8,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use hsp_agent::driver::host::process::scan;
+use hsp_tests::dev_index::{run_ok, show, DevIndex, ID};
 use serde_json::{json, Value as Json};
-
-const ID: &str = "org.apply.web";
 
 /// Kills every process labelled with the test's environment, whatever happens.
 struct Cleanup(PathBuf, String);
@@ -34,123 +33,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn show(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("running a binary");
-    assert!(out.status.success(), "{cmd:?} failed:\n{}", show(&out));
-    out
-}
-
-fn write_json(path: &Path, v: &Json) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
-}
-
-/// The artifact for `version`: the test service script and a VERSION file.
-fn artifact(dir: &Path, version: &str) -> Json {
-    let path = dir.join(format!("artifacts/web-{version}.tar.gz"));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let script =
-        std::fs::read(hsp_tests::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
-    hsp_agent::driver::host::archive::build_tar_gz(
-        &[
-            ("bin/start", &script, 0o755),
-            ("VERSION", version.as_bytes(), 0o644),
-        ],
-        &path,
-    )
-    .unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    let sha = Command::new("sha256sum").arg(&path).output().unwrap();
-    assert!(sha.status.success(), "sha256sum failed: {}", show(&sha));
-    json!({
-        "platform": hsp_agent::driver::host::platform(),
-        "url": format!("file://{}", path.display()),
-        "sha256": String::from_utf8_lossy(&sha.stdout)[..64].to_string(),
-        "size": bytes.len(),
-        "entrypoint": "bin/start",
-    })
-}
-
-/// Adds version `version` of the service to the registry repo.
-fn add_version(dir: &Path, repo: &Path, version: &str, port: u16) {
-    let doc = json!({
-        "id": ID,
-        "version": version,
-        "name": "Apply test web",
-        "summary": "busybox httpd serving its version.",
-        "publisher": "apply",
-        "license": "MIT",
-        "provides": [{"interface": "http-ui", "version": "1.0.0", "task": "app", "port": "http",
-                      "binding": {"url": "http://${self.app.http}/"}}],
-        "tasks": [{
-            "name": "app",
-            "image": format!("example.org/apply/web:{version}@sha256:{}", "3".repeat(64)),
-            "ports": [{"name": "http", "port": port}],
-            "env": {"PORT": port.to_string(), "VERSION": version},
-            "memory_mib": 64,
-            "health": {"http": {"port": "http", "path": "/healthz"},
-                       "interval_s": 1, "timeout_s": 1, "start_period_s": 1, "retries": 5},
-            "stop_timeout_s": 2
-        }],
-        "artifacts": [artifact(dir, version)],
-        "smoke_test": {"task": "app", "http": {"port": "http", "path": "/healthz"}},
-    });
-    write_json(
-        &repo.join(format!("publishers/apply/services/{ID}/{version}.json")),
-        &doc,
-    );
-}
-
-fn write_repo(repo: &Path) {
-    write_json(
-        &repo.join("registry.json"),
-        &json!({"name": "applytest", "title": "apply ENV test registry"}),
-    );
-    std::fs::create_dir_all(repo.join("interfaces")).unwrap();
-    std::fs::copy(
-        hsp_tests::root().join("examples/registry/interfaces/http-ui.json"),
-        repo.join("interfaces/http-ui.json"),
-    )
-    .unwrap();
-    write_json(
-        &repo.join("publishers/apply/publisher.json"),
-        &json!({
-            "name": "apply",
-            "title": "Apply test",
-            "namespaces": ["org.apply"],
-            "keys": [{"keytype": "ed25519", "scheme": "ed25519",
-                      "keyval": {"public": "ab".repeat(32)}}]
-        }),
-    );
-}
-
-/// `hsp build --dev-keys` at `now` (Unix seconds), into `out` (in place when
-/// it already holds a build).
-fn build(repo: &Path, out: &Path, now: u64) {
-    run_ok(
-        Command::new(hsp_tests::bin("hsp"))
-            .arg("build")
-            .arg(repo)
-            .args([
-                "--dev-keys",
-                "--no-site",
-                "--now",
-                &now.to_string(),
-                "--out",
-            ])
-            .arg(out),
-    );
-}
-
 fn get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -167,29 +49,29 @@ fn get(port: u16, path: &str) -> Option<String> {
 }
 
 struct Site {
+    index: DevIndex,
     dir: tempfile::TempDir,
     env: String,
     port: u16,
 }
 
 impl Site {
+    fn new(tag: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        Site {
+            index: DevIndex::new(dir.path()),
+            dir,
+            env: format!("ae{}-{tag}", std::process::id()),
+            port: free_port(),
+        }
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    fn write_env(&self, index: &Path, services: Json) -> PathBuf {
-        let p = self.path("site/env.json");
-        write_json(
-            &p,
-            &json!({
-                "name": self.env,
-                "index": {"url": index.display().to_string(),
-                          "root": self.path("out/metadata/1.root.json").display().to_string()},
-                "services": services,
-                "target": {"kind": "host", "root": self.path("hostroot").display().to_string()}
-            }),
-        );
-        p
+    fn write_env(&self, services: Json) -> PathBuf {
+        self.index.write_env(&self.env, services, json!({}))
     }
 
     fn agent(&self, args: &[&str], env_file: &Path) -> Command {
@@ -202,8 +84,9 @@ impl Site {
         c
     }
 
-    /// `hsp-agent init` trusting the root of the build in `index`.
-    fn init(&self, index: &Path) {
+    /// `hsp-agent init` trusting the root of the first build.
+    fn init(&self) {
+        let index = self.index.out();
         let mut c = Command::new(hsp_tests::bin("hsp-agent"));
         c.arg("init")
             .arg("--state")
@@ -211,19 +94,33 @@ impl Site {
             .arg("--root")
             .arg(index.join("metadata/1.root.json"))
             .arg("--index")
-            .arg(index);
+            .arg(&index);
         run_ok(&mut c);
     }
 
-    fn apply(&self, env_file: &Path, index: &Path) -> Output {
-        run_ok(self.agent(&["apply"], env_file).arg("--index").arg(index))
+    /// `hsp-agent apply ENV` (any exit code).
+    fn try_apply(&self, env_file: &Path) -> Output {
+        self.agent(&["apply"], env_file)
+            .arg("--index")
+            .arg(self.index.out())
+            .output()
+            .unwrap()
+    }
+
+    fn apply(&self, env_file: &Path) -> Output {
+        run_ok(
+            self.agent(&["apply"], env_file)
+                .arg("--index")
+                .arg(self.index.out()),
+        )
     }
 
     fn status(&self, env_file: &Path) -> Json {
-        let out = run_ok(
-            self.agent(&["status", "--json"], env_file)
-                .args(["--root", &self.path("hostroot").display().to_string()]),
-        );
+        let out = self
+            .agent(&["status", "--json"], env_file)
+            .args(["--root", &self.path("hostroot").display().to_string()])
+            .output()
+            .unwrap();
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("status --json: {e}\n{}", show(&out)))
     }
@@ -265,41 +162,33 @@ impl Site {
         assert_eq!(s["units_healthy"], s["units_wanted"], "{status:#}");
         assert!(s["rollout_in_progress"].is_null(), "{status:#}");
     }
+
+    fn cleanup(&self) -> Cleanup {
+        Cleanup(self.path("state").join(&self.env), self.env.clone())
+    }
 }
 
 #[test]
 fn apply_env_installs_upgrades_and_prunes_on_host() {
-    let site = Site {
-        dir: tempfile::tempdir().unwrap(),
-        env: format!("ae{}", std::process::id()),
-        port: free_port(),
-    };
-    let _guard = Cleanup(site.path("state").join(&site.env), site.env.clone());
-    let repo = site.path("repo");
-    let out = site.path("out");
-    write_repo(&repo);
-    add_version(site.dir.path(), &repo, "1.0.0", site.port);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    build(&repo, &out, now);
-    site.init(&out);
+    let mut site = Site::new("up");
+    let _guard = site.cleanup();
+    site.index.add_version("1.0.0", site.port, json!({}));
+    site.index.build();
+    site.init();
 
     // Install.
-    let env_file = site.write_env(&out, json!([{"id": ID}]));
-    site.apply(&env_file, &out);
+    let env_file = site.write_env(json!([{"id": ID}]));
+    site.apply(&env_file);
     site.wait_serving("1.0.0");
     site.assert_status(&env_file, "1.0.0");
     let first = site.pids();
     assert!(!first.is_empty(), "no labelled process after apply");
 
     // Upgrade: a newer version in the index, applied under the minor policy.
-    add_version(site.dir.path(), &repo, "1.1.0", site.port);
+    site.index.add_version("1.1.0", site.port, json!({}));
     // Rebuilt in place; the agent keeps the trust it has and follows.
-    build(&repo, &out, now + 1);
-    let env_file = site.write_env(&out, json!([{"id": ID}]));
-    site.apply(&env_file, &out);
+    site.index.build();
+    site.apply(&env_file);
     site.wait_serving("1.1.0");
     site.assert_status(&env_file, "1.1.0");
     let second = site.pids();
@@ -311,8 +200,8 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
     );
 
     // Prune: the service leaves the environment.
-    let env_file = site.write_env(&out, json!([]));
-    site.apply(&env_file, &out);
+    let env_file = site.write_env(json!([]));
+    site.apply(&env_file);
     let deadline = Instant::now() + Duration::from_secs(20);
     while !site.pids().is_empty() {
         assert!(
@@ -325,4 +214,61 @@ fn apply_env_installs_upgrades_and_prunes_on_host() {
     assert_eq!(get(site.port, "/version"), None, "port still answers");
     let status = site.status(&env_file);
     assert_eq!(status["services"], json!([]), "{status:#}");
+}
+
+/// A version that was rolled back is left out by the planner (`plan` says why)
+/// until a newer one is published, which is then deployed.
+#[test]
+fn a_version_marked_bad_is_not_planned_again_until_a_newer_one_appears() {
+    let mut site = Site::new("bad");
+    let _guard = site.cleanup();
+    site.index.add_version("1.0.0", site.port, json!({}));
+    site.index.build();
+    site.init();
+    let env_file = site.write_env(json!([{"id": ID}]));
+    site.apply(&env_file);
+    site.wait_serving("1.0.0");
+
+    // 1.1.0 exits at once: rolled back, marked bad.
+    site.index
+        .add_version("1.1.0", site.port, json!({"FAIL": "3"}));
+    site.index.build();
+    let out = site.try_apply(&env_file);
+    assert!(!out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1.1.0 was unhealthy") && stdout.contains("rolled back to 1.0.0"),
+        "{stdout}"
+    );
+    site.wait_serving("1.0.0");
+
+    // The planner now keeps 1.0.0 and says why it skipped 1.1.0.
+    let plan = run_ok(&mut site.agent(&["plan"], &env_file));
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains("1.1.0: it was marked bad on this site"),
+        "plan does not say why 1.1.0 is skipped:\n{plan}"
+    );
+    assert!(
+        plan.contains(&format!("keep       {ID}")) || plan.contains("keep "),
+        "{plan}"
+    );
+    // apply deploys what the planner chose: nothing to retry, exit 0.
+    let out = site.apply(&env_file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("1.0.0 unchanged, healthy"), "{stdout}");
+    site.assert_status(&env_file, "1.0.0");
+
+    // A newer version appears: it is tried (and works).
+    site.index.add_version("1.2.0", site.port, json!({}));
+    site.index.build();
+    let out = site.apply(&env_file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("upgraded 1.0.0 -> 1.2.0"), "{stdout}");
+    site.wait_serving("1.2.0");
+    let status = site.status(&env_file);
+    assert!(
+        status["services"][0]["bad_versions"]["1.1.0"].is_string(),
+        "{status:#}"
+    );
 }

@@ -225,7 +225,17 @@ fn pruning_keeps_volumes_unless_purge() {
     );
     assert!(processes(&ex).is_empty());
     assert_eq!(get(ex.ports.1, "/healthz"), None);
+    assert_eq!(
+        ex.status_json()["kept"].as_array().map(Vec::len),
+        Some(2),
+        "both pruned instances left data"
+    );
     ex.apply_ok(&v1);
+    assert_eq!(
+        ex.status_json()["kept"],
+        serde_json::json!([]),
+        "instances that came back use their data again"
+    );
     assert_eq!(
         std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
         "kept"
@@ -238,6 +248,130 @@ fn pruning_keeps_volumes_unless_purge() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(!volume(&ex).exists());
     assert!(processes(&ex).is_empty());
+}
+
+/// `apply --purge` also deletes what instances pruned by earlier applies left
+/// (volumes, generated secrets); until then `status` lists it as kept.
+#[test]
+fn purge_deletes_data_kept_by_earlier_prunes() {
+    let (ex, _guard) = example("kept");
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    ex.apply_ok(&v1);
+    std::fs::write(volume(&ex).join("marker"), "kept").unwrap();
+    let password = ex.env_state().join("secrets/fhir-db/PASSWORD");
+    assert!(password.exists());
+    let out = ex.apply_ok(&ex.empty_plan());
+    assert!(
+        out.contains("fhir-db: removed 14.0.0 (volumes kept"),
+        "{out}"
+    );
+    // Another apply without --purge keeps it too, and status says so.
+    ex.apply_ok(&ex.empty_plan());
+    assert!(volume(&ex).join("marker").exists() && password.exists());
+    let status = ex.status_json();
+    let kept: Vec<(String, String)> = status["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["instance"].as_str().unwrap().to_string(),
+                k["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("fhir".to_string(), "1.0.0".to_string()),
+            ("fhir-db".to_string(), "14.0.0".to_string())
+        ],
+        "{status:#}"
+    );
+    let text = Command::new(agent_bin())
+        .args(["status", &ex.env, "--state"])
+        .arg(ex.state())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("apply --purge"),
+        "{}",
+        show(&text)
+    );
+    // --purge now deletes data pruned earlier.
+    let out = ex.apply(&ex.empty_plan(), &["--purge"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("fhir-db: deleted the volumes 14.0.0 left"),
+        "{stdout}"
+    );
+    assert!(!volume(&ex).exists(), "the kept volume is gone");
+    assert!(!password.exists(), "the generated secret is gone");
+    assert_eq!(ex.status_json()["kept"], serde_json::json!([]));
+}
+
+/// A secret file whose content changes (same path) restarts exactly the units
+/// whose env uses it; the values appear nowhere but in their environment.
+#[test]
+fn a_changed_secret_file_restarts_the_units_that_use_it() {
+    let (ex, _guard) = example("secret");
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    ex.apply_ok(&v1);
+    let supervisors = || -> BTreeMap<(String, String, String), i32> {
+        processes(&ex)
+            .iter()
+            .filter(|p| p.supervisor)
+            .map(|p| {
+                (
+                    (
+                        label(p, "instance").to_string(),
+                        label(p, "task").to_string(),
+                        label(p, "replica").to_string(),
+                    ),
+                    p.pid,
+                )
+            })
+            .collect()
+    };
+    let before = supervisors();
+    let out = ex.apply_ok(&v1);
+    assert!(out.contains("fhir: 1.0.0 unchanged"), "{out}");
+    assert_eq!(supervisors(), before, "nothing changed, nothing restarted");
+
+    std::fs::write(ex.secret_file(), "n3w-oauth-value\n").unwrap();
+    let out = ex.apply(&v1, &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("fhir: reconfigured 1.0.0, healthy"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fhir-db: 14.0.0 unchanged"), "{stdout}");
+    assert_converged(&ex, &v1);
+    let after = supervisors();
+    for (key, pid) in &before {
+        let uses_secret = key.0 == "fhir" && key.1 == "app";
+        assert_eq!(
+            after.get(key) != Some(pid),
+            uses_secret,
+            "{key:?}: restarted iff its env uses the secret"
+        );
+    }
+    let app = processes(&ex)
+        .into_iter()
+        .find(|p| !p.supervisor && label(p, "task") == "app")
+        .unwrap();
+    let environ = std::fs::read(format!("/proc/{}/environ", app.pid)).unwrap();
+    assert!(String::from_utf8_lossy(&environ).contains("OAUTH_CLIENT_SECRET=n3w-oauth-value"));
+    let journal = std::fs::read_to_string(ex.env_state().join("journal.json")).unwrap();
+    let output = format!("{}{}", stdout, String::from_utf8_lossy(&out.stderr));
+    for text in [&journal, &output] {
+        assert!(
+            !text.contains("n3w-oauth-value") && !text.contains("s3cr3t-oauth-value"),
+            "a secret value leaked: {text}"
+        );
+    }
 }
 
 #[test]
@@ -367,16 +501,26 @@ fn systemd_units_verify() {
     )
     .unwrap();
     let labels = vec![("HSP_AGENT_ENVIRONMENT".to_string(), "clinic".to_string())];
+    let markers = vec![
+        ("X-HSP-Agent-Environment".to_string(), "clinic".to_string()),
+        (
+            "X-HSP-Agent-State".to_string(),
+            "/var/lib/hsp-agent/clinic".to_string(),
+        ),
+    ];
     let unit = render(&UnitFile {
         description: "HSP clinic/fhir app 0 (org.example.fhir 1.0.0)".into(),
         program: &program,
         args: &["worker".to_string(), "100% $HOME".to_string()],
         working_dir: dir.path(),
+        markers: &markers,
         labels: &labels,
         env_file: &env,
         memory_mib: 64,
         cpus: Some(0.5),
         stop_timeout_s: 10,
+        restart_steps: false,
+        private_tmp: true,
     });
     let path = dir.path().join("hsp-clinic-fhir-app-0.service");
     std::fs::write(&path, &unit).unwrap();
@@ -397,6 +541,15 @@ fn systemd_units_verify() {
     assert!(
         unit.contains("ExecStart=") && unit.contains("\"100%% $$HOME\""),
         "{unit}"
+    );
+    assert!(
+        unit.contains("Restart=on-failure") && !unit.contains("a \"quoted\""),
+        "secrets stay in the env file: {unit}"
+    );
+    assert_eq!(
+        hsp_agent::driver::host::systemd::markers(&unit),
+        markers,
+        "the ownership markers read back"
     );
 }
 

@@ -2,12 +2,13 @@
 //! target (Docker or this host) to the plan once. Also `apply --plan plan.json`
 //! to deploy a plan reviewed beforehand.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use hsp_agent::driver::docker::DockerDriver;
-use hsp_agent::driver::host::HostDriver;
+use hsp_agent::driver::host::{HostDriver, HostMode};
 use hsp_agent::driver::journal::Journal;
 use hsp_agent::driver::rollout::describe;
 use hsp_agent::driver::{self, ApplyOptions, Driver, Report, StateDir};
@@ -55,6 +56,10 @@ pub struct Source {
     /// Host target: folder for releases, volumes and logs (default `<state>/<env>/host`).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Host target: systemd services where systemd is PID 1 (`auto`), or always
+    /// supervised processes, or always systemd services.
+    #[arg(long, value_enum, default_value_t = HostMode::Auto, env = "HSP_AGENT_HOST_MODE")]
+    pub host_mode: HostMode,
     /// Docker target: a registry serving the same digests, e.g. `127.0.0.1:5000`.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub mirror: Option<String>,
@@ -76,6 +81,7 @@ pub struct Target {
     pub environment: String,
     pub kind: TargetArg,
     pub root: Option<PathBuf>,
+    pub host_mode: HostMode,
     pub mirror: Option<String>,
     pub window: Option<UpdateWindow>,
 }
@@ -91,6 +97,7 @@ impl Source {
                 environment: plan.environment,
                 kind,
                 root: self.root.clone(),
+                host_mode: self.host_mode,
                 mirror: self.mirror.clone(),
                 window: None,
             });
@@ -110,6 +117,7 @@ impl Source {
                 .root
                 .clone()
                 .or_else(|| env.target.root.as_ref().map(|r| base.join(r))),
+            host_mode: self.host_mode,
             mirror: self.mirror.clone().or_else(|| env.target.mirror.clone()),
             window: env.policy.window.clone(),
             environment: env.name,
@@ -131,7 +139,8 @@ impl Source {
         let deployed = journal_plan(&self.index.state, &env.name)?
             .as_ref()
             .map(Deployed::from)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .with_bad_versions(journal_bad_versions(&self.index.state, &env.name)?);
         match &self.registry {
             Some(dir) => {
                 tracing::warn!(
@@ -163,6 +172,7 @@ pub fn open_driver(target: &Target, state: &StateDir) -> anyhow::Result<Box<dyn 
                 &state.path,
                 target.root.clone(),
                 exe,
+                target.host_mode,
             )?)
         }
     })
@@ -189,6 +199,25 @@ pub fn journal_plan(state: &Path, environment: &str) -> anyhow::Result<Option<Pl
         instances,
         externals: vec![],
     }))
+}
+
+/// The versions the journal marked bad after rollbacks, per instance: the
+/// planner leaves them out until a newer release appears.
+pub fn journal_bad_versions(
+    state: &Path,
+    environment: &str,
+) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
+    let path = state.join(environment).join("journal.json");
+    if !hsp_agent::planner::env::is_name(environment) || !path.exists() {
+        return Ok(Vec::new());
+    }
+    let journal =
+        Journal::read(&path, environment).with_context(|| format!("reading {}", path.display()))?;
+    Ok(journal
+        .instances
+        .into_iter()
+        .map(|(n, r)| (n, r.bad_versions))
+        .collect())
 }
 
 pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {

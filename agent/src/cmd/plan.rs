@@ -50,7 +50,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => Some(read_plan(p)?),
         None => journal_plan(&args.index.state, &env.name)?,
     };
-    let deployed = now.as_ref().map(Deployed::from).unwrap_or_default();
+    let deployed = now
+        .as_ref()
+        .map(Deployed::from)
+        .unwrap_or_default()
+        .with_bad_versions(super::apply::journal_bad_versions(
+            &args.index.state,
+            &env.name,
+        )?);
     let plan = match &args.registry {
         Some(dir) => {
             eprintln!(

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use hsp_agent::driver::docker::DockerDriver;
-use hsp_agent::driver::host::HostDriver;
+use hsp_agent::driver::host::{HostDriver, HostMode};
 use hsp_agent::driver::journal::Journal;
 use hsp_agent::driver::{secrets, spec_hash, Driver, Probe};
 use serde::Serialize;
@@ -43,6 +43,17 @@ struct Status {
     /// Why the units could not be observed (engine down, ...).
     observe_error: Option<String>,
     services: Vec<Service>,
+    /// Instances removed without `--purge`: their volumes and generated
+    /// secrets are kept until `apply --purge`.
+    kept: Vec<KeptData>,
+}
+
+#[derive(Serialize)]
+struct KeptData {
+    instance: String,
+    service: String,
+    version: String,
+    pruned: String,
 }
 
 #[derive(Serialize)]
@@ -82,9 +93,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some("docker") => DockerDriver::connect(&name, None)
             .map(|d| Box::new(d) as Box<dyn Driver>)
             .map_err(|e| format!("{e}")),
-        Some("host") => {
+        Some(kind @ ("host" | "systemd")) => {
             let exe = std::env::current_exe()?;
-            HostDriver::new(&name, &dir, args.root.clone(), exe)
+            let mode = if kind == "systemd" {
+                HostMode::Systemd
+            } else {
+                HostMode::Process
+            };
+            HostDriver::new(&name, &dir, args.root.clone(), exe, mode)
                 .map(|d| Box::new(d) as Box<dyn Driver>)
                 .map_err(|e| format!("{e}"))
         }
@@ -103,6 +119,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         last_error: journal.last_error.clone(),
         observe_error: units.as_ref().err().cloned(),
         services: Vec::new(),
+        kept: journal
+            .kept
+            .iter()
+            .map(|(n, k)| KeptData {
+                instance: n.clone(),
+                service: k.service.clone(),
+                version: k.version.clone(),
+                pruned: k.pruned.to_rfc3339(),
+            })
+            .collect(),
     };
     let mut names: Vec<&String> = journal
         .order
@@ -214,6 +240,15 @@ fn render(s: &Status) -> String {
             out.push_str(&format!(
                 "{:<20} rollout of {a} was interrupted; the next apply resumes it\n",
                 ""
+            ));
+        }
+    }
+    if !s.kept.is_empty() {
+        out.push_str("\nkept data of removed instances (`hsp-agent apply --purge` deletes it):\n");
+        for k in &s.kept {
+            out.push_str(&format!(
+                "{:<20} {:<28} {:<10} removed {}\n",
+                k.instance, k.service, k.version, k.pruned
             ));
         }
     }

@@ -84,7 +84,12 @@ pub fn create_private_dir(path: &Path) -> Result<(), Error> {
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new
 /// content: temp file in the same dir, fsync, rename, fsync the dir.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::os::unix::fs::OpenOptionsExt;
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// [`write_atomic`] with the file mode `mode` (a unit file is 0644).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
@@ -94,8 +99,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .create(true)
         .truncate(true)
         .write(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&tmp)
+        .map_err(Error::io(&tmp))?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(Error::io(&tmp))?;
     f.write_all(bytes).map_err(Error::io(&tmp))?;
     f.sync_all().map_err(Error::io(&tmp))?;
@@ -130,6 +137,19 @@ pub struct Journal {
     /// The last error of an apply or poll, cleared by a clean apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Instances pruned without `--purge` whose volumes and generated secrets
+    /// are kept: a later `apply --purge` deletes them, an instance of that name
+    /// coming back reuses them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept: BTreeMap<String, Kept>,
+}
+
+/// The data an instance left behind when it was pruned.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub service: String,
+    pub version: String,
+    pub pruned: DateTime<Utc>,
 }
 
 /// What the agent knows about one instance.

@@ -50,6 +50,10 @@ pub const LABEL_VERSION: &str = "org.hsp.agent.version";
 pub const LABEL_REPLICA: &str = "org.hsp.agent.replica";
 /// Label holding the hash of the instance spec the unit was started from.
 pub const LABEL_SPEC: &str = "org.hsp.agent.spec";
+/// Label holding the keyed hash of the unit's rendered env, secret values
+/// included ([`secrets::env_hash`]): a secret file whose content changed gives
+/// another hash, and the unit is restarted.
+pub const LABEL_ENV_HASH: &str = "org.hsp.agent.env-hash";
 
 /// One running (or stopped) copy of one task, as a driver observes it.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +68,8 @@ pub struct Unit {
     pub version: String,
     /// [`spec_hash`] of the instance this unit was started from.
     pub spec: String,
+    /// [`secrets::env_hash`] of the env it was started with (`None`: unknown).
+    pub env_hash: Option<String>,
     /// Whether the process runs (a container that exited is `false`).
     pub running: bool,
     /// Address the agent reaches its ports on.
@@ -79,6 +85,8 @@ pub struct UnitSpec<'a> {
     pub spec: &'a str,
     /// Rendered environment, secrets included: never log it.
     pub env: Vec<(String, String)>,
+    /// [`secrets::env_hash`] of `env`.
+    pub env_hash: &'a str,
 }
 
 /// Result of one health probe.
@@ -154,6 +162,7 @@ pub fn unit_labels(spec: &UnitSpec) -> BTreeMap<String, String> {
         (LABEL_VERSION.to_string(), spec.instance.version.clone()),
         (LABEL_REPLICA.to_string(), spec.replica.to_string()),
         (LABEL_SPEC.to_string(), spec.spec.to_string()),
+        (LABEL_ENV_HASH.to_string(), spec.env_hash.to_string()),
     ])
 }
 
@@ -173,6 +182,7 @@ pub fn unit_from_labels(
         replica: labels.get(LABEL_REPLICA)?.parse().ok()?,
         version: labels.get(LABEL_VERSION)?.clone(),
         spec: labels.get(LABEL_SPEC)?.clone(),
+        env_hash: labels.get(LABEL_ENV_HASH).cloned(),
         running,
         address,
     })
@@ -265,6 +275,14 @@ pub enum Error {
     },
     #[error("instance {instance}: {message}")]
     Instance { instance: String, message: String },
+    #[error("{command}: {message}")]
+    Systemd { command: String, message: String },
+    #[error("environment {environment} was deployed to the {was} target, not {now} (hint: apply an empty environment with the {was} target first, or use another --state)")]
+    TargetChanged {
+        environment: String,
+        was: String,
+        now: String,
+    },
 }
 
 impl Error {

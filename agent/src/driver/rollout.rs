@@ -77,6 +77,10 @@ pub enum Outcome {
         version: String,
         purged: bool,
     },
+    /// The kept volumes of an instance pruned by an earlier apply were deleted.
+    Purged {
+        version: String,
+    },
 }
 
 impl Outcome {
@@ -84,7 +88,10 @@ impl Outcome {
     pub fn is_ok(&self) -> bool {
         matches!(
             self,
-            Outcome::Unchanged { .. } | Outcome::Deployed { .. } | Outcome::Pruned { .. }
+            Outcome::Unchanged { .. }
+                | Outcome::Deployed { .. }
+                | Outcome::Pruned { .. }
+                | Outcome::Purged { .. }
         )
     }
 }
@@ -151,7 +158,10 @@ pub fn describe(o: &Outcome) -> String {
         Outcome::Pruned {
             version,
             purged: false,
-        } => format!("removed {version} (volumes kept)"),
+        } => format!("removed {version} (volumes kept; `apply --purge` deletes them)"),
+        Outcome::Purged { version } => {
+            format!("deleted the volumes {version} left when it was removed earlier")
+        }
     }
 }
 
@@ -169,6 +179,16 @@ pub fn apply(
         }
     }
     let mut journal = state.load()?;
+    match &journal.target {
+        Some(was) if was != driver.kind() && !journal.instances.is_empty() => {
+            return Err(Error::TargetChanged {
+                environment: state.environment.clone(),
+                was: was.clone(),
+                now: driver.kind().to_string(),
+            })
+        }
+        _ => {}
+    }
     journal.target = Some(driver.kind().to_string());
     let previous_order = journal.order.clone();
     // Record the union of both orders before touching anything, so a crash
@@ -182,6 +202,10 @@ pub fn apply(
             .collect::<Vec<_>>(),
     );
     journal.order = order;
+    // An instance coming back reuses the data it left: no longer "kept".
+    journal
+        .kept
+        .retain(|n, _| !plan.instances.iter().any(|i| &i.name == n));
     state.save(&journal)?;
 
     let mut report = Report {
@@ -334,6 +358,15 @@ fn prune(
         if opts.purge {
             driver.remove_volumes(&name)?;
             secrets::remove_generated(&state.path, &name)?;
+        } else if let Some(g) = journal.instances.get(&name).and_then(|r| r.good.as_ref()) {
+            journal.kept.insert(
+                name.clone(),
+                super::journal::Kept {
+                    service: g.service.clone(),
+                    version: g.version.clone(),
+                    pruned: Utc::now(),
+                },
+            );
         }
         journal.instances.remove(&name);
         state.save(journal)?;
@@ -343,6 +376,24 @@ fn prune(
         };
         tracing::info!(instance = %name, "{}", describe(&outcome));
         report.outcomes.push((name, outcome));
+    }
+    // Data kept by earlier prunes goes with --purge too.
+    if opts.purge {
+        let kept: Vec<(String, String)> = journal
+            .kept
+            .iter()
+            .filter(|(n, _)| !planned.contains(n.as_str()))
+            .map(|(n, k)| (n.clone(), k.version.clone()))
+            .collect();
+        for (name, version) in kept {
+            driver.remove_volumes(&name)?;
+            secrets::remove_generated(&state.path, &name)?;
+            journal.kept.remove(&name);
+            state.save(journal)?;
+            let outcome = Outcome::Purged { version };
+            tracing::info!(instance = %name, "{}", describe(&outcome));
+            report.outcomes.push((name, outcome));
+        }
     }
     if plan.instances.is_empty() && driver.units()?.is_empty() {
         driver.teardown()?;
@@ -393,7 +444,7 @@ impl Converge<'_> {
         }
 
         match self.bring_up(&target, &tspec, &units) {
-            Ok(()) => {
+            Ok(restarted) => {
                 self.driver.activate(&target)?;
                 let rec = self.journal.record(&wanted.name);
                 rec.good = Some(target.clone());
@@ -410,6 +461,11 @@ impl Converge<'_> {
                     None if is_new => Outcome::Deployed {
                         version: target.version.clone(),
                         from: good.map(|g| g.version),
+                    },
+                    // Same spec, new env (a secret file's content changed).
+                    None if restarted => Outcome::Deployed {
+                        version: target.version.clone(),
+                        from: Some(target.version.clone()),
                     },
                     None => Outcome::Unchanged {
                         version: target.version.clone(),
@@ -443,7 +499,7 @@ impl Converge<'_> {
                     .collect();
                 self.driver.prepare(&g)?;
                 match self.bring_up(&g, &gspec, &units) {
-                    Ok(()) => {
+                    Ok(_) => {
                         self.driver.activate(&g)?;
                         self.journal.record(&g.name).health = Some("healthy".into());
                         self.state.save(self.journal)?;
@@ -474,14 +530,23 @@ impl Converge<'_> {
     }
 
     /// Makes every unit of `target` run and be healthy. Units of other specs are
-    /// left running unless the driver cannot overlap them.
+    /// left running unless the driver cannot overlap them. Returns whether a
+    /// running unit of the target spec was restarted because its env changed
+    /// (a secret file's content).
     fn bring_up(
         &mut self,
         target: &PlannedInstance,
         tspec: &str,
         units: &[Unit],
-    ) -> Result<(), BringUp> {
+    ) -> Result<bool, BringUp> {
         self.driver.prepare(target)?;
+        let mut envs = std::collections::HashMap::new();
+        for t in &target.tasks {
+            let env = secrets::render_env(&self.state.path, t)?;
+            let hash = secrets::env_hash(&self.state.path, &env)?;
+            envs.insert(t.name.clone(), (env, hash));
+        }
+        let mut restarted = false;
         let mut wanted: Vec<(&PlannedTask, u32)> = Vec::new();
         for t in &target.tasks {
             for r in 0..self.driver.replicas(t) {
@@ -494,10 +559,20 @@ impl Converge<'_> {
             let desired = wanted
                 .iter()
                 .any(|(t, r)| t.name == u.task && *r == u.replica);
-            if u.running && desired && running.insert((u.task.clone(), u.replica)) {
+            let same_env = envs
+                .get(&u.task)
+                .is_some_and(|(_, h)| u.env_hash.as_ref() == Some(h));
+            if u.running && desired && same_env && running.insert((u.task.clone(), u.replica)) {
                 continue;
             }
-            self.driver.stop(u, 0)?;
+            let timeout = if u.running && desired && !same_env {
+                tracing::info!(unit = %u.name, "its env changed (a secret?); restarting");
+                restarted = true;
+                stop_timeout(self.journal, u)
+            } else {
+                0
+            };
+            self.driver.stop(u, timeout)?;
         }
         let missing: Vec<(&PlannedTask, u32)> = wanted
             .iter()
@@ -515,19 +590,21 @@ impl Converge<'_> {
             }
         }
         for (task, replica) in &missing {
-            let env = secrets::render_env(&self.state.path, task)?;
+            let (env, hash) = &envs[&task.name];
             let spec = UnitSpec {
                 environment: &self.state.environment,
                 instance: target,
                 task,
                 replica: *replica,
                 spec: tspec,
-                env,
+                env: env.clone(),
+                env_hash: hash,
             };
             tracing::info!(instance = %target.name, task = %task.name, replica, version = %target.version, "starting");
             self.driver.start(&spec)?;
         }
-        self.wait_healthy(target, tspec, &wanted)
+        self.wait_healthy(target, tspec, &wanted)?;
+        Ok(restarted)
     }
 
     fn wait_healthy(

@@ -83,6 +83,36 @@ pub fn render_env(state: &Path, task: &PlannedTask) -> Result<Vec<(String, Strin
         .collect()
 }
 
+/// A keyed hash of a rendered env, secret values included, for telling when a
+/// unit must restart (a secret file's content changed). The key is
+/// `<state>/env-hash.key` (random, 0600), so the hash a label shows cannot be
+/// used to guess a secret offline. Only the hash is stored, never the values.
+pub fn env_hash(state: &Path, env: &[(String, String)]) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let path = state.join("env-hash.key");
+    let key = match fs::read_to_string(&path) {
+        Ok(k) if k.len() == 64 => k,
+        Ok(_) => new_key(&path)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_key(&path)?,
+        Err(e) => return Err(Error::Io { path, source: e }),
+    };
+    let mut h = Sha256::new();
+    h.update(key.as_bytes());
+    for (k, v) in env {
+        h.update(k.as_bytes());
+        h.update(b"=");
+        h.update(v.as_bytes());
+        h.update(b"\0");
+    }
+    Ok(hex::encode(&h.finalize()[..8]))
+}
+
+fn new_key(path: &Path) -> Result<String, Error> {
+    let key = Alphanumeric.sample_string(&mut rand::thread_rng(), 64);
+    super::journal::write_atomic(path, key.as_bytes())?;
+    Ok(key)
+}
+
 /// Removes the generated secrets of an instance (only with `--purge`).
 pub fn remove_generated(state: &Path, instance: &str) -> Result<(), Error> {
     check_name("instance", instance)?;
@@ -131,6 +161,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn env_hash_follows_values_and_is_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = |v: &str| {
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("S".to_string(), v.to_string()),
+            ]
+        };
+        let a = env_hash(dir.path(), &env("old")).unwrap();
+        assert_eq!(a, env_hash(dir.path(), &env("old")).unwrap());
+        assert_ne!(a, env_hash(dir.path(), &env("new")).unwrap());
+        assert_eq!(a.len(), 16);
+        let key = dir.path().join("env-hash.key");
+        assert_eq!(
+            fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(
+            a,
+            env_hash(other.path(), &env("old")).unwrap(),
+            "another state dir, another key"
+        );
     }
 
     #[test]

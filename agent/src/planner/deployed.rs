@@ -26,6 +26,8 @@ pub struct DeployedInstance {
     pub dedicated_to: Option<String>,
     /// Requirement name -> what satisfies it.
     pub bindings: BTreeMap<String, ProviderRef>,
+    /// Versions this site rolled back (version -> why): not planned again.
+    pub bad_versions: BTreeMap<String, String>,
 }
 
 impl From<&Plan> for Deployed {
@@ -43,6 +45,7 @@ impl From<&Plan> for Deployed {
                         .iter()
                         .map(|(k, b)| (k.clone(), b.provider.clone()))
                         .collect(),
+                    bad_versions: BTreeMap::new(),
                 };
                 (i.name.clone(), inst)
             })
@@ -52,6 +55,19 @@ impl From<&Plan> for Deployed {
 }
 
 impl Deployed {
+    /// Adds the versions the agent's journal marked bad, per instance name.
+    pub fn with_bad_versions(
+        mut self,
+        bad: impl IntoIterator<Item = (String, BTreeMap<String, String>)>,
+    ) -> Deployed {
+        for (name, versions) in bad {
+            if let Some(i) = self.instances.get_mut(&name) {
+                i.bad_versions.extend(versions);
+            }
+        }
+        self
+    }
+
     /// The deployed shared (not dedicated) instance of a service, first by name.
     pub fn shared_instance(&self, service: &str) -> Option<(&str, &DeployedInstance)> {
         self.instances

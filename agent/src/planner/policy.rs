@@ -21,6 +21,8 @@ pub(crate) enum Reason {
         mode: UpdateMode,
     },
     TooDeep,
+    /// This site rolled the release back after it failed its health check.
+    MarkedBad(String),
 }
 
 impl fmt::Display for Reason {
@@ -36,6 +38,10 @@ impl fmt::Display for Reason {
                 "{deployed} is deployed and update mode `{}` allows only {}",
                 mode_name(*mode),
                 window_text(deployed, *mode)
+            ),
+            Reason::MarkedBad(why) => write!(
+                f,
+                "it was marked bad on this site after a rollback ({why}); a newer release is tried"
             ),
             Reason::TooDeep => write!(
                 f,

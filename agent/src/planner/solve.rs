@@ -320,6 +320,13 @@ impl<'a> Solver<'a> {
 
     /// Why policy rules out release `v` of instance `pkg`, if it does.
     pub fn exclusion(&self, pkg: &Pkg, entry: &VersionEntry, v: &Version) -> Option<Reason> {
+        if let Some(why) = self.deployed_instance(pkg).and_then(|d| {
+            d.bad_versions
+                .iter()
+                .find(|(b, _)| parse_version(b).is_ok_and(|b| b == *v))
+        }) {
+            return Some(Reason::MarkedBad(why.1.clone()));
+        }
         let deployed = self.deployed_version(pkg);
         if let Some(why) = &entry.yanked {
             if deployed.as_ref() != Some(v) {

@@ -17,7 +17,13 @@
 //! a task's ports are the host's ports, and a task with ports runs one replica;
 //! for the same reason the old version is stopped before the new one starts
 //! (the rollback restarts it from its release folder, which is kept).
-//! [`systemd`] renders the equivalent unit files for hosts where systemd runs.
+//!
+//! Where systemd is PID 1 (mode `auto`, or forced with `--host-mode systemd`),
+//! each unit is a systemd service instead ([`units`]): same program, arguments,
+//! folder, env and volumes, rendered by [`systemd`], checked with
+//! `systemd-analyze verify`, installed in `/etc/systemd/system`, recorded in the
+//! state dir's unit ledger, and restarted by systemd; rollout, health checks,
+//! rollback and prune are the same.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -38,6 +44,30 @@ use super::{
 pub mod archive;
 pub mod process;
 pub mod systemd;
+pub mod units;
+
+/// How the host driver runs units.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HostMode {
+    /// systemd services where systemd is PID 1, else supervised processes.
+    #[default]
+    Auto,
+    /// Supervised processes (`hsp-agent supervise`).
+    Process,
+    /// systemd services.
+    Systemd,
+}
+
+impl HostMode {
+    /// `Auto` decided for this machine.
+    pub fn resolve(self) -> HostMode {
+        match self {
+            HostMode::Auto if units::booted() => HostMode::Systemd,
+            HostMode::Auto => HostMode::Process,
+            m => m,
+        }
+    }
+}
 
 pub struct HostDriver {
     environment: String,
@@ -47,6 +77,8 @@ pub struct HostDriver {
     /// The `hsp-agent` binary that runs `supervise`.
     agent: PathBuf,
     platform: String,
+    /// Systemd mode: the unit manager; `None` runs supervised processes.
+    systemd: Option<units::Units>,
 }
 
 /// `linux-x86_64`, `linux-aarch64`, ...
@@ -61,6 +93,7 @@ impl HostDriver {
         state: &Path,
         root: Option<PathBuf>,
         agent: PathBuf,
+        mode: HostMode,
     ) -> Result<HostDriver, Error> {
         check_name("environment", environment)?;
         let root = root.unwrap_or_else(|| state.join("host"));
@@ -72,7 +105,142 @@ impl HostDriver {
             root,
             agent,
             platform: platform(),
+            systemd: (mode.resolve() == HostMode::Systemd)
+                .then(|| units::Units::new(environment, state)),
         })
+    }
+
+    /// The mode in use (never `Auto`).
+    pub fn mode(&self) -> HostMode {
+        if self.systemd.is_some() {
+            HostMode::Systemd
+        } else {
+            HostMode::Process
+        }
+    }
+
+    /// Volume folders as `HSP_VOLUME_<NAME>` variables.
+    fn volume_vars(&self, spec: &UnitSpec) -> Vec<(String, String)> {
+        spec.task
+            .volumes
+            .iter()
+            .map(|v| {
+                (
+                    format!(
+                        "HSP_VOLUME_{}",
+                        v.name.to_ascii_uppercase().replace('-', "_")
+                    ),
+                    self.volume_dir(&spec.instance.name, &v.name)
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Systemd mode: writes, verifies, installs and starts the unit.
+    fn start_unit(&self, sd: &units::Units, spec: &UnitSpec) -> Result<(), Error> {
+        let artifact = self.artifact(spec.instance, spec.task)?;
+        let release = self.release_dir(spec.instance, artifact);
+        let program = release.join(&artifact.entrypoint);
+        let name = unit_name(
+            spec.environment,
+            &spec.instance.name,
+            &spec.task.name,
+            spec.replica,
+            spec.spec,
+        );
+        let unit = format!("{name}.service");
+        let entry = units::Entry {
+            instance: spec.instance.name.clone(),
+            task: spec.task.name.clone(),
+            replica: spec.replica,
+            version: spec.instance.version.clone(),
+            spec: spec.spec.to_string(),
+            env_hash: Some(spec.env_hash.to_string()),
+        };
+        let labels_map = unit_labels(spec);
+        let mut vars: Vec<(String, String)> = process::LABEL_VARS
+            .iter()
+            .map(|(label, var)| (var.to_string(), labels_map[*label].clone()))
+            .collect();
+        vars.push(("HSP_AGENT_UNIT".into(), unit.clone()));
+        vars.push(("LANG".into(), "C.UTF-8".into()));
+        vars.extend(self.volume_vars(spec));
+        let args = spec.task.command.clone().unwrap_or_default();
+        let env_file = sd.env_path(&unit);
+        let text = systemd::render(&systemd::UnitFile {
+            description: format!(
+                "HSP {}/{} {} {} ({} {})",
+                spec.environment,
+                spec.instance.name,
+                spec.task.name,
+                spec.replica,
+                spec.instance.service,
+                spec.instance.version
+            ),
+            program: &program,
+            args: &args,
+            working_dir: &release,
+            markers: &sd.markers(&entry),
+            labels: &vars,
+            env_file: &env_file,
+            memory_mib: spec.task.memory_mib,
+            cpus: spec.task.cpus,
+            stop_timeout_s: spec.task.stop_timeout_s,
+            restart_steps: sd.restart_steps(),
+            private_tmp: ![&release, &self.root, &self.state]
+                .iter()
+                .any(|p| systemd::in_tmp(p)),
+        });
+        tracing::info!(unit = %unit, "installing systemd unit");
+        sd.install(&unit, entry, &text, &spec.env)
+    }
+
+    /// Systemd mode: the units of the ledger.
+    fn list_units(&self, sd: &units::Units) -> Result<Vec<Unit>, Error> {
+        Ok(sd
+            .list()?
+            .into_iter()
+            .map(|(unit, e, state)| Unit {
+                name: unit_name(&self.environment, &e.instance, &e.task, e.replica, &e.spec),
+                id: unit,
+                instance: e.instance,
+                task: e.task,
+                replica: e.replica,
+                version: e.version,
+                spec: e.spec,
+                env_hash: e.env_hash,
+                running: state.running(),
+                address: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            })
+            .collect())
+    }
+
+    /// The health check of a running unit (HTTP on 127.0.0.1, or a command in
+    /// the `current` release folder), the same in both modes.
+    fn check(&self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe {
+        let Some(h) = &task.health else {
+            return Probe::Healthy;
+        };
+        let timeout = Duration::from_secs(u64::from(h.timeout_s.max(1)));
+        if let Some(cmd) = h.command.as_ref().filter(|c| !c.is_empty()) {
+            let cwd =
+                fs::canonicalize(self.current_release(unit)).unwrap_or_else(|_| self.root.clone());
+            return health::command(self.health_command(cmd, env, &cwd), timeout);
+        }
+        match (health::http_port(task, h), h.http.as_ref()) {
+            (Some(port), Some(http)) => health::http(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+                &http.path,
+                timeout,
+            ),
+            (None, Some(http)) => Probe::Unhealthy(format!(
+                "health port {:?} is not a port of the task",
+                http.port
+            )),
+            _ => Probe::Healthy,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -176,10 +344,17 @@ impl HostDriver {
 
 impl Driver for HostDriver {
     fn kind(&self) -> &'static str {
-        "host"
+        if self.systemd.is_some() {
+            "systemd"
+        } else {
+            "host"
+        }
     }
 
     fn units(&mut self) -> Result<Vec<Unit>, Error> {
+        if let Some(sd) = &self.systemd {
+            return self.list_units(sd);
+        }
         let all = self.labelled();
         self.kill_orphans(&all);
         Ok(all
@@ -235,6 +410,9 @@ impl Driver for HostDriver {
     }
 
     fn start(&mut self, spec: &UnitSpec) -> Result<(), Error> {
+        if let Some(sd) = &self.systemd {
+            return self.start_unit(sd, spec);
+        }
         let artifact = self.artifact(spec.instance, spec.task)?;
         let release = self.release_dir(spec.instance, artifact);
         let program = release.join(&artifact.entrypoint);
@@ -258,18 +436,13 @@ impl Driver for HostDriver {
             )
             .env("LANG", "C.UTF-8")
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
-        for v in &spec.task.volumes {
-            let var = format!(
-                "HSP_VOLUME_{}",
-                v.name.to_ascii_uppercase().replace('-', "_")
-            );
-            cmd.env(var, self.volume_dir(&spec.instance.name, &v.name));
-        }
+        cmd.envs(self.volume_vars(spec));
         let labels: BTreeMap<String, String> = unit_labels(spec);
         for (label, var) in process::LABEL_VARS {
             cmd.env(var, &labels[label]);
         }
-        cmd.env(process::STATE, &self.state)
+        cmd.env(process::ENV_HASH, spec.env_hash)
+            .env(process::STATE, &self.state)
             .env(process::SUPERVISOR, "1")
             .env(
                 process::STOP_TIMEOUT,
@@ -285,6 +458,11 @@ impl Driver for HostDriver {
     }
 
     fn stop(&mut self, unit: &Unit, timeout_s: u32) -> Result<(), Error> {
+        if let Some(sd) = &self.systemd {
+            // systemd waits the unit's own TimeoutStopSec (the document's).
+            tracing::info!(unit = %unit.id, "stopping and removing systemd unit");
+            return sd.remove(&unit.id);
+        }
         let Ok(pid) = unit.id.parse::<i32>() else {
             return Ok(());
         };
@@ -324,6 +502,19 @@ impl Driver for HostDriver {
     }
 
     fn probe(&mut self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe {
+        if let Some(sd) = &self.systemd {
+            let state = match sd.state(&unit.id) {
+                Ok(s) => s,
+                Err(e) => return Probe::Unhealthy(e.to_string()),
+            };
+            return match (state.active.as_str(), state.sub.as_str()) {
+                ("active", "running") => self.check(unit, task, env),
+                (a, s) if state.running() => {
+                    Probe::Unhealthy(format!("systemd: {a} ({s}); systemd restarts it"))
+                }
+                (a, s) => Probe::Exited(format!("systemd: {a} ({s})")),
+            };
+        }
         let Ok(pid) = unit.id.parse::<i32>() else {
             return Probe::Exited("bad pid".into());
         };
@@ -333,27 +524,7 @@ impl Driver for HostDriver {
         if self.task_children(pid).is_empty() {
             return Probe::Unhealthy("process exited; the supervisor restarts it".into());
         }
-        let Some(h) = &task.health else {
-            return Probe::Healthy;
-        };
-        let timeout = Duration::from_secs(u64::from(h.timeout_s.max(1)));
-        if let Some(cmd) = h.command.as_ref().filter(|c| !c.is_empty()) {
-            let cwd =
-                fs::canonicalize(self.current_release(unit)).unwrap_or_else(|_| self.root.clone());
-            return health::command(self.health_command(cmd, env, &cwd), timeout);
-        }
-        match (health::http_port(task, h), h.http.as_ref()) {
-            (Some(port), Some(http)) => health::http(
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-                &http.path,
-                timeout,
-            ),
-            (None, Some(http)) => Probe::Unhealthy(format!(
-                "health port {:?} is not a port of the task",
-                http.port
-            )),
-            _ => Probe::Healthy,
-        }
+        self.check(unit, task, env)
     }
 
     fn replicas(&self, task: &PlannedTask) -> u32 {

@@ -30,6 +30,9 @@ pub const STATE: &str = "HSP_AGENT_STATE";
 /// Environment variable holding the stop timeout, for the supervisor.
 pub const STOP_TIMEOUT: &str = "HSP_AGENT_STOP_TIMEOUT";
 
+/// Environment variable holding the unit's env hash (`driver::LABEL_ENV_HASH`).
+pub const ENV_HASH: &str = "HSP_AGENT_ENV_HASH";
+
 /// Env var names carrying the unit labels, in `driver::LABEL_*` order.
 pub const LABEL_VARS: [(&str, &str); 6] = [
     (crate::driver::LABEL_ENVIRONMENT, "HSP_AGENT_ENVIRONMENT"),
@@ -85,10 +88,13 @@ pub fn scan(state: &Path, environment: &str) -> Vec<Labelled> {
         if zombie {
             continue;
         }
-        let labels = LABEL_VARS
+        let mut labels: HashMap<String, String> = LABEL_VARS
             .iter()
             .filter_map(|(label, var)| Some((label.to_string(), vars.get(var)?.to_string())))
             .collect();
+        if let Some(h) = vars.get(ENV_HASH) {
+            labels.insert(crate::driver::LABEL_ENV_HASH.to_string(), h.to_string());
+        }
         out.push(Labelled {
             pid,
             ppid,
@@ -178,6 +184,7 @@ pub fn supervise(detach: bool, argv: &[String]) -> std::io::Result<ExitCode> {
             .args(args)
             .env_remove(SUPERVISOR)
             .env_remove(STOP_TIMEOUT)
+            .env_remove(ENV_HASH)
             .spawn()
         {
             Ok(mut child) => {

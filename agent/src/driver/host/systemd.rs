@@ -1,13 +1,22 @@
 //! systemd unit files for host units, for machines where systemd is PID 1.
 //!
 //! A unit runs the same program, arguments, folder and labels as a supervised
-//! process; systemd does the restarting (`Restart=always`, `RestartSec=1`) and
-//! the stop timeout. Secrets stay out of the unit file: the rendered env goes to
-//! an `EnvironmentFile` (mode 0600) in the state dir. Units are checked with
-//! `systemd-analyze verify` in the tests.
+//! process; systemd does the restarting (`Restart=on-failure` with a delay, and a
+//! start limit so a crash loop ends `failed`, where the agent finds it) and the
+//! stop timeout. Secrets stay out of the unit file: the rendered env goes to an
+//! `EnvironmentFile` (mode 0600) in the state dir. The `[Unit]` section carries
+//! `X-HSP-Agent-*` keys (ignored by systemd) naming the environment, the state
+//! dir and the labels: with the state dir's unit ledger ([`super::units`]) they
+//! are how the agent tells its units from anyone else's. Units are checked with
+//! `systemd-analyze verify` before they are installed.
 
 use std::fmt::Write;
 use std::path::Path;
+
+/// Marker key naming the environment of a unit the agent wrote.
+pub const MARK_ENVIRONMENT: &str = "X-HSP-Agent-Environment";
+/// Marker key naming the state dir of the agent that wrote the unit.
+pub const MARK_STATE: &str = "X-HSP-Agent-State";
 
 /// What a unit file describes.
 pub struct UnitFile<'a> {
@@ -15,13 +24,26 @@ pub struct UnitFile<'a> {
     pub program: &'a Path,
     pub args: &'a [String],
     pub working_dir: &'a Path,
+    /// `X-HSP-Agent-*` marker keys (no secrets): environment, state, labels.
+    pub markers: &'a [(String, String)],
     /// Label and volume variables (no secrets).
     pub labels: &'a [(String, String)],
     /// File holding the rendered env (secrets included), mode 0600.
     pub env_file: &'a Path,
     pub memory_mib: u32,
     pub cpus: Option<f64>,
+    /// From the document; systemd waits this long after SIGTERM.
     pub stop_timeout_s: u32,
+    /// systemd >= 254: grow the restart delay from 1 s to 30 s (`RestartSteps=`).
+    pub restart_steps: bool,
+    /// `PrivateTmp=yes`; off when the unit's own files live under /tmp, which
+    /// the service could not see then.
+    pub private_tmp: bool,
+}
+
+/// Whether `path` is under a folder `PrivateTmp=` hides (/tmp, /var/tmp).
+pub fn in_tmp(path: &Path) -> bool {
+    path.starts_with("/tmp") || path.starts_with("/var/tmp")
 }
 
 /// Quotes one word for `ExecStart=`/`Environment=`: double quotes, with `\`,
@@ -51,7 +73,10 @@ fn path_value(p: &Path) -> String {
 /// Renders the unit file.
 pub fn render(u: &UnitFile) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# Written by hsp-agent; changes are overwritten.");
+    let _ = writeln!(
+        s,
+        "# Written by hsp-agent, which starts, stops and removes it; do not edit."
+    );
     let _ = writeln!(
         s,
         "[Unit]\nDescription={}",
@@ -59,9 +84,14 @@ pub fn render(u: &UnitFile) -> String {
     );
     let _ = writeln!(
         s,
-        "After=network-online.target\nWants=network-online.target\n"
+        "After=network-online.target\nWants=network-online.target"
     );
-    let _ = writeln!(s, "[Service]\nType=simple");
+    // A crash loop ends `failed` after 10 starts in 5 minutes; the agent restarts it.
+    let _ = writeln!(s, "StartLimitIntervalSec=300\nStartLimitBurst=10");
+    for (k, v) in u.markers {
+        let _ = writeln!(s, "{k}={}", v.replace(['\n', '%'], "_"));
+    }
+    let _ = writeln!(s, "\n[Service]\nType=exec");
     let mut exec = quote(&u.program.to_string_lossy());
     for a in u.args {
         exec.push(' ');
@@ -73,18 +103,35 @@ pub fn render(u: &UnitFile) -> String {
         let _ = writeln!(s, "Environment={}", quote(&format!("{k}={v}")));
     }
     let _ = writeln!(s, "EnvironmentFile={}", path_value(u.env_file));
+    let _ = writeln!(s, "Restart=on-failure\nRestartSec=1");
+    if u.restart_steps {
+        let _ = writeln!(s, "RestartSteps=5\nRestartMaxDelaySec=30");
+    }
     let _ = writeln!(
         s,
-        "Restart=always\nRestartSec=1\nKillMode=mixed\nTimeoutStopSec={}",
-        u.stop_timeout_s.min(15)
+        "KillMode=mixed\nTimeoutStopSec={}",
+        u.stop_timeout_s.max(1)
     );
     let _ = writeln!(s, "MemoryMax={}M", u.memory_mib);
     if let Some(c) = u.cpus {
         let _ = writeln!(s, "CPUQuota={}%", (c * 100.0).round() as u64);
     }
-    let _ = writeln!(s, "NoNewPrivileges=yes\nPrivateTmp=yes\n");
+    let _ = writeln!(
+        s,
+        "NoNewPrivileges=yes\nPrivateTmp={}\n",
+        if u.private_tmp { "yes" } else { "no" }
+    );
     let _ = writeln!(s, "[Install]\nWantedBy=multi-user.target");
     s
+}
+
+/// The `X-HSP-Agent-*` keys of a unit file, in order.
+pub fn markers(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| l.starts_with("X-HSP-Agent-"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Renders an `EnvironmentFile`: one `KEY="value"` per line.

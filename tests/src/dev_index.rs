@@ -1,0 +1,182 @@
+//! A small signed index for `hsp-agent apply ENV` tests: a registry repo with one
+//! service whose artifact is a local tar.gz running the busybox httpd test
+//! script (`tests/fixtures/images/svc/bin/start`), built with
+//! `hsp build --dev-keys` into `<dir>/out`, and the environment file that deploys
+//! it with the host driver. Used by `apply_env.rs` (on this machine) and
+//! `deploy_systemd.rs` (inside a container running systemd, same paths).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value as Json};
+
+/// The service every dev index publishes.
+pub const ID: &str = "org.apply.web";
+
+/// Status, stdout and stderr of a finished command.
+pub fn show(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Runs `cmd` and asserts it succeeded.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("running a binary");
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", show(&out));
+    out
+}
+
+fn write_json(path: &Path, v: &Json) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+/// A registry repo under `<dir>/repo`, its builds in `<dir>/out`.
+pub struct DevIndex {
+    pub dir: PathBuf,
+    /// Build time of the last build (Unix seconds); each build moves it on.
+    now: u64,
+}
+
+impl DevIndex {
+    /// Writes the registry, publisher and interface files.
+    pub fn new(dir: &Path) -> DevIndex {
+        let repo = dir.join("repo");
+        write_json(
+            &repo.join("registry.json"),
+            &json!({"name": "applytest", "title": "apply ENV test registry"}),
+        );
+        std::fs::create_dir_all(repo.join("interfaces")).unwrap();
+        std::fs::copy(
+            crate::root().join("examples/registry/interfaces/http-ui.json"),
+            repo.join("interfaces/http-ui.json"),
+        )
+        .unwrap();
+        write_json(
+            &repo.join("publishers/apply/publisher.json"),
+            &json!({
+                "name": "apply",
+                "title": "Apply test",
+                "namespaces": ["org.apply"],
+                "keys": [{"keytype": "ed25519", "scheme": "ed25519",
+                          "keyval": {"public": "ab".repeat(32)}}]
+            }),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        DevIndex {
+            dir: dir.to_path_buf(),
+            now,
+        }
+    }
+
+    /// The built index (metadata/, targets/).
+    pub fn out(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    /// The artifact for `version`: the test service script and a VERSION file.
+    fn artifact(&self, version: &str) -> Json {
+        let path = self.dir.join(format!("artifacts/web-{version}.tar.gz"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let script =
+            std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
+        hsp_agent::driver::host::archive::build_tar_gz(
+            &[
+                ("bin/start", &script, 0o755),
+                ("VERSION", version.as_bytes(), 0o644),
+            ],
+            &path,
+        )
+        .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let sha = run_ok(Command::new("sha256sum").arg(&path));
+        json!({
+            "platform": hsp_agent::driver::host::platform(),
+            "url": format!("file://{}", path.display()),
+            "sha256": String::from_utf8_lossy(&sha.stdout)[..64].to_string(),
+            "size": bytes.len(),
+            "entrypoint": "bin/start",
+        })
+    }
+
+    /// Adds `version` of the service, serving on `port`. `env` adds variables
+    /// (`FAIL` makes a broken release; a secret is `{"secret": "NAME"}` config).
+    pub fn add_version(&self, version: &str, port: u16, env: Json) {
+        let mut task_env = json!({"PORT": port.to_string(), "VERSION": version});
+        for (k, v) in env.as_object().into_iter().flatten() {
+            task_env[k] = v.clone();
+        }
+        let doc = json!({
+            "id": ID,
+            "version": version,
+            "name": "Apply test web",
+            "summary": "busybox httpd serving its version.",
+            "publisher": "apply",
+            "license": "MIT",
+            "provides": [{"interface": "http-ui", "version": "1.0.0", "task": "app", "port": "http",
+                          "binding": {"url": "http://${self.app.http}/"}}],
+            "tasks": [{
+                "name": "app",
+                "image": format!("example.org/apply/web:{version}@sha256:{}", "3".repeat(64)),
+                "ports": [{"name": "http", "port": port}],
+                "env": task_env,
+                "memory_mib": 64,
+                "health": {"http": {"port": "http", "path": "/healthz"},
+                           "interval_s": 1, "timeout_s": 1, "start_period_s": 1, "retries": 3},
+                "stop_timeout_s": 2
+            }],
+            "artifacts": [self.artifact(version)],
+            "smoke_test": {"task": "app", "http": {"port": "http", "path": "/healthz"}},
+        });
+        write_json(
+            &self.dir.join(format!(
+                "repo/publishers/apply/services/{ID}/{version}.json"
+            )),
+            &doc,
+        );
+    }
+
+    /// `hsp build --dev-keys` into `out` (in place after the first build), one
+    /// second later than the previous build so agents follow.
+    pub fn build(&mut self) {
+        self.now += 1;
+        run_ok(
+            Command::new(crate::bin("hsp"))
+                .arg("build")
+                .arg(self.dir.join("repo"))
+                .args([
+                    "--dev-keys",
+                    "--no-site",
+                    "--now",
+                    &self.now.to_string(),
+                    "--out",
+                ])
+                .arg(self.out()),
+        );
+    }
+
+    /// The environment file `<dir>/site/env.json` deploying `services` to the
+    /// host target with its root in `<dir>/hostroot`; `extra` is merged in.
+    pub fn write_env(&self, name: &str, services: Json, extra: Json) -> PathBuf {
+        let p = self.dir.join("site/env.json");
+        let mut env = json!({
+            "name": name,
+            "index": {"url": self.out().display().to_string(),
+                      "root": self.out().join("metadata/1.root.json").display().to_string()},
+            "services": services,
+            "target": {"kind": "host", "root": self.dir.join("hostroot").display().to_string()}
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            env[k] = v.clone();
+        }
+        write_json(&p, &env);
+        p
+    }
+}
