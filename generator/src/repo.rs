@@ -15,6 +15,9 @@
 //! for doc in &repo.documents { /* doc.path, doc.bytes, doc.value */ }
 //! ```
 
+mod cache;
+mod scan;
+
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +27,9 @@ use hsp_index::registry::{
 use hsp_index::validate::{self, Kind, RepoInput, Source};
 use rayon::prelude::*;
 
+pub use cache::folder as cache_folder;
 pub use hsp_index::validate::Repo;
+pub use scan::{read_documents, scan, CacheMode, ScannedDoc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -67,31 +72,47 @@ pub fn load(root: &Path) -> Result<Repo, LoadError> {
 
 /// Reads the exact bytes of every file of the registry repo at `root`.
 pub fn read_input(root: &Path) -> Result<RepoInput, LoadError> {
-    if !root.join(CONFIG_FILE).is_file() {
-        return Err(LoadError::NotARegistry {
-            path: root.to_path_buf(),
-        });
-    }
-    let mut rels = vec![CONFIG_FILE.to_string()];
-    rels.extend(json_files(
-        &root.join(INTERFACES_DIR),
-        INTERFACES_DIR,
-        false,
-    )?);
-    let publishers = root.join(PUBLISHERS_DIR);
-    for name in subdirs(&publishers)? {
-        let dir = format!("{PUBLISHERS_DIR}/{name}");
-        if publishers.join(&name).join(PUBLISHER_FILE).is_file() {
-            rels.push(format!("{dir}/{PUBLISHER_FILE}"));
-        }
-        let services = format!("{dir}/{SERVICES_DIR}");
-        rels.extend(json_files(&root.join(&services), &services, true)?);
-    }
+    let files = list(root)?;
+    let mut rels = files.others;
+    rels.extend(files.documents);
     let mut input = RepoInput::default();
     for (kind, source) in read_all(root, rels)? {
         input.push(kind, source);
     }
     Ok(input)
+}
+
+/// The repo-relative paths of a registry repo's files.
+struct Listing {
+    /// `registry.json`, interfaces and publisher records.
+    others: Vec<String>,
+    /// `publishers/<name>/services/**.json`, sorted.
+    documents: Vec<String>,
+}
+
+fn list(root: &Path) -> Result<Listing, LoadError> {
+    if !root.join(CONFIG_FILE).is_file() {
+        return Err(LoadError::NotARegistry {
+            path: root.to_path_buf(),
+        });
+    }
+    let mut others = vec![CONFIG_FILE.to_string()];
+    others.extend(json_files(
+        &root.join(INTERFACES_DIR),
+        INTERFACES_DIR,
+        false,
+    )?);
+    let mut documents = Vec::new();
+    let publishers = root.join(PUBLISHERS_DIR);
+    for name in subdirs(&publishers)? {
+        let dir = format!("{PUBLISHERS_DIR}/{name}");
+        if publishers.join(&name).join(PUBLISHER_FILE).is_file() {
+            others.push(format!("{dir}/{PUBLISHER_FILE}"));
+        }
+        let services = format!("{dir}/{SERVICES_DIR}");
+        documents.extend(json_files(&root.join(&services), &services, true)?);
+    }
+    Ok(Listing { others, documents })
 }
 
 /// Reads loose files and folders that are not in a registry repo: every `.json`

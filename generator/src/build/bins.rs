@@ -47,16 +47,19 @@ fn bin_count(files: usize) -> usize {
         .clamp(1, 256)
 }
 
+/// A bin's role name and targets.
+pub type Bin = (String, BTreeMap<String, TargetFile>);
+
 /// Splits `api` into bins: [`API_ROLE`]'s delegations (keys `keys`) and each
 /// bin's name and targets, in name order.
 pub fn split(
     api: BTreeMap<String, TargetFile>,
     keys: &BTreeMap<KeyId, Key>,
     threshold: u32,
-) -> (Delegations, Vec<(String, BTreeMap<String, TargetFile>)>) {
+) -> (Delegations, Vec<Bin>) {
     let count = bin_count(api.len());
     let width = 256 / count;
-    let mut bins: Vec<(String, BTreeMap<String, TargetFile>)> = (0..count)
+    let mut bins: Vec<Bin> = (0..count)
         .map(|i| {
             let (first, last) = (i * width, (i + 1) * width - 1);
             (

@@ -28,7 +28,7 @@ use hsp_index::tuf::{Signed, TargetFile, Timestamp};
 use rayon::prelude::*;
 
 use self::metadata::{target_file_path, METADATA_DIR};
-use self::publish::{OutFile, Published};
+use self::publish::{CopyFile, OutFile, Published};
 pub use self::trust::KeySource;
 
 /// What to build, from where, with which keys, at what time.
@@ -44,6 +44,9 @@ pub struct BuildOptions {
     pub now: DateTime<Utc>,
     /// Render the website too (`hsp_site::render`).
     pub site: bool,
+    /// Use the content-hash cache beside OUT (see `crate::repo::scan`); without
+    /// it every document is read and checked again (and the cache refreshed).
+    pub cache: bool,
 }
 
 /// What a build produced.
@@ -61,6 +64,9 @@ pub struct BuildReport {
     pub largest_metadata: (String, usize),
     pub published: Published,
     pub warnings: usize,
+    /// Documents read and checked, and taken unchanged from the build cache.
+    pub documents_read: usize,
+    pub documents_cached: usize,
     /// Seconds spent per phase, in order.
     pub phases: Vec<(&'static str, f64)>,
 }
@@ -78,7 +84,13 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         clock = Instant::now();
     };
 
-    let repo = crate::repo::load(&opts.repo)?;
+    let cache = crate::repo::cache_folder(&opts.out, &opts.repo);
+    let mode = match opts.cache {
+        true => crate::repo::CacheMode::Use(cache),
+        false => crate::repo::CacheMode::Refresh(cache),
+    };
+    let scanned = crate::repo::scan(&opts.repo, &mode)?;
+    let (repo, documents) = (&scanned.repo, &scanned.documents);
     for d in &repo.diagnostics {
         eprintln!("{d}");
     }
@@ -115,37 +127,27 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     }
     let keys = trust::load(&opts.keys, &opts.repo, opts.now)?;
     let roles = match &opts.keys {
-        KeySource::Dir(_) => {
-            publishers::verify(&opts.repo, &repo.publishers, &repo.documents, opts.now).map_err(
-                |errors| {
-                    for e in &errors {
-                        eprintln!("error: {e}");
-                    }
-                    anyhow::anyhow!(
-                        "{} publisher signature problem(s); nothing was published:\n  {}",
-                        errors.len(),
-                        errors.join("\n  ")
-                    )
-                },
-            )?
-        }
+        KeySource::Dir(_) => publishers::verify(&opts.repo, &repo.publishers, documents, opts.now)
+            .map_err(|errors| {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                anyhow::anyhow!(
+                    "{} publisher signature problem(s); nothing was published:\n  {}",
+                    errors.len(),
+                    errors.join("\n  ")
+                )
+            })?,
         KeySource::Dev => publishers::dev_sign(
             &repo.publishers,
-            &repo.documents,
+            documents,
             opts.now,
             config.expiry.publisher_days,
         ),
     };
     phase(&mut report, "verify publishers");
 
-    let summaries: Vec<api::DocSummary> = repo
-        .documents
-        .par_iter()
-        .filter_map(|d| {
-            let (_, target) = publishers::split_path(&d.path)?;
-            Some(api::DocSummary::new(&d.value, target.to_string()))
-        })
-        .collect();
+    let summaries: Vec<api::DocSummary> = documents.par_iter().map(|d| d.summary.clone()).collect();
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
     let api_files = api::files(config, &interfaces, summaries);
@@ -199,20 +201,21 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             bytes: Cow::Borrowed(&f.bytes),
         });
     }
-    let by_target: HashMap<(&str, &str), &[u8]> = repo
-        .documents
+    // Document targets are copied from the repo, checked against the signed hash.
+    let by_target: HashMap<(&str, &str), &str> = documents
         .iter()
-        .filter_map(|d| {
-            let (folder, target) = publishers::split_path(&d.path)?;
-            Some(((folder, target), d.bytes.as_slice()))
-        })
+        .filter_map(|d| Some((publishers::split_path(&d.path)?, d.path.as_str())))
         .collect();
+    let mut copies: Vec<CopyFile> = Vec::with_capacity(documents.len());
     for p in &roles {
         for (target, tf) in &p.metadata.signed.targets {
-            let bytes = by_target[&(p.delegation.name.as_str(), target.as_str())];
-            files.push(OutFile {
-                path: target_file_path(target, tf.sha256().expect("sha256 listed")),
-                bytes: Cow::Borrowed(bytes),
+            let from = by_target[&(p.delegation.name.as_str(), target.as_str())];
+            let sha256 = tf.sha256().expect("sha256 listed");
+            copies.push(CopyFile {
+                path: target_file_path(target, sha256),
+                from: opts.repo.join(from),
+                length: tf.length,
+                sha256: sha256.to_string(),
             });
         }
     }
@@ -222,7 +225,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         meta("timestamp.json".into(), top.timestamp.raw()),
     ];
 
-    report.documents = repo.documents.len();
+    report.documents = documents.len();
+    report.documents_read = scanned.read;
+    report.documents_cached = scanned.cached;
     report.publishers = roles.len();
     report.api_files = api_files.len();
     report.version = top.timestamp.signed.version;
@@ -251,15 +256,13 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                     .collect(),
             })
             .collect();
-        let docs = repo
-            .documents
+        let parsed = crate::repo::read_documents(&opts.repo, documents)?;
+        let docs = parsed
             .iter()
-            .filter_map(|d| {
-                let (_, target) = publishers::split_path(&d.path)?;
-                Some(hsp_site::DocumentInput {
-                    document: &d.value,
-                    target: target.to_string(),
-                })
+            .zip(documents)
+            .map(|(document, d)| hsp_site::DocumentInput {
+                document,
+                target: d.summary.entry.target.clone(),
             })
             .collect();
         let mut input = hsp_site::SiteInput::new(config, &interfaces, site_publishers, docs);
@@ -272,6 +275,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     report.published = publish::publish(
         &opts.out,
         &files,
+        &copies,
         &entry,
         opts.site.then_some(&render as &publish::SiteRenderer),
     )?;

@@ -14,6 +14,16 @@
 //!   the previous build referenced stay for clients that are mid-update;
 //!   older ones (except every `N.root.json`) are then removed.
 //!
+//! Document targets are [`CopyFile`]s: read again from the registry repo while
+//! publishing and written only if their length and sha256 are the ones the
+//! publisher signed, so the build never holds every document in memory and
+//! never serves bytes that differ from the signed hash.
+//!
+//! Flushing: a new OUT, or an update writing many files, is flushed with one
+//! `syncfs`; an update writing at most [`FSYNC_MAX_FILES`] files (a rebuild
+//! after a small change) fsyncs those files and their folders instead, so it
+//! does not wait for every other dirty file of the file system.
+//!
 //! **Invariant:** no existing file under `targets/` or `metadata/N.*` is ever
 //! rewritten with different bytes.
 
@@ -28,6 +38,7 @@ use anyhow::{bail, Context};
 use rayon::prelude::*;
 
 use hsp_index::tuf::{Signed, Snapshot, Targets, Timestamp};
+use sha2::{Digest, Sha256};
 
 use super::metadata::{target_file_path, METADATA_DIR, TARGETS_DIR};
 
@@ -35,6 +46,74 @@ use super::metadata::{target_file_path, METADATA_DIR, TARGETS_DIR};
 pub struct OutFile<'a> {
     pub path: String,
     pub bytes: Cow<'a, [u8]>,
+}
+
+/// A target copied from the registry repo: OUT-relative path, source file, and
+/// the length and sha256 (hex) its bytes must have.
+pub struct CopyFile {
+    pub path: String,
+    pub from: PathBuf,
+    pub length: u64,
+    pub sha256: String,
+}
+
+/// Updates writing at most this many files fsync them one by one rather than
+/// flushing the whole file system.
+pub const FSYNC_MAX_FILES: usize = 1000;
+
+/// A file to write: bytes in memory, or a verified copy.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    Bytes(&'a OutFile<'a>),
+    Copy(&'a CopyFile),
+}
+
+impl Job<'_> {
+    fn path(&self) -> &str {
+        match self {
+            Job::Bytes(f) => &f.path,
+            Job::Copy(c) => &c.path,
+        }
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Job::Bytes(f) => f.bytes.len() as u64,
+            Job::Copy(c) => c.length,
+        }
+    }
+
+    /// The bytes to write (a copy's, checked against its length and sha256).
+    fn bytes(&self) -> anyhow::Result<Cow<'_, [u8]>> {
+        match self {
+            Job::Bytes(f) => Ok(Cow::Borrowed(&f.bytes)),
+            Job::Copy(c) => {
+                let bytes =
+                    fs::read(&c.from).with_context(|| format!("reading {}", c.from.display()))?;
+                let sha256 = hex::encode(Sha256::digest(&bytes));
+                if bytes.len() as u64 != c.length || sha256 != c.sha256 {
+                    bail!(
+                        "{}: changed during the build: now {} bytes with sha256 {sha256}, but the \
+                         publisher signed {} bytes with sha256 {}; nothing was published (hint: \
+                         build again; if the change is wanted, re-sign with `hsp sign`)",
+                        c.from.display(),
+                        bytes.len(),
+                        c.length,
+                        c.sha256
+                    );
+                }
+                Ok(Cow::Owned(bytes))
+            }
+        }
+    }
+}
+
+fn jobs<'a>(files: &'a [OutFile<'a>], copies: &'a [CopyFile]) -> Vec<Job<'a>> {
+    files
+        .iter()
+        .map(Job::Bytes)
+        .chain(copies.iter().map(Job::Copy))
+        .collect()
 }
 
 /// What publication did.
@@ -58,15 +137,18 @@ fn is_previous_build(out: &Path) -> bool {
     out.join(METADATA_DIR).join("timestamp.json").is_file()
 }
 
-/// Publishes `files` then `entry` (written last, the commit point) and the site.
+/// Publishes `files` and `copies`, then `entry` (written last, the commit
+/// point), and the site.
 pub fn publish(
     out: &Path,
     files: &[OutFile],
+    copies: &[CopyFile],
     entry: &[OutFile],
     site: Option<&SiteRenderer>,
 ) -> anyhow::Result<Published> {
+    let files = jobs(files, copies);
     match fs::read_dir(out) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh(out, files, entry, site),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh(out, &files, entry, site),
         Err(e) => Err(e).with_context(|| format!("reading {}", out.display())),
         Ok(mut entries) => {
             if entries.next().is_some() && !is_previous_build(out) {
@@ -76,7 +158,7 @@ pub fn publish(
                     out.display()
                 );
             }
-            in_place(out, files, entry, site)
+            in_place(out, &files, entry, site)
         }
     }
 }
@@ -99,7 +181,7 @@ fn staging_path(out: &Path, what: &str) -> anyhow::Result<PathBuf> {
 
 fn fresh(
     out: &Path,
-    files: &[OutFile],
+    files: &[Job],
     entry: &[OutFile],
     site: Option<&SiteRenderer>,
 ) -> anyhow::Result<Published> {
@@ -107,11 +189,19 @@ fn fresh(
     let _ = fs::remove_dir_all(&staging);
     let mut sync_seconds = 0.0;
     let result = (|| {
-        create_dirs(&staging, files.iter().chain(entry))?;
+        create_dirs(
+            &staging,
+            files
+                .iter()
+                .map(Job::path)
+                .chain(entry.iter().map(|f| f.path.as_str())),
+        )?;
         files
             .par_iter()
-            .chain(entry.par_iter())
-            .try_for_each(|f| write_file(&staging.join(&f.path), &f.bytes))?;
+            .try_for_each(|f| write_file(&staging.join(f.path()), &f.bytes()?, false))?;
+        entry
+            .iter()
+            .try_for_each(|f| write_file(&staging.join(&f.path), &f.bytes, false))?;
         if let Some(render) = site {
             render(&staging)?;
         }
@@ -134,19 +224,19 @@ fn fresh(
 
 fn in_place(
     out: &Path,
-    files: &[OutFile],
+    files: &[Job],
     entry: &[OutFile],
     site: Option<&SiteRenderer>,
 ) -> anyhow::Result<Published> {
     // Versioned metadata that exists must be identical: a different file under
     // the same version means two builds at the same time with different inputs.
-    for f in files.iter().filter(|f| f.path.starts_with(METADATA_DIR)) {
-        if let Ok(existing) = fs::read(out.join(&f.path)) {
-            if existing != *f.bytes {
+    for f in files.iter().filter(|f| f.path().starts_with(METADATA_DIR)) {
+        if let Ok(existing) = fs::read(out.join(f.path())) {
+            if existing != *f.bytes()? {
                 bail!(
                     "{}: already published with different content; the previous build used the \
                      same time (hint: build with a later --now or SOURCE_DATE_EPOCH)",
-                    out.join(&f.path).display()
+                    out.join(f.path()).display()
                 );
             }
         }
@@ -154,13 +244,16 @@ fn in_place(
     // What the published repository references now: kept for clients that are
     // mid-update; anything older is removed after the commit.
     let previous = referenced(out);
-    let missing: Vec<&OutFile> = files
+    let missing: Vec<Job> = files
         .par_iter()
-        .filter(|f| match fs::symlink_metadata(out.join(&f.path)) {
-            Ok(m) => !(m.is_file() && m.len() == f.bytes.len() as u64),
+        .filter(|f| match fs::symlink_metadata(out.join(f.path())) {
+            Ok(m) => !(m.is_file() && m.len() == f.len()),
             Err(_) => true,
         })
+        .copied()
         .collect();
+    // Few new files: fsync them and their folders rather than the file system.
+    let each = site.is_none() && missing.len() + entry.len() <= FSYNC_MAX_FILES;
     // The site is rendered first, so that a template error publishes nothing.
     let staging = match site {
         Some(render) => {
@@ -176,17 +269,23 @@ fn in_place(
     };
     let mut committing = false;
     let result = (|| {
-        create_dirs(out, missing.iter().copied())?;
+        let created = create_dirs(out, missing.iter().map(Job::path))?;
         missing
             .par_iter()
-            .try_for_each(|f| replace_file(&out.join(&f.path), &f.bytes))?;
+            .try_for_each(|f| replace_file(&out.join(f.path()), &f.bytes()?, each))?;
         if let Some(staging) = &staging {
             move_tree(staging, out)?;
         }
-        let sync_seconds = timed(|| sync_fs(out))?;
+        let sync_seconds = timed(|| {
+            if each {
+                sync_dirs(out, missing.iter().map(Job::path), &created)
+            } else {
+                sync_fs(out)
+            }
+        })?;
         committing = true;
         for f in entry {
-            replace_file(&out.join(&f.path), &f.bytes)?;
+            replace_file(&out.join(&f.path), &f.bytes, each)?;
         }
         sync_dir(&out.join(METADATA_DIR))?;
         Ok(sync_seconds)
@@ -200,7 +299,7 @@ fn in_place(
             if !committing {
                 // Nothing references the new files yet: take them back.
                 for f in &missing {
-                    let _ = fs::remove_file(out.join(&f.path));
+                    let _ = fs::remove_file(out.join(f.path()));
                 }
             }
             return Err(e);
@@ -247,11 +346,15 @@ fn referenced(out: &Path) -> Option<HashSet<String>> {
 /// returns how many files were removed.
 fn collect_garbage(
     out: &Path,
-    files: &[OutFile],
+    files: &[Job],
     entry: &[OutFile],
     previous: &HashSet<String>,
 ) -> usize {
-    let current: HashSet<&str> = files.iter().chain(entry).map(|f| f.path.as_str()).collect();
+    let current: HashSet<&str> = files
+        .iter()
+        .map(Job::path)
+        .chain(entry.iter().map(|f| f.path.as_str()))
+        .collect();
     let mut removed = 0;
     for dir in [METADATA_DIR, TARGETS_DIR] {
         for e in walkdir::WalkDir::new(out.join(dir)).into_iter().flatten() {
@@ -274,32 +377,65 @@ fn collect_garbage(
     removed
 }
 
+/// Creates the folders of `paths` under `root`; returns those that did not
+/// exist (root-relative), parents first.
 fn create_dirs<'a>(
     root: &Path,
-    files: impl Iterator<Item = &'a OutFile<'a>>,
-) -> anyhow::Result<()> {
-    let dirs: BTreeSet<&str> = files
-        .filter_map(|f| f.path.rsplit_once('/').map(|(d, _)| d))
-        .collect();
+    paths: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<Vec<String>> {
+    let mut dirs: BTreeSet<&str> = BTreeSet::new();
+    for p in paths {
+        let mut d = p;
+        while let Some((parent, _)) = d.rsplit_once('/') {
+            if !dirs.insert(parent) {
+                break;
+            }
+            d = parent;
+        }
+    }
+    fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let mut created = Vec::new();
     for d in dirs {
         let p = root.join(d);
-        fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+        match fs::create_dir(&p) {
+            Ok(()) => created.push(d.to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+        }
     }
-    Ok(())
+    Ok(created)
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Creates `path` with `bytes` in one create and write (and an fsync if `sync`).
+fn write_file(path: &Path, bytes: &[u8], sync: bool) -> anyhow::Result<()> {
     let mut f = fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     f.write_all(bytes)
+        .and_then(|_| if sync { f.sync_data() } else { Ok(()) })
         .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Writes `path` through a temporary sibling and a rename.
-fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> anyhow::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.hsp-tmp-{}", std::process::id()));
-    write_file(&tmp, bytes)?;
+    write_file(&tmp, bytes, sync)?;
     fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+}
+
+/// Flushes the folders holding `paths` (their new entries) and the parents of
+/// the folders in `created`.
+fn sync_dirs<'a>(
+    root: &Path,
+    paths: impl Iterator<Item = &'a str>,
+    created: &[String],
+) -> anyhow::Result<()> {
+    let mut dirs: BTreeSet<&str> = paths
+        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+        .collect();
+    for d in created {
+        dirs.insert(d.rsplit_once('/').map_or("", |(parent, _)| parent));
+    }
+    dirs.into_iter().try_for_each(|d| sync_dir(&root.join(d)))
 }
 
 /// Moves every file of `from` into the same place under `to`.

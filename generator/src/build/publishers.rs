@@ -9,14 +9,16 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use hsp_index::registry::{namespace_patterns, PUBLISHERS_DIR};
 use hsp_index::tuf::{
-    self, DelegatedRole, Key, KeyId, Role, RoleKeys, Signed, TargetFile, Targets, SPEC_VERSION,
+    self, DelegatedRole, Hashes, Key, KeyId, Role, RoleKeys, Signed, TargetFile, Targets,
+    SPEC_VERSION,
 };
 use hsp_index::validate::Loaded;
-use hsp_index::{Document, Publisher};
+use hsp_index::Publisher;
 use hsp_keys::PrivateKey;
 use rayon::prelude::*;
 
 use crate::clock;
+use crate::repo::ScannedDoc;
 
 /// A verified publisher role, ready to publish.
 pub struct PublisherRole {
@@ -48,6 +50,23 @@ pub fn targets_over<'a>(
         .into_par_iter()
         .map(|(path, bytes)| (path.to_string(), TargetFile::from_bytes(bytes)))
         .collect();
+    targets_listing(targets, version, expires)
+}
+
+/// The TUF description of a scanned document: its length and sha256.
+pub fn target_file(doc: &ScannedDoc) -> TargetFile {
+    TargetFile {
+        length: doc.length,
+        hashes: Hashes::from([("sha256".to_string(), doc.sha256.clone())]),
+        custom: None,
+    }
+}
+
+fn targets_listing(
+    targets: BTreeMap<String, TargetFile>,
+    version: u64,
+    expires: DateTime<Utc>,
+) -> Targets {
     Targets {
         type_: "targets".into(),
         spec_version: SPEC_VERSION.into(),
@@ -74,10 +93,8 @@ fn keys_of(p: &Publisher) -> BTreeMap<KeyId, Key> {
 }
 
 /// Groups documents by publisher folder: name -> [(target path, document)].
-pub fn documents_by_folder(
-    docs: &[Loaded<Document>],
-) -> BTreeMap<&str, Vec<(&str, &Loaded<Document>)>> {
-    let mut out: BTreeMap<&str, Vec<(&str, &Loaded<Document>)>> = BTreeMap::new();
+pub fn documents_by_folder(docs: &[ScannedDoc]) -> BTreeMap<&str, Vec<(&str, &ScannedDoc)>> {
+    let mut out: BTreeMap<&str, Vec<(&str, &ScannedDoc)>> = BTreeMap::new();
     for d in docs {
         if let Some((folder, target)) = split_path(&d.path) {
             out.entry(folder).or_default().push((target, d));
@@ -91,7 +108,7 @@ pub fn documents_by_folder(
 pub fn verify(
     repo: &Path,
     publishers: &[Loaded<Publisher>],
-    docs: &[Loaded<Document>],
+    docs: &[ScannedDoc],
     now: DateTime<Utc>,
 ) -> Result<Vec<PublisherRole>, Vec<String>> {
     let by_folder = documents_by_folder(docs);
@@ -121,7 +138,7 @@ pub fn verify(
 fn verify_one(
     repo: &Path,
     p: &Publisher,
-    docs: &[(&str, &Loaded<Document>)],
+    docs: &[(&str, &ScannedDoc)],
     now: DateTime<Utc>,
 ) -> Result<Option<PublisherRole>, Vec<String>> {
     let rel = metadata_path(&p.name);
@@ -192,7 +209,7 @@ fn verify_one(
         ));
     }
     let role = delegation(p, keys.keys().cloned().collect());
-    let on_disk: BTreeMap<&str, &Loaded<Document>> = docs.iter().copied().collect();
+    let on_disk: BTreeMap<&str, &ScannedDoc> = docs.iter().copied().collect();
     for (target, file) in &t.targets {
         if !role.matches(target) {
             errors.push(format!(
@@ -206,9 +223,8 @@ fn verify_one(
                 "{rel}: lists {target} but {PUBLISHERS_DIR}/{}/{target} does not exist (hint: {sign_hint})",
                 p.name
             )),
-            Some(d) if TargetFile::from_bytes(&d.bytes).hashes != file.hashes
-                || d.bytes.len() as u64 != file.length =>
-            {
+            // Only sha256 is computed: metadata listing other hashes is refused.
+            Some(d) if target_file(d).hashes != file.hashes || d.length != file.length => {
                 errors.push(format!(
                     "{}: changed after publisher {} signed it (hint: {sign_hint})",
                     d.path, p.name
@@ -240,7 +256,7 @@ fn verify_one(
 /// derived from its name (ignoring the keys `publisher.json` lists).
 pub fn dev_sign(
     publishers: &[Loaded<Publisher>],
-    docs: &[Loaded<Document>],
+    docs: &[ScannedDoc],
     now: DateTime<Utc>,
     publisher_days: u32,
 ) -> Vec<PublisherRole> {
@@ -251,8 +267,10 @@ pub fn dev_sign(
         .map(|p| {
             let key = PrivateKey::dev(&format!("publisher/{}", p.value.name));
             let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
-            let targets = targets_over(
-                docs.par_iter().map(|(t, d)| (*t, d.bytes.as_slice())),
+            let targets = targets_listing(
+                docs.iter()
+                    .map(|(t, d)| (t.to_string(), target_file(d)))
+                    .collect(),
                 // Like the top-level roles, a version from the build time: a client
                 // that trusts an earlier dev build sees the new list (TUF never
                 // re-reads a role whose version did not move).
@@ -294,11 +312,13 @@ mod tests {
         }
     }
 
-    fn doc(target: &str) -> Loaded<Document> {
-        Loaded {
+    fn doc(target: &str) -> ScannedDoc {
+        let value: hsp_index::Document = serde_json::from_str(DOC).unwrap();
+        ScannedDoc {
             path: format!("publishers/p/{target}"),
-            bytes: DOC.as_bytes().to_vec(),
-            value: serde_json::from_str(DOC).unwrap(),
+            length: DOC.len() as u64,
+            sha256: tuf::sha256_hex(DOC.as_bytes()),
+            summary: crate::build::api::DocSummary::new(&value, target.to_string()),
         }
     }
 
@@ -356,7 +376,7 @@ mod tests {
             if !signed.is_empty() {
                 std::fs::write(dir.path().join(metadata_path("p")), meta.raw()).unwrap();
             }
-            let docs: Vec<Loaded<Document>> = on_disk.iter().map(|t| doc(t)).collect();
+            let docs: Vec<ScannedDoc> = on_disk.iter().map(|t| doc(t)).collect();
             let p = Loaded {
                 path: "publishers/p/publisher.json".into(),
                 bytes: vec![],

@@ -34,6 +34,10 @@ pub struct Args {
     /// Print the build report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Read and check every document again instead of trusting the build cache
+    /// (.hsp_cache beside OUT), which is then rewritten.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -46,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out: args.out,
         now: clock::now(args.now.as_deref())?,
         site: !args.no_site,
+        cache: !args.no_cache,
     };
     let r = build::build(&opts)?;
     eprintln!(
@@ -75,6 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect();
         let json = serde_json::json!({
             "documents": r.documents,
+            "documents_read": r.documents_read,
+            "documents_cached": r.documents_cached,
             "publishers": r.publishers,
             "api_files": r.api_files,
             "version": r.version,

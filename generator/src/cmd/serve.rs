@@ -187,6 +187,7 @@ fn build(repo: &Path, keys: Option<&Path>, out: &Path) -> anyhow::Result<()> {
         out: out.to_path_buf(),
         now: crate::clock::now(None)?,
         site: true,
+        cache: true,
     };
     crate::build::build(&opts)?;
     Ok(())

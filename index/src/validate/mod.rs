@@ -42,6 +42,7 @@ pub use codes::Code;
 pub use document::Context;
 pub use licence::LicencePolicy;
 pub use locate::Position;
+pub use registry::{check_documents, Facts};
 
 use crate::registry::{CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR};
 use crate::{Document, Interface, Publisher, RegistryConfig};
@@ -333,9 +334,28 @@ pub fn check_document(src: &Source, ctx: &Context) -> (Option<Document>, Vec<Dia
     }
 }
 
-/// Parses every source and runs `rules` on it. Files that do not parse are left
-/// out, except that a file whose only problems are unknown fields is kept (read
-/// without them) so every other rule still reports on it.
+/// Parses one file and runs `rules` on it. A file that does not parse gives
+/// `None`, except that a file whose only problems are unknown fields is kept
+/// (read without them) so every other rule still reports on it.
+fn load_one<T>(
+    src: &Source,
+    parse: fn(&Source) -> Result<T, Broken<T>>,
+    rules: &dyn Fn(&T) -> Vec<Finding>,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let (value, mut ds) = match parse(src) {
+        Ok(value) => (value, Vec::new()),
+        Err((ds, Some(value))) => (*value, ds),
+        Err((ds, None)) => return (None, ds),
+    };
+    ds.extend(
+        rules(&value)
+            .into_iter()
+            .map(|f| f.resolve(&src.path, &src.bytes)),
+    );
+    (Some(value), ds)
+}
+
+/// [`load_one`] over every source, in parallel, sorted by path.
 fn load_all<T: Send + Sync>(
     sources: Vec<Source>,
     parse: fn(&Source) -> Result<T, Broken<T>>,
@@ -344,35 +364,14 @@ fn load_all<T: Send + Sync>(
 ) -> Vec<Loaded<T>> {
     let results: Vec<(Option<Loaded<T>>, Vec<Diagnostic>)> = sources
         .into_par_iter()
-        .map(|src| match parse(&src) {
-            Ok(value) => {
-                let ds = rules(&value)
-                    .into_iter()
-                    .map(|f| f.resolve(&src.path, &src.bytes))
-                    .collect();
-                let loaded = Loaded {
-                    path: src.path,
-                    bytes: src.bytes,
-                    value,
-                };
-                (Some(loaded), ds)
-            }
-            Err((mut ds, recovered)) => match recovered {
-                Some(value) => {
-                    ds.extend(
-                        rules(&value)
-                            .into_iter()
-                            .map(|f| f.resolve(&src.path, &src.bytes)),
-                    );
-                    let loaded = Loaded {
-                        path: src.path,
-                        bytes: src.bytes,
-                        value: *value,
-                    };
-                    (Some(loaded), ds)
-                }
-                None => (None, ds),
-            },
+        .map(|src| {
+            let (value, ds) = load_one(&src, parse, rules);
+            let loaded = value.map(|value| Loaded {
+                path: src.path,
+                bytes: src.bytes,
+                value,
+            });
+            (loaded, ds)
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
@@ -384,80 +383,135 @@ fn load_all<T: Send + Sync>(
     out
 }
 
-/// Parses and checks every file, then runs the cross-file rules.
-pub fn validate_repo(input: RepoInput) -> Repo {
-    let files = input.len();
-    let registry_mode = input.config.is_some();
+/// Parses one document and runs the per-document rules, as [`validate_repo`]
+/// does for each document: the document is returned when it parsed, or when
+/// its only structural problems were unknown fields (read without them).
+/// For callers that stream documents and keep only a summary (`hsp build`).
+pub fn check_source(src: &Source, ctx: &Context) -> (Option<Document>, Vec<Diagnostic>) {
+    load_one(src, parse_document, &|d| document::check(d, ctx))
+}
+
+/// Parses and checks the registry config, interfaces and publishers, and (with
+/// a config: a registry repo) runs the rules across them. The result has no
+/// documents; its diagnostics are not sorted yet.
+pub fn validate_files(
+    config: Option<Source>,
+    interfaces: Vec<Source>,
+    publishers: Vec<Source>,
+) -> Repo {
+    let registry_mode = config.is_some();
+    let files = usize::from(config.is_some()) + interfaces.len() + publishers.len();
     let mut diags = Vec::new();
-    let config = input.config.and_then(|src| {
-        let mut ds: Vec<Diagnostic>;
-        let loaded = match parse_config(&src) {
+    let config = config.and_then(|src| {
+        let (value, mut ds) = match parse_config(&src) {
             Ok(value) => {
-                ds = files::check_config(&value)
+                let ds = files::check_config(&value)
                     .into_iter()
                     .map(|f| f.resolve(&src.path, &src.bytes))
                     .collect();
-                Some(Loaded {
-                    path: src.path,
-                    bytes: src.bytes,
-                    value,
-                })
+                (Some(value), ds)
             }
-            Err((d, _)) => {
-                ds = d;
-                None
-            }
+            Err((ds, _)) => (None, ds),
         };
         diags.append(&mut ds);
-        loaded
+        value.map(|value| Loaded {
+            path: src.path,
+            bytes: src.bytes,
+            value,
+        })
     });
     let interfaces = load_all(
-        input.interfaces,
+        interfaces,
         parse_interface,
         &files::check_interface,
         &mut diags,
     );
     let publishers = load_all(
-        input.publishers,
+        publishers,
         parse_publisher,
         &files::check_publisher,
         &mut diags,
     );
+    if registry_mode {
+        diags.extend(registry::check_files(&interfaces, &publishers));
+    }
+    Repo {
+        config,
+        interfaces,
+        publishers,
+        documents: Vec::new(),
+        diagnostics: diags,
+        files,
+    }
+}
 
-    let policy = config
-        .as_ref()
-        .map(|c| c.value.policy.clone())
-        .unwrap_or_default();
-    let licences = LicencePolicy::new(&policy);
-    let by_id: HashMap<&str, &Interface> = interfaces
-        .iter()
-        .map(|i| (i.value.id.as_str(), &i.value))
-        .collect();
+impl Repo {
+    /// The licence policy of the registry config (the default without one).
+    pub fn licence_policy(&self) -> LicencePolicy {
+        let policy = self
+            .config
+            .as_ref()
+            .map(|c| c.value.policy.clone())
+            .unwrap_or_default();
+        LicencePolicy::new(&policy)
+    }
+
+    /// The interfaces by id, for a [`Context`].
+    pub fn interfaces_by_id(&self) -> HashMap<&str, &Interface> {
+        self.interfaces
+            .iter()
+            .map(|i| (i.value.id.as_str(), &i.value))
+            .collect()
+    }
+
+    /// Sorts the diagnostics by path, position, code and message.
+    pub fn sort_diagnostics(&mut self) {
+        self.diagnostics.sort_by(|a, b| {
+            (&a.path, a.line, a.column, a.code, &a.message)
+                .cmp(&(&b.path, b.line, b.column, b.code, &b.message))
+        });
+    }
+}
+
+/// Parses and checks every file, then runs the cross-file rules.
+pub fn validate_repo(input: RepoInput) -> Repo {
+    let registry_mode = input.config.is_some();
+    let documents = input.documents;
+    let mut repo = validate_files(input.config, input.interfaces, input.publishers);
+    repo.files += documents.len();
+    let licences = repo.licence_policy();
+    let by_id = repo.interfaces_by_id();
     let ctx = Context {
         licences: &licences,
         interfaces: registry_mode.then_some(&by_id),
     };
+    let mut diags = Vec::new();
     let documents = load_all(
-        input.documents,
+        documents,
         parse_document,
         &|d| document::check(d, &ctx),
         &mut diags,
     );
-
-    let mut repo = Repo {
-        config,
-        interfaces,
-        publishers,
-        documents,
-        diagnostics: Vec::new(),
-        files,
-    };
-    diags.extend(registry::check(&repo, registry_mode, &licences));
-    diags.sort_by(|a, b| {
-        (&a.path, a.line, a.column, a.code, &a.message)
-            .cmp(&(&b.path, b.line, b.column, b.code, &b.message))
-    });
-    repo.diagnostics = diags;
+    drop(by_id);
+    let facts: Vec<(&str, &Document)> = documents
+        .iter()
+        .map(|d| (d.path.as_str(), &d.value))
+        .collect();
+    let findings = check_documents(
+        &facts,
+        &repo.interfaces,
+        &repo.publishers,
+        registry_mode,
+        &licences,
+    );
+    diags.extend(findings.into_iter().map(|(n, f)| {
+        let d = &documents[n];
+        f.resolve(&d.path, &d.bytes)
+    }));
+    drop(facts);
+    repo.documents = documents;
+    repo.diagnostics.append(&mut diags);
+    repo.sort_diagnostics();
     repo
 }
 

@@ -7,31 +7,76 @@
 //! open-source, non-yanked document some non-yanked document of the index must
 //! provide that interface at a version in the requirement's range; which licence
 //! that provider has does not matter, since it is deployable either way.
+//!
+//! The document rules read only what [`Facts`] exposes, so they run the same over
+//! parsed documents (`hsp check`) and over the compact summaries `hsp build`
+//! keeps instead of the documents.
 
 use std::collections::{BTreeMap, HashMap};
 
 use semver::Version;
 
-use super::{Code, Diagnostic, Finding, LicencePolicy, Loaded, Repo};
+use super::{Code, Diagnostic, Finding, LicencePolicy, Loaded};
 use crate::registry::{INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR};
 use crate::version::{parse_range, parse_version};
-use crate::Document;
+use crate::{Document, Interface, Publisher};
 
-pub fn check(repo: &Repo, registry_mode: bool, licences: &LicencePolicy) -> Vec<Diagnostic> {
+/// What the cross-file rules read of a document.
+pub trait Facts {
+    fn id(&self) -> &str;
+    fn version(&self) -> &str;
+    fn publisher(&self) -> &str;
+    fn license(&self) -> &str;
+    fn yanked(&self) -> bool;
+    /// (interface, interface version) of each provided interface.
+    fn provides(&self) -> impl Iterator<Item = (&str, &str)>;
+    /// (interface, version range, optional) of each requirement, in order.
+    fn requires(&self) -> impl Iterator<Item = (&str, &str, bool)>;
+}
+
+impl Facts for Document {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> &str {
+        &self.version
+    }
+    fn publisher(&self) -> &str {
+        &self.publisher
+    }
+    fn license(&self) -> &str {
+        &self.license
+    }
+    fn yanked(&self) -> bool {
+        self.yanked.is_some()
+    }
+    fn provides(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.provides
+            .iter()
+            .map(|p| (p.interface.as_str(), p.version.as_str()))
+    }
+    fn requires(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.requires
+            .iter()
+            .map(|r| (r.interface.as_str(), r.version.as_str(), r.optional))
+    }
+}
+
+/// Rules on interface and publisher files: locations and namespace overlaps.
+pub fn check_files(
+    interfaces: &[Loaded<Interface>],
+    publishers: &[Loaded<Publisher>],
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut at = |path: &str, bytes: &[u8], f: Finding| out.push(f.resolve(path, bytes));
-    duplicate_versions(&repo.documents, &mut at);
-    if !registry_mode {
-        return out;
-    }
-    for i in &repo.interfaces {
+    for i in interfaces {
         let want = format!("{INTERFACES_DIR}/{}.json", i.value.id);
         if i.path != want {
             at(&i.path, &i.bytes, location("/id", &i.path, &want));
         }
     }
     let mut claimed: Vec<(&str, &str)> = Vec::new();
-    for p in &repo.publishers {
+    for p in publishers {
         let want = format!("{PUBLISHERS_DIR}/{}/{PUBLISHER_FILE}", p.value.name);
         if p.path != want {
             at(&p.path, &p.bytes, location("/name", &p.path, &want));
@@ -55,37 +100,53 @@ pub fn check(repo: &Repo, registry_mode: bool, licences: &LicencePolicy) -> Vec<
                 .map(|ns| (ns.as_str(), p.value.name.as_str())),
         );
     }
-    let publishers: HashMap<&str, _> = repo
-        .publishers
+    out
+}
+
+/// Rules across documents (`docs`: path and facts, sorted by path), each finding
+/// with the index of its document: duplicate versions, and in a registry
+/// (`registry_mode`) file locations, publishers, namespaces and the open-source
+/// rule.
+pub fn check_documents<D: Facts + Sync>(
+    docs: &[(&str, &D)],
+    interfaces: &[Loaded<Interface>],
+    publishers: &[Loaded<Publisher>],
+    registry_mode: bool,
+    licences: &LicencePolicy,
+) -> Vec<(usize, Finding)> {
+    let mut out = Vec::new();
+    let mut at = |i: usize, f: Finding| out.push((i, f));
+    duplicate_versions(docs, &mut at);
+    if !registry_mode {
+        return out;
+    }
+    let publishers: HashMap<&str, _> = publishers
         .iter()
         .map(|p| (p.value.name.as_str(), &p.value))
         .collect();
-    for d in &repo.documents {
-        let doc = &d.value;
-        for f in document_location(&d.path, doc) {
-            at(&d.path, &d.bytes, f);
+    for (n, (path, doc)) in docs.iter().enumerate() {
+        for f in document_location(path, *doc) {
+            at(n, f);
         }
-        match publishers.get(doc.publisher.as_str()) {
+        match publishers.get(doc.publisher()) {
             None => at(
-                &d.path,
-                &d.bytes,
+                n,
                 Finding::new(
                     Code::UnknownPublisher,
                     "/publisher",
-                    format!("publisher `{}` has no record", doc.publisher),
+                    format!("publisher `{}` has no record", doc.publisher()),
                 )
                 .hint(format!(
                     "add {PUBLISHERS_DIR}/{}/{PUBLISHER_FILE}",
-                    doc.publisher
+                    doc.publisher()
                 )),
             ),
-            Some(p) if !p.owns(&doc.id) => at(
-                &d.path,
-                &d.bytes,
+            Some(p) if !p.owns(doc.id()) => at(
+                n,
                 Finding::new(
                     Code::Namespace,
                     "/id",
-                    format!("publisher `{}` may not publish `{}`", p.name, doc.id),
+                    format!("publisher `{}` may not publish `{}`", p.name, doc.id()),
                 )
                 .hint(format!(
                     "its namespaces are {}; ask the registry to add one",
@@ -95,7 +156,7 @@ pub fn check(repo: &Repo, registry_mode: bool, licences: &LicencePolicy) -> Vec<
             Some(_) => {}
         }
     }
-    open_source_dependencies(repo, licences, &mut at);
+    open_source_dependencies(docs, interfaces, licences, &mut at);
     out
 }
 
@@ -115,130 +176,125 @@ fn overlaps(a: &str, b: &str) -> bool {
 }
 
 /// `publishers/<publisher>/services/<id>/<version>.json` must match the content.
-fn document_location(path: &str, doc: &Document) -> Vec<Finding> {
+fn document_location(path: &str, doc: &impl Facts) -> Vec<Finding> {
     let parts: Vec<&str> = path.split('/').collect();
     let want = format!(
         "{PUBLISHERS_DIR}/{}/{SERVICES_DIR}/{}/{}.json",
-        doc.publisher, doc.id, doc.version
+        doc.publisher(),
+        doc.id(),
+        doc.version()
     );
     let [_, publisher, _, id, file] = parts.as_slice() else {
         return vec![location("", path, &want)];
     };
     let mut out = Vec::new();
-    if *publisher != doc.publisher {
+    if *publisher != doc.publisher() {
         out.push(location("/publisher", path, &want));
     }
-    if *id != doc.id {
+    if *id != doc.id() {
         out.push(location("/id", path, &want));
     }
-    if file.strip_suffix(".json") != Some(doc.version.as_str()) {
+    if file.strip_suffix(".json") != Some(doc.version()) {
         out.push(location("/version", path, &want));
     }
     out
 }
 
 /// Same id and same version (ignoring build metadata, `7.4` = `7.4.0`).
-fn duplicate_versions(docs: &[Loaded<Document>], at: &mut impl FnMut(&str, &[u8], Finding)) {
+fn duplicate_versions<D: Facts>(docs: &[(&str, &D)], at: &mut impl FnMut(usize, Finding)) {
     let mut seen: HashMap<(&str, Version), &str> = HashMap::with_capacity(docs.len());
-    for d in docs {
-        let Ok(mut v) = parse_version(&d.value.version) else {
+    for (n, (path, d)) in docs.iter().enumerate() {
+        let Ok(mut v) = parse_version(d.version()) else {
             continue;
         };
         v.build = semver::BuildMetadata::EMPTY;
-        match seen.get(&(d.value.id.as_str(), v.clone())) {
+        match seen.get(&(d.id(), v.clone())) {
             Some(first) => at(
-                &d.path,
-                &d.bytes,
+                n,
                 Finding::new(
                     Code::DuplicateVersion,
                     "/version",
-                    format!(
-                        "{} {} is already defined by {first}",
-                        d.value.id, d.value.version
-                    ),
+                    format!("{} {} is already defined by {first}", d.id(), d.version()),
                 )
                 .hint("versions are never replaced: publish a new version, or yank the old one"),
             ),
             None => {
-                seen.insert((d.value.id.as_str(), v), &d.path);
+                seen.insert((d.id(), v), path);
             }
         }
     }
 }
 
-fn open_source_dependencies(
-    repo: &Repo,
+fn open_source_dependencies<D: Facts>(
+    docs: &[(&str, &D)],
+    interfaces: &[Loaded<Interface>],
     licences: &LicencePolicy,
-    at: &mut impl FnMut(&str, &[u8], Finding),
+    at: &mut impl FnMut(usize, Finding),
 ) {
     // Interface -> version -> up to two distinct provider ids (enough to find
     // one that is not the consumer itself), so each lookup is O(versions).
     let mut providers: HashMap<&str, BTreeMap<Version, Vec<&str>>> = HashMap::new();
-    for d in repo.documents.iter().filter(|d| d.value.yanked.is_none()) {
-        for p in &d.value.provides {
-            if let Ok(v) = parse_version(&p.version) {
+    for (_, d) in docs.iter().filter(|(_, d)| !d.yanked()) {
+        for (interface, version) in d.provides() {
+            if let Ok(v) = parse_version(version) {
                 let ids = providers
-                    .entry(p.interface.as_str())
+                    .entry(interface)
                     .or_default()
                     .entry(v)
                     .or_default();
-                if ids.len() < 2 && !ids.contains(&d.value.id.as_str()) {
-                    ids.push(d.value.id.as_str());
+                if ids.len() < 2 && !ids.contains(&d.id()) {
+                    ids.push(d.id());
                 }
             }
         }
     }
+    let known = |id: &str| interfaces.iter().any(|i| i.value.id == id);
     let empty = BTreeMap::new();
     let mut open_cache: HashMap<&str, bool> = HashMap::new();
-    for d in &repo.documents {
-        let doc = &d.value;
-        let needs: Vec<_> = doc
-            .requires
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| !r.optional)
-            .collect();
-        if needs.is_empty() || doc.yanked.is_some() {
+    for (n, (_, doc)) in docs.iter().enumerate() {
+        if doc.yanked() || doc.requires().all(|(_, _, optional)| optional) {
             continue;
         }
         let open = *open_cache
-            .entry(doc.license.as_str())
-            .or_insert_with(|| licences.is_open(&doc.license).unwrap_or(false));
+            .entry(doc.license())
+            .or_insert_with(|| licences.is_open(doc.license()).unwrap_or(false));
         if !open {
             continue;
         }
-        for (i, r) in needs {
-            if repo.interface(&r.interface).is_none() {
+        let needs = doc
+            .requires()
+            .enumerate()
+            .filter(|(_, (_, _, optional))| !optional);
+        for (i, (interface, version, _)) in needs {
+            if !known(interface) {
                 continue; // reported as an unknown interface
             }
-            let Ok(range) = parse_range(&r.version) else {
+            let Ok(range) = parse_range(version) else {
                 continue;
             };
-            let offered = providers.get(r.interface.as_str()).unwrap_or(&empty);
+            let offered = providers.get(interface).unwrap_or(&empty);
             let mut others = offered
                 .iter()
-                .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id))
+                .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id()))
                 .map(|(v, _)| v);
             if others.clone().any(|v| range.matches(v)) {
                 continue;
             }
             let msg = if others.next().is_none() {
-                format!("open-source `{}` requires interface `{}` but no service in this registry provides it", doc.id, r.interface)
+                format!("open-source `{}` requires interface `{interface}` but no service in this registry provides it", doc.id())
             } else {
                 let vs: Vec<String> = offered
                     .iter()
-                    .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id))
+                    .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id()))
                     .map(|(v, _)| v.to_string())
                     .collect();
                 format!(
-                    "open-source `{}` requires `{}` {} but this registry provides only {}",
-                    doc.id,
-                    r.interface,
-                    r.version,
+                    "open-source `{}` requires `{interface}` {version} but this registry provides only {}",
+                    doc.id(),
                     vs.join(", ")
                 )
             };
-            at(&d.path, &d.bytes, Finding::new(Code::OpenSourceDependency, format!("/requires/{i}"), msg).hint(
+            at(n, Finding::new(Code::OpenSourceDependency, format!("/requires/{i}"), msg).hint(
                 "an open-source service may depend on a service only if it is deployable from the index: add a provider, widen the range, or mark the requirement `optional`",
             ));
         }

@@ -1,0 +1,321 @@
+//! The content-hash cache of [`super::scan`]: for each document, what reading,
+//! hashing, parsing and checking it gave, keyed by the file's identity on disk,
+//! so a rebuild re-reads only the documents that changed.
+//!
+//! Layout: `.hsp_cache/<repo id>/docs-v<FORMAT>/<publisher folder>.json` beside
+//! OUT (see [`folder`]), one shard per publisher folder (a rebuild rewrites only
+//! the shards that changed), each written to a temporary file and renamed into
+//! place. A shard starts with the
+//! *context*: a sha256 over the cache format, the `hsp` executable's identity
+//! and the bytes of `registry.json` and every interface, since the per-document
+//! rules depend on them. A shard whose context differs, or that does not
+//! decode, is ignored (and rewritten); a cache is never trusted for more than
+//! skipping the work whose result it recorded.
+//!
+//! An entry is used only when the file's length, mtime, ctime, inode and device
+//! all match what was recorded. Files changed within [`RACY_SECONDS`] of the
+//! scan that recorded them are stored without a key (re-read next time): their
+//! timestamps could repeat within the file system's clock tick.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hsp_index::validate::{Code, Diagnostic, Severity};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::build::api::DocSummary;
+
+/// Bumped whenever an entry's meaning or encoding changes.
+const FORMAT: u32 = 1;
+
+/// The name of the cache folder, beside OUT.
+pub const CACHE_DIR: &str = ".hsp_cache";
+
+/// Where the cache of builds of `repo` into `out` lives: `.hsp_cache/<repo id>`
+/// in OUT's parent folder, `<repo id>` a hash of the repo's absolute path.
+///
+/// Beside OUT rather than in the repo: the repo stays untouched (a read-only CI
+/// checkout, the examples in the source tree), the cache is never served
+/// (publication only writes under OUT), `hsp build` already writes its staging
+/// folder there, and builds into several OUTs of one folder share it.
+pub fn folder(out: &Path, repo: &Path) -> PathBuf {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let repo = std::path::absolute(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let id = hex::encode(Sha256::digest(repo.as_os_str().as_encoded_bytes()));
+    parent.join(CACHE_DIR).join(&id[..16])
+}
+
+/// Files whose ctime is this close to the scan's start are not keyed.
+pub const RACY_SECONDS: i64 = 2;
+
+/// A file's identity on disk: any write changes at least one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatKey {
+    pub len: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
+}
+
+impl StatKey {
+    pub fn of(m: &fs::Metadata) -> StatKey {
+        StatKey {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            ino: m.ino(),
+            dev: m.dev(),
+        }
+    }
+
+    /// Whether the file changed so recently (relative to `scan_start_ns`) that a
+    /// later write could leave the same timestamps.
+    pub fn is_racy(&self, scan_start_ns: i128) -> bool {
+        self.ctime_ns.max(self.mtime_ns) >= scan_start_ns - i128::from(RACY_SECONDS) * 1_000_000_000
+    }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// A diagnostic of a document, without its path (the entry's).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CachedDiagnostic {
+    line: usize,
+    column: usize,
+    code: String,
+    pointer: String,
+    field: String,
+    message: String,
+    hint: Option<String>,
+}
+
+impl CachedDiagnostic {
+    pub fn new(d: &Diagnostic) -> CachedDiagnostic {
+        CachedDiagnostic {
+            line: d.line,
+            column: d.column,
+            code: d.code.id().to_string(),
+            pointer: d.pointer.clone(),
+            field: d.field.clone(),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        }
+    }
+
+    /// The diagnostic in `path`, or `None` for a code this `hsp` does not know.
+    pub fn restore(&self, path: &str) -> Option<Diagnostic> {
+        let code = *Code::ALL.iter().find(|c| c.id() == self.code)?;
+        Some(Diagnostic {
+            path: path.to_string(),
+            line: self.line,
+            column: self.column,
+            severity: if code.is_warning() {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
+            code,
+            pointer: self.pointer.clone(),
+            field: self.field.clone(),
+            message: self.message.clone(),
+            hint: self.hint.clone(),
+        })
+    }
+}
+
+/// What the scan learnt of one document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// Repo-relative path.
+    pub path: String,
+    /// `None`: do not trust this entry next time (see [`StatKey::is_racy`]).
+    pub key: Option<StatKey>,
+    pub length: u64,
+    /// Hex sha256 of the bytes read.
+    pub sha256: String,
+    /// `None` when the document did not parse.
+    pub summary: Option<DocSummary>,
+    pub diagnostics: Vec<CachedDiagnostic>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Shard {
+    format: u32,
+    context: String,
+    entries: Vec<Entry>,
+}
+
+/// The cache of one repo: its folder and the context entries must match.
+pub struct Cache {
+    dir: PathBuf,
+    context: String,
+}
+
+/// A sha256 over everything the per-document results depend on besides the
+/// document itself: the cache format, this executable and `inputs` (registry
+/// config and interfaces, each path and bytes).
+pub fn context<'a>(inputs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut h = Sha256::new();
+    h.update(FORMAT.to_le_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    // A rebuilt `hsp` may check differently under the same version number.
+    if let Some(m) = std::env::current_exe().ok().and_then(|e| e.metadata().ok()) {
+        let k = StatKey::of(&m);
+        h.update(format!("{}:{}:{}:{}", k.len, k.mtime_ns, k.ino, k.dev).as_bytes());
+    }
+    for (path, bytes) in inputs {
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Cache {
+    /// The cache in `folder` (see [`folder`]) for documents checked in `context`.
+    pub fn new(folder: &Path, context: String) -> Cache {
+        Cache {
+            dir: folder.join(format!("docs-v{FORMAT}")),
+            context,
+        }
+    }
+
+    /// The folder holding the shards.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn shard_path(&self, folder: &str) -> PathBuf {
+        self.dir.join(format!("{folder}.json"))
+    }
+
+    /// The entries of the shard of publisher folder `folder`, by path: empty
+    /// when the shard is missing, unreadable, or from another context.
+    pub fn read(&self, folder: &str) -> HashMap<String, Entry> {
+        let Ok(bytes) = fs::read(self.shard_path(folder)) else {
+            return HashMap::new();
+        };
+        match serde_json::from_slice::<Shard>(&bytes) {
+            Ok(s) if s.format == FORMAT && s.context == self.context => {
+                s.entries.into_iter().map(|e| (e.path.clone(), e)).collect()
+            }
+            _ => HashMap::new(),
+        }
+    }
+
+    /// Replaces the shard of `folder` with `entries` (temporary file + rename).
+    pub fn write(&self, folder: &str, entries: Vec<Entry>) -> std::io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        let shard = Shard {
+            format: FORMAT,
+            context: self.context.clone(),
+            entries,
+        };
+        let path = self.shard_path(folder);
+        let tmp = self
+            .dir
+            .join(format!(".{folder}.json.tmp-{}", std::process::id()));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&serde_json::to_vec(&shard).map_err(std::io::Error::other)?)?;
+            fs::rename(&tmp, &path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Removes shards of publisher folders that no longer exist.
+    pub fn retain(&self, folders: &[&str]) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(folder) = name.strip_suffix(".json") {
+                if !folder.starts_with('.') && !folders.contains(&folder) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn racy_files_are_not_keyed() {
+        let second = 1_000_000_000i128;
+        let key = |ctime_s: i128| StatKey {
+            len: 1,
+            mtime_ns: 0,
+            ctime_ns: ctime_s * second,
+            ino: 1,
+            dev: 1,
+        };
+        let start = 100 * second;
+        for (ctime_s, racy) in [
+            (50, false),
+            (97, false),
+            (98, true),
+            (100, true),
+            (101, true),
+        ] {
+            assert_eq!(key(ctime_s).is_racy(start), racy, "ctime {ctime_s}");
+        }
+    }
+
+    #[test]
+    fn a_shard_of_another_context_or_format_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = Entry {
+            path: "publishers/p/services/a.b/1.json".into(),
+            key: None,
+            length: 2,
+            sha256: "00".into(),
+            summary: None,
+            diagnostics: vec![],
+        };
+        let cache = Cache::new(dir.path(), "ctx".into());
+        cache.write("p", vec![entry]).unwrap();
+        assert_eq!(cache.read("p").len(), 1);
+        assert!(Cache::new(dir.path(), "other".into()).read("p").is_empty());
+        assert!(cache.read("q").is_empty());
+        std::fs::write(cache.shard_path("p"), b"{not json").unwrap();
+        assert!(cache.read("p").is_empty(), "a corrupt shard is ignored");
+        cache.write("q", vec![]).unwrap();
+        cache.retain(&["p"]);
+        assert!(!cache.shard_path("q").exists());
+    }
+
+    #[test]
+    fn diagnostics_round_trip() {
+        let d = hsp_index::validate::Finding::new(Code::NoSmokeTest, "", "no smoke test")
+            .hint("add one")
+            .resolve("a/b.json", b"{}");
+        let back = CachedDiagnostic::new(&d).restore("a/b.json").unwrap();
+        assert_eq!(back, d);
+        let mut unknown = CachedDiagnostic::new(&d);
+        unknown.code = "E999".into();
+        assert_eq!(unknown.restore("a/b.json"), None);
+    }
+}

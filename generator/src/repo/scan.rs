@@ -1,0 +1,385 @@
+//! The streaming load of `hsp build`: every check rule, but only a compact
+//! summary kept per document.
+//!
+//! [`scan`] reads the registry config, interfaces and publisher records whole
+//! (they are few and small), then reads, hashes, parses and checks each
+//! document in parallel and keeps its [`ScannedDoc`] (path, length, sha256 and
+//! the [`DocSummary`] the cross-file rules, the API and the publisher checks
+//! need), dropping its bytes and parsed value. The cross-file rules then run
+//! over the summaries; a document they report on is read again to place the
+//! problem at its line and column. With the cache ([`super::cache`]), documents
+//! whose identity on disk did not change are not read at all.
+//!
+//! The diagnostics are those of [`super::load`] (`hsp check`), the same bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use hsp_index::validate::{
+    self, check_documents, Context, Diagnostic, Facts, Finding, Repo, Source,
+};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::cache::{self, Cache, CachedDiagnostic, Entry, StatKey};
+use super::{list, read_err, LoadError};
+use crate::build::api::DocSummary;
+
+/// What the build keeps of one document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScannedDoc {
+    /// Repo-relative path.
+    pub path: String,
+    pub length: u64,
+    /// Hex sha256 of the bytes validated.
+    pub sha256: String,
+    pub summary: DocSummary,
+}
+
+/// A scanned repo.
+pub struct Scanned {
+    /// Config, interfaces and publishers; every diagnostic, sorted. No documents.
+    pub repo: Repo,
+    /// Documents that parsed (or whose only problems were unknown fields), by path.
+    pub documents: Vec<ScannedDoc>,
+    /// Documents read from disk, and taken from the cache.
+    pub read: usize,
+    pub cached: usize,
+}
+
+/// How [`scan`] uses the content-hash cache in a folder (see [`cache::folder`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Read and update it.
+    Use(PathBuf),
+    /// Ignore what it holds (a clean build), but write what this scan learnt.
+    Refresh(PathBuf),
+}
+
+impl Facts for DocSummary {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> &str {
+        &self.entry.version
+    }
+    fn publisher(&self) -> &str {
+        &self.publisher
+    }
+    fn license(&self) -> &str {
+        &self.entry.license
+    }
+    fn yanked(&self) -> bool {
+        self.entry.yanked.is_some()
+    }
+    fn provides(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entry
+            .provides
+            .iter()
+            .map(|p| (p.interface.as_str(), p.version.as_str()))
+    }
+    fn requires(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.entry
+            .requires
+            .iter()
+            .map(|r| (r.interface.as_str(), r.version.as_str(), r.optional))
+    }
+}
+
+/// A document's TUF target path (`services/<id>/<file>`) from its repo path.
+fn target_of(path: &str) -> &str {
+    crate::build::publishers::split_path(path).map_or(path, |(_, target)| target)
+}
+
+/// The publisher folder of a document (its cache shard).
+fn folder_of(path: &str) -> &str {
+    crate::build::publishers::split_path(path).map_or("", |(folder, _)| folder)
+}
+
+/// Reads, hashes, parses and checks one document.
+fn read_document(
+    root: &Path,
+    rel: &str,
+    key: Option<StatKey>,
+    ctx: &Context,
+) -> Result<Entry, LoadError> {
+    let path = root.join(rel);
+    let bytes = std::fs::read(&path).map_err(read_err(&path))?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let src = Source {
+        path: rel.to_string(),
+        bytes,
+    };
+    let (doc, diagnostics) = validate::check_source(&src, ctx);
+    Ok(Entry {
+        path: src.path.clone(),
+        // The stat was taken before the read: if the file changed in between,
+        // the key is stale and the next scan reads the file again.
+        key: key.filter(|k| k.len == src.bytes.len() as u64),
+        length: src.bytes.len() as u64,
+        sha256,
+        summary: doc.map(|d| DocSummary::new(&d, target_of(rel).to_string())),
+        diagnostics: diagnostics.iter().map(CachedDiagnostic::new).collect(),
+    })
+}
+
+/// Reads and validates the registry repo at `root`, keeping a summary per
+/// document (see the module docs).
+pub fn scan(root: &Path, mode: &CacheMode) -> Result<Scanned, LoadError> {
+    scan_at(root, mode, cache::now_ns())
+}
+
+/// [`scan`], taking `started` (ns since the epoch) as the time the scan began.
+fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, LoadError> {
+    let files = list(root)?;
+    let small = super::read_all(root, files.others)?;
+    let mut input = validate::RepoInput::default();
+    for (kind, source) in small {
+        input.push(kind, source);
+    }
+    let context = cache::context(
+        input
+            .config
+            .iter()
+            .chain(&input.interfaces)
+            .map(|s| (s.path.as_str(), s.bytes.as_slice())),
+    );
+    let mut repo = validate::validate_files(input.config, input.interfaces, input.publishers);
+    repo.files += files.documents.len();
+    let licences = repo.licence_policy();
+    let by_id = repo.interfaces_by_id();
+    let ctx = Context {
+        licences: &licences,
+        interfaces: Some(&by_id),
+    };
+    let cache = match mode {
+        CacheMode::Use(dir) | CacheMode::Refresh(dir) => Cache::new(dir, context),
+    };
+
+    // Documents, one publisher folder (cache shard) at a time, in parallel.
+    let mut shards: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for rel in &files.documents {
+        shards.entry(folder_of(rel)).or_default().push(rel);
+    }
+    let results: Vec<Result<(Vec<Entry>, usize), LoadError>> = shards
+        .par_iter()
+        .map(|(folder, rels)| {
+            let known = match mode {
+                CacheMode::Use(_) => cache.read(folder),
+                CacheMode::Refresh(_) => HashMap::new(),
+            };
+            let looked_up = rels
+                .par_iter()
+                .map(|rel| {
+                    let meta = std::fs::metadata(root.join(rel)).ok();
+                    let key = meta.as_ref().map(StatKey::of);
+                    match (key, known.get(*rel)) {
+                        (Some(k), Some(e)) if e.key == Some(k) && restorable(e) => {
+                            Ok((e.clone(), true))
+                        }
+                        _ => Ok((read_document(root, rel, key, &ctx)?, false)),
+                    }
+                })
+                .collect::<Result<Vec<(Entry, bool)>, LoadError>>()?;
+            let hits = looked_up.iter().filter(|(_, hit)| *hit).count();
+            let changed = hits != looked_up.len() || known.len() != looked_up.len();
+            let entries: Vec<Entry> = looked_up.into_iter().map(|(e, _)| e).collect();
+            if changed {
+                let keep: Vec<Entry> = entries
+                    .iter()
+                    .map(|e| Entry {
+                        key: e.key.filter(|k| !k.is_racy(started)),
+                        ..e.clone()
+                    })
+                    .collect();
+                if let Err(e) = cache.write(folder, keep) {
+                    eprintln!(
+                        "warning: cannot write the build cache in {}: {e} (the next build reads every document again)",
+                        cache.dir().display()
+                    );
+                }
+            }
+            Ok((entries, hits))
+        })
+        .collect();
+    let folders: Vec<&str> = shards.keys().copied().collect();
+    cache.retain(&folders);
+
+    let mut documents = Vec::with_capacity(files.documents.len());
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut cached = 0;
+    for r in results {
+        let (entries, hits) = r?;
+        cached += hits;
+        for e in entries {
+            diags.extend(e.diagnostics.iter().filter_map(|d| d.restore(&e.path)));
+            if let Some(summary) = e.summary {
+                documents.push(ScannedDoc {
+                    path: e.path,
+                    length: e.length,
+                    sha256: e.sha256,
+                    summary,
+                });
+            }
+        }
+    }
+    documents.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let facts: Vec<(&str, &DocSummary)> = documents
+        .iter()
+        .map(|d| (d.path.as_str(), &d.summary))
+        .collect();
+    let findings = check_documents(&facts, &repo.interfaces, &repo.publishers, true, &licences);
+    diags.extend(locate_all(root, &documents, findings));
+    drop(by_id);
+    repo.diagnostics.append(&mut diags);
+    repo.sort_diagnostics();
+    let read = files.documents.len() - cached;
+    Ok(Scanned {
+        repo,
+        documents,
+        read,
+        cached,
+    })
+}
+
+/// Whether every diagnostic of a cached entry is known to this `hsp`.
+fn restorable(e: &Entry) -> bool {
+    e.diagnostics.iter().all(|d| d.restore(&e.path).is_some())
+}
+
+/// Places cross-file findings in their documents, reading each such document
+/// again (only those: a valid registry has none).
+fn locate_all(
+    root: &Path,
+    docs: &[ScannedDoc],
+    findings: Vec<(usize, Finding)>,
+) -> Vec<Diagnostic> {
+    let mut by_doc: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
+    for (n, f) in findings {
+        by_doc.entry(n).or_default().push(f);
+    }
+    by_doc
+        .into_par_iter()
+        .flat_map_iter(|(n, fs)| {
+            let path = &docs[n].path;
+            // A file that vanished since is placed at 1:1; the build fails anyway.
+            let bytes = std::fs::read(root.join(path)).unwrap_or_default();
+            fs.into_iter()
+                .map(|f| f.resolve(path, &bytes))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The documents `docs` describe, read and parsed again (for the website),
+/// each checked to still have the bytes the scan validated.
+pub fn read_documents(
+    root: &Path,
+    docs: &[ScannedDoc],
+) -> anyhow::Result<Vec<hsp_index::Document>> {
+    docs.par_iter()
+        .map(|d| {
+            let path = root.join(&d.path);
+            let bytes = std::fs::read(&path).map_err(read_err(&path))?;
+            if bytes.len() as u64 != d.length || hex::encode(Sha256::digest(&bytes)) != d.sha256 {
+                anyhow::bail!(
+                    "{}: changed during the build (hint: build again)",
+                    path.display()
+                );
+            }
+            serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e} (hint: build again)", path.display()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_tree(from: &Path, to: &Path) {
+        for e in walkdir::WalkDir::new(from) {
+            let e = e.unwrap();
+            let dest = to.join(e.path().strip_prefix(from).unwrap());
+            if e.file_type().is_dir() {
+                std::fs::create_dir_all(&dest).unwrap();
+            } else {
+                std::fs::copy(e.path(), &dest).unwrap();
+            }
+        }
+    }
+
+    /// The fixture registry plus every broken document of the check corpus, in
+    /// the folder of a publisher.
+    fn broken_registry() -> tempfile::TempDir {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&fixtures.join("registry"), dir.path());
+        let publisher = std::fs::read_dir(dir.path().join("publishers"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let services = publisher.join("services/broken.cases");
+        std::fs::create_dir_all(&services).unwrap();
+        for e in std::fs::read_dir(fixtures.join("broken")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                std::fs::copy(&p, services.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn the_scan_reports_what_a_full_load_reports_with_and_without_the_cache() {
+        let repo = broken_registry();
+        let root = repo.path();
+        let full = super::super::load(root).unwrap();
+        assert!(full.errors() > 40, "the corpus has errors");
+        let (cache, unused) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let cases = [
+            (
+                "without a cache",
+                CacheMode::Refresh(unused.path().into()),
+                None,
+            ),
+            (
+                "filling the cache",
+                CacheMode::Refresh(cache.path().into()),
+                None,
+            ),
+            (
+                "from the cache",
+                CacheMode::Use(cache.path().into()),
+                Some(0),
+            ),
+        ];
+        // As if the scans ran an hour later: the files just copied are not
+        // racy, so they are recorded with their identity.
+        let later = cache::now_ns() + 3600 * 1_000_000_000;
+        for (name, mode, read) in cases {
+            let scanned = scan_at(root, &mode, later).unwrap();
+            assert_eq!(scanned.repo.diagnostics, full.diagnostics, "{name}");
+            assert_eq!(scanned.repo.files, full.files, "{name}");
+            let paths: Vec<&str> = scanned.documents.iter().map(|d| d.path.as_str()).collect();
+            let want: Vec<&str> = full.documents.iter().map(|d| d.path.as_str()).collect();
+            assert_eq!(paths, want, "{name}");
+            for (d, f) in scanned.documents.iter().zip(&full.documents) {
+                assert_eq!(d.sha256, hsp_index::tuf::sha256_hex(&f.bytes), "{name}");
+                assert_eq!(d.length, f.bytes.len() as u64);
+                assert_eq!(
+                    d.summary,
+                    DocSummary::new(&f.value, target_of(&f.path).to_string())
+                );
+            }
+            if let Some(read) = read {
+                assert_eq!(scanned.read, read, "{name}");
+                let documents = full.files - 1 - full.interfaces.len() - full.publishers.len();
+                assert_eq!(scanned.cached, documents, "{name}");
+            }
+        }
+    }
+}
