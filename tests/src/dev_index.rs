@@ -40,6 +40,8 @@ pub struct DevIndex {
     pub dir: PathBuf,
     /// Build time of the last build (Unix seconds); each build moves it on.
     now: u64,
+    /// Versions declare a secret config `API_TOKEN`, passed as `TOKEN`.
+    secret: bool,
 }
 
 impl DevIndex {
@@ -73,7 +75,16 @@ impl DevIndex {
         DevIndex {
             dir: dir.to_path_buf(),
             now,
+            secret: false,
         }
+    }
+
+    /// Versions added from now on take a secret `API_TOKEN` (required config,
+    /// `"config": {"<id>": {"API_TOKEN": {"secret_file": ...}}}` in the
+    /// environment) and pass it to the task as `TOKEN`.
+    pub fn with_secret(mut self) -> DevIndex {
+        self.secret = true;
+        self
     }
 
     /// The built index (metadata/, targets/).
@@ -113,7 +124,7 @@ impl DevIndex {
         for (k, v) in env.as_object().into_iter().flatten() {
             task_env[k] = v.clone();
         }
-        let doc = json!({
+        let mut doc = json!({
             "id": ID,
             "version": version,
             "name": "Apply test web",
@@ -135,6 +146,11 @@ impl DevIndex {
             "artifacts": [self.artifact(version)],
             "smoke_test": {"task": "app", "http": {"port": "http", "path": "/healthz"}},
         });
+        if self.secret {
+            doc["config"] = json!([{"name": "API_TOKEN", "secret": true, "required": true,
+                                    "description": "Token the service checks."}]);
+            doc["tasks"][0]["env"]["TOKEN"] = json!("${config.API_TOKEN}");
+        }
         write_json(
             &self.dir.join(format!(
                 "repo/publishers/apply/services/{ID}/{version}.json"

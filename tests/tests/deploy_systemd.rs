@@ -17,6 +17,11 @@ use serde_json::{json, Value as Json};
 /// The service's port inside the container (its own network namespace).
 const PORT: u16 = 18080;
 
+/// The environment's config: the service's `API_TOKEN` from the secret file.
+fn config(token: &Path) -> Json {
+    json!({"config": {ID: {"API_TOKEN": {"secret_file": token.display().to_string()}}}})
+}
+
 struct Site {
     index: DevIndex,
     c: Container,
@@ -33,14 +38,18 @@ impl Site {
             .prefix("hsp-test-sd-")
             .tempdir()
             .unwrap();
-        let mut index = DevIndex::new(dir.path());
+        let mut index = DevIndex::new(dir.path()).with_secret();
         index.add_version("1.0.0", PORT, json!({}));
         index.build();
         let agent = hsp_tests::bin("hsp-agent");
         let c = Container::start(&[dir.path(), &agent]);
         let env = format!("sd{}", std::process::id());
         let state = dir.path().join("state");
-        let env_file = index.write_env(&env, json!([{"id": ID}]), json!({}));
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t0ken-one\n").unwrap();
+        std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        let env_file = index.write_env(&env, json!([{"id": ID}]), config(&token));
         let site = Site {
             index,
             c,
@@ -69,6 +78,10 @@ impl Site {
         a.push(self.index.out().display().to_string());
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         self.c.exec_env(&["RUST_LOG=info"], &refs)
+    }
+
+    fn token(&self) -> PathBuf {
+        self.index.dir.join("token")
     }
 
     fn apply(&self) -> Output {
@@ -194,6 +207,48 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
     let status = site.status();
     assert_eq!(status["target"], "systemd", "{status:#}");
     assert_eq!(status["services"][0]["health"], "healthy", "{status:#}");
+    // The secret reaches the service through the env file only.
+    let environ = |pid: &str| {
+        String::from_utf8_lossy(
+            &site
+                .c
+                .exec(&["cat", &format!("/proc/{pid}/environ")])
+                .stdout,
+        )
+        .into_owned()
+    };
+    assert!(
+        environ(&pid).contains("TOKEN=t0ken-one"),
+        "{}",
+        environ(&pid)
+    );
+    let unit_text = String::from_utf8_lossy(
+        &site
+            .c
+            .exec(&["cat", &format!("/etc/systemd/system/{unit}")])
+            .stdout,
+    )
+    .into_owned();
+    let journal = std::fs::read_to_string(site.state.join(&site.env).join("journal.json")).unwrap();
+    for text in [&unit_text, &journal, &out] {
+        assert!(!text.contains("t0ken"), "the secret leaked: {text}");
+    }
+    assert!(std::fs::read_to_string(&env_file)
+        .unwrap()
+        .contains("t0ken-one"));
+
+    // The secret file's content changes: the unit restarts with the new value.
+    std::fs::write(site.token(), "t0ken-two\n").unwrap();
+    let out = site.apply_ok();
+    assert!(out.contains("reconfigured 1.0.0, healthy"), "{out}");
+    let unit = site.assert_converged("1.0.0");
+    let pid = site.c.property(&unit, "MainPID");
+    assert!(
+        environ(&pid).contains("TOKEN=t0ken-two"),
+        "{}",
+        environ(&pid)
+    );
+    assert!(!out.contains("t0ken"), "{out}");
 
     // systemd restarts a crashed service by itself (Restart=on-failure).
     let out = site.c.exec(&["/bin/busybox", "kill", "-9", &pid]);
@@ -272,7 +327,9 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
         ),
     ]);
     assert_eq!(site.is_active(&foreign), "active");
-    site.env_file = site.index.write_env(&site.env, json!([]), json!({}));
+    site.env_file = site
+        .index
+        .write_env(&site.env, json!([]), config(&site.token()));
     let out = site.apply_ok();
     assert!(out.contains("web: removed 1.3.0"), "{out}");
     assert_eq!(
