@@ -3,6 +3,7 @@
 //! middle, and the services of the index that can provide each on the right.
 //! Every node is a link; the `<title>` and `<desc>` say in words what it shows.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::catalogue::Catalogue;
@@ -218,54 +219,66 @@ fn node(out: &mut String, n: &Node, x: u32, y: u32) {
         Kind::More => "node more",
     };
     if let Some(href) = &n.href {
-        let _ = write!(out, r#"<a href="{}">"#, esc(href));
+        out.push_str(r#"<a href=""#);
+        esc_into(out, href);
+        out.push_str(r#"">"#);
     }
     let _ = write!(
         out,
-        r#"<g class="{class}"><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/><text x="{}" y="{}" class="t">{}</text><text x="{}" y="{}" class="s">{}</text></g>"#,
+        r#"<g class="{class}"><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/><text x="{}" y="{}" class="t">"#,
         x + 10,
         y + 18,
-        esc(&clip(&n.title)),
-        x + 10,
-        y + 35,
-        esc(&clip(&n.sub)),
     );
+    esc_into(out, &clip(&n.title));
+    let _ = write!(
+        out,
+        r#"</text><text x="{}" y="{}" class="s">"#,
+        x + 10,
+        y + 35
+    );
+    esc_into(out, &clip(&n.sub));
+    out.push_str("</text></g>");
     if n.href.is_some() {
         out.push_str("</a>");
     }
 }
 
 /// Shortens a label to what fits in a node.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_CHARS {
-        s.to_string()
-    } else {
-        let mut c: String = s.chars().take(MAX_CHARS - 1).collect();
-        c.push('…');
-        c
+fn clip(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(MAX_CHARS) {
+        None => Cow::Borrowed(s),
+        Some(_) => {
+            let cut = s
+                .char_indices()
+                .nth(MAX_CHARS - 1)
+                .map_or(s.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &s[..cut]))
+        }
     }
 }
 
 /// Escapes text for XML content and attribute values.
 pub fn esc(s: &str) -> String {
-    if !s
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
-    {
-        return s.to_owned();
-    }
     let mut o = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
+    esc_into(&mut o, s);
     o
+}
+
+/// Appends `s` to `out`, escaped for XML content and attribute values.
+pub fn esc_into(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
 
 #[cfg(test)]
