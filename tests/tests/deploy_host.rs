@@ -374,6 +374,30 @@ fn a_changed_secret_file_restarts_the_units_that_use_it() {
     }
 }
 
+/// An environment deployed by one target is not silently re-deployed by
+/// another with the same state dir (its units would be invisible to it).
+#[test]
+fn another_target_for_a_deployed_environment_is_refused() {
+    let (ex, _guard) = example("target");
+    let v1 = ex.plan("1.0.0", "14.0.0", false);
+    ex.apply_ok(&v1);
+    let path = ex.write_plan(&v1, "plan");
+    let out = Command::new(agent_bin())
+        .args(["apply", "--target", "docker", "--plan"])
+        .arg(&path)
+        .arg("--state")
+        .arg(ex.state())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("was deployed to the host target, not docker"),
+        "{stderr}"
+    );
+    assert_converged(&ex, &v1);
+}
+
 #[test]
 fn foreign_processes_are_left_alone() {
     let (ex, _guard) = example("own");

@@ -9,9 +9,11 @@
 //!
 //! - [`docker`]: containers, one network and named volumes per environment (bollard).
 //! - [`host`]: verified artifacts unpacked into versioned folders, a `current`
-//!   link, supervised processes (or systemd units where systemd runs).
+//!   link, supervised processes, or systemd services where systemd is PID 1.
 //! - [`health`]: HTTP and command probes.
 //! - [`journal`]: the crash-safe record of what is deployed (write, fsync, rename).
+//! - [`report`]: what an apply did, per instance; `prune`: removing instances
+//!   that left the plan, and `--purge` of the data earlier prunes kept.
 //! - [`secrets`]: reading secret files and generating secrets in the state dir.
 //! - [`schedule`]: update windows, poll jitter and backoff for the daemon.
 //!
@@ -31,6 +33,8 @@ pub mod docker;
 pub mod health;
 pub mod host;
 pub mod journal;
+mod prune;
+pub mod report;
 pub mod rollout;
 pub mod schedule;
 pub mod secrets;

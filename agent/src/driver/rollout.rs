@@ -17,7 +17,7 @@
 //! the units the driver observes, not what the journal hoped, so an apply after a
 //! kill -9 at any point converges.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use hsp_index::plan::{PlannedInstance, PlannedTask};
 use hsp_index::Plan;
-use serde::Serialize;
 
 use super::journal::Attempt;
+use super::prune::prune;
+pub use super::report::{chain, describe, Outcome, Report};
 use super::{
     check_name, health, secrets, spec_hash, Driver, Error, Probe, StateDir, Unit, UnitSpec,
 };
@@ -42,127 +43,6 @@ pub struct ApplyOptions {
     pub hold_updates: bool,
     /// Set by SIGTERM: finish the instance in progress, skip the rest.
     pub drain: Option<Arc<AtomicBool>>,
-}
-
-/// What happened to one instance.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum Outcome {
-    Unchanged {
-        version: String,
-    },
-    Deployed {
-        version: String,
-        from: Option<String>,
-    },
-    /// The planned version was unhealthy: it is marked bad and `kept` runs.
-    RolledBack {
-        bad: String,
-        kept: Option<String>,
-        reason: String,
-    },
-    /// The planned version was not tried: `reason` (marked bad, update window).
-    Held {
-        version: String,
-        wanted: String,
-        reason: String,
-    },
-    Failed {
-        reason: String,
-    },
-    Skipped {
-        reason: String,
-    },
-    Pruned {
-        version: String,
-        purged: bool,
-    },
-    /// The kept volumes of an instance pruned by an earlier apply were deleted.
-    Purged {
-        version: String,
-    },
-}
-
-impl Outcome {
-    /// Whether the instance ended where the plan wanted it.
-    pub fn is_ok(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Unchanged { .. }
-                | Outcome::Deployed { .. }
-                | Outcome::Pruned { .. }
-                | Outcome::Purged { .. }
-        )
-    }
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Report {
-    pub environment: String,
-    pub outcomes: Vec<(String, Outcome)>,
-}
-
-impl Report {
-    pub fn is_ok(&self) -> bool {
-        self.outcomes.iter().all(|(_, o)| o.is_ok())
-    }
-
-    /// The first problem, as one line.
-    pub fn first_problem(&self) -> Option<String> {
-        self.outcomes
-            .iter()
-            .find(|(_, o)| !o.is_ok())
-            .map(|(name, o)| format!("{name}: {}", describe(o)))
-    }
-}
-
-/// One line per outcome, for the CLI.
-pub fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Unchanged { version } => format!("{version} unchanged, healthy"),
-        Outcome::Deployed {
-            version,
-            from: Some(f),
-        } if f == version => format!("reconfigured {version}, healthy"),
-        Outcome::Deployed {
-            version,
-            from: Some(f),
-        } => format!("upgraded {f} -> {version}, healthy"),
-        Outcome::Deployed {
-            version,
-            from: None,
-        } => format!("deployed {version}, healthy"),
-        Outcome::RolledBack {
-            bad,
-            kept: Some(k),
-            reason,
-        } => {
-            format!("{bad} was unhealthy ({reason}); rolled back to {k}; {bad} is marked bad")
-        }
-        Outcome::RolledBack {
-            bad,
-            kept: None,
-            reason,
-        } => format!("{bad} was unhealthy ({reason}); marked bad"),
-        Outcome::Held {
-            version,
-            wanted,
-            reason,
-        } => format!("kept {version} instead of {wanted}: {reason}"),
-        Outcome::Failed { reason } => format!("failed: {reason}"),
-        Outcome::Skipped { reason } => format!("skipped: {reason}"),
-        Outcome::Pruned {
-            version,
-            purged: true,
-        } => format!("removed {version} and its volumes"),
-        Outcome::Pruned {
-            version,
-            purged: false,
-        } => format!("removed {version} (volumes kept; `apply --purge` deletes them)"),
-        Outcome::Purged { version } => {
-            format!("deleted the volumes {version} left when it was removed earlier")
-        }
-    }
 }
 
 /// Converges the driver's units to `plan`, recording progress in `state`.
@@ -292,113 +172,6 @@ fn is_state_error(e: &Error, state: &StateDir) -> bool {
         Error::JournalFormat { .. } | Error::Locked { .. } => true,
         _ => false,
     }
-}
-
-/// The error and its sources on one line.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
-fn prune(
-    driver: &mut dyn Driver,
-    plan: &Plan,
-    state: &StateDir,
-    journal: &mut super::Journal,
-    opts: &ApplyOptions,
-    report: &mut Report,
-) -> Result<(), Error> {
-    let planned: HashSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
-    let units = driver.units()?;
-    let mut gone: Vec<String> = units
-        .iter()
-        .map(|u| u.instance.clone())
-        .chain(journal.instances.keys().cloned())
-        .filter(|n| !planned.contains(n.as_str()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    // Consumers before providers: reverse of the previous plan order; unknown first.
-    let pos = |n: &String| {
-        journal
-            .order
-            .iter()
-            .position(|o| o == n)
-            .map_or(usize::MAX, |p| p)
-    };
-    gone.sort_by_key(|n| std::cmp::Reverse(pos(n)));
-    for name in gone {
-        let mine: Vec<&Unit> = units.iter().filter(|u| u.instance == name).collect();
-        let version = mine
-            .first()
-            .map(|u| u.version.clone())
-            .or_else(|| {
-                journal
-                    .instances
-                    .get(&name)
-                    .and_then(|r| r.good.as_ref())
-                    .map(|g| g.version.clone())
-            })
-            .unwrap_or_default();
-        for u in mine.iter().rev() {
-            let timeout = journal
-                .instances
-                .get(&name)
-                .and_then(|r| r.good.as_ref())
-                .and_then(|g| g.tasks.iter().find(|t| t.name == u.task))
-                .map_or(10, |t| t.stop_timeout_s);
-            driver.stop(u, timeout)?;
-        }
-        if opts.purge {
-            driver.remove_volumes(&name)?;
-            secrets::remove_generated(&state.path, &name)?;
-        } else if let Some(g) = journal.instances.get(&name).and_then(|r| r.good.as_ref()) {
-            journal.kept.insert(
-                name.clone(),
-                super::journal::Kept {
-                    service: g.service.clone(),
-                    version: g.version.clone(),
-                    pruned: Utc::now(),
-                },
-            );
-        }
-        journal.instances.remove(&name);
-        state.save(journal)?;
-        let outcome = Outcome::Pruned {
-            version,
-            purged: opts.purge,
-        };
-        tracing::info!(instance = %name, "{}", describe(&outcome));
-        report.outcomes.push((name, outcome));
-    }
-    // Data kept by earlier prunes goes with --purge too.
-    if opts.purge {
-        let kept: Vec<(String, String)> = journal
-            .kept
-            .iter()
-            .filter(|(n, _)| !planned.contains(n.as_str()))
-            .map(|(n, k)| (n.clone(), k.version.clone()))
-            .collect();
-        for (name, version) in kept {
-            driver.remove_volumes(&name)?;
-            secrets::remove_generated(&state.path, &name)?;
-            journal.kept.remove(&name);
-            state.save(journal)?;
-            let outcome = Outcome::Purged { version };
-            tracing::info!(instance = %name, "{}", describe(&outcome));
-            report.outcomes.push((name, outcome));
-        }
-    }
-    if plan.instances.is_empty() && driver.units()?.is_empty() {
-        driver.teardown()?;
-    }
-    Ok(())
 }
 
 struct Converge<'a> {

@@ -1,0 +1,199 @@
+//! What an apply did: one [`Outcome`] per instance, and the one-line
+//! descriptions the CLI prints.
+
+use serde::Serialize;
+
+/// What happened to one instance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Unchanged {
+        version: String,
+    },
+    Deployed {
+        version: String,
+        from: Option<String>,
+    },
+    /// The planned version was unhealthy: it is marked bad and `kept` runs.
+    RolledBack {
+        bad: String,
+        kept: Option<String>,
+        reason: String,
+    },
+    /// The planned version was not tried: `reason` (marked bad, update window).
+    Held {
+        version: String,
+        wanted: String,
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Pruned {
+        version: String,
+        purged: bool,
+    },
+    /// The kept volumes of an instance pruned by an earlier apply were deleted.
+    Purged {
+        version: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the instance ended where the plan wanted it.
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Unchanged { .. }
+                | Outcome::Deployed { .. }
+                | Outcome::Pruned { .. }
+                | Outcome::Purged { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub environment: String,
+    pub outcomes: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.outcomes.iter().all(|(_, o)| o.is_ok())
+    }
+
+    /// The first problem, as one line.
+    pub fn first_problem(&self) -> Option<String> {
+        self.outcomes
+            .iter()
+            .find(|(_, o)| !o.is_ok())
+            .map(|(name, o)| format!("{name}: {}", describe(o)))
+    }
+}
+
+/// One line per outcome, for the CLI.
+pub fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Unchanged { version } => format!("{version} unchanged, healthy"),
+        Outcome::Deployed {
+            version,
+            from: Some(f),
+        } if f == version => format!("reconfigured {version}, healthy"),
+        Outcome::Deployed {
+            version,
+            from: Some(f),
+        } => format!("upgraded {f} -> {version}, healthy"),
+        Outcome::Deployed {
+            version,
+            from: None,
+        } => format!("deployed {version}, healthy"),
+        Outcome::RolledBack {
+            bad,
+            kept: Some(k),
+            reason,
+        } => {
+            format!("{bad} was unhealthy ({reason}); rolled back to {k}; {bad} is marked bad")
+        }
+        Outcome::RolledBack {
+            bad,
+            kept: None,
+            reason,
+        } => format!("{bad} was unhealthy ({reason}); marked bad"),
+        Outcome::Held {
+            version,
+            wanted,
+            reason,
+        } => format!("kept {version} instead of {wanted}: {reason}"),
+        Outcome::Failed { reason } => format!("failed: {reason}"),
+        Outcome::Skipped { reason } => format!("skipped: {reason}"),
+        Outcome::Pruned {
+            version,
+            purged: true,
+        } => format!("removed {version} and its volumes"),
+        Outcome::Pruned {
+            version,
+            purged: false,
+        } => format!("removed {version} (volumes kept; `apply --purge` deletes them)"),
+        Outcome::Purged { version } => {
+            format!("deleted the volumes {version} left when it was removed earlier")
+        }
+    }
+}
+
+/// The error and its sources on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_in_one_line() {
+        let v = |s: &str| s.to_string();
+        for (o, want, ok) in [
+            (
+                Outcome::Unchanged {
+                    version: v("1.0.0"),
+                },
+                "1.0.0 unchanged, healthy",
+                true,
+            ),
+            (
+                Outcome::Deployed {
+                    version: v("1.0.0"),
+                    from: Some(v("1.0.0")),
+                },
+                "reconfigured 1.0.0, healthy",
+                true,
+            ),
+            (
+                Outcome::Deployed {
+                    version: v("1.1.0"),
+                    from: Some(v("1.0.0")),
+                },
+                "upgraded 1.0.0 -> 1.1.0, healthy",
+                true,
+            ),
+            (
+                Outcome::Pruned {
+                    version: v("14.0.0"),
+                    purged: false,
+                },
+                "removed 14.0.0 (volumes kept; `apply --purge` deletes them)",
+                true,
+            ),
+            (
+                Outcome::Purged {
+                    version: v("14.0.0"),
+                },
+                "deleted the volumes 14.0.0 left when it was removed earlier",
+                true,
+            ),
+            (
+                Outcome::RolledBack {
+                    bad: v("1.2.0"),
+                    kept: Some(v("1.1.0")),
+                    reason: v("exit 3"),
+                },
+                "1.2.0 was unhealthy (exit 3); rolled back to 1.1.0; 1.2.0 is marked bad",
+                false,
+            ),
+        ] {
+            assert_eq!(describe(&o), want);
+            assert_eq!(o.is_ok(), ok, "{want}");
+        }
+    }
+}
