@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use agent_tuf_support::*;
 use hsp_agent::tuf::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
-use hsp_agent::tuf::{UpdateError, Updater};
+use hsp_agent::tuf::{Limits, UpdateError, Updater};
 use serde_json::Value;
 
 /// A folder source whose folder the test switches between stages; logs the
@@ -49,6 +49,24 @@ impl Fetch for Switch {
 }
 
 fn run_in_process(name: &str) {
+    run_with_limits(name, Limits::default());
+}
+
+/// With no delegated role kept in memory between lookups, every lookup reads
+/// the roles it needs back from the metadata directory (verifying them
+/// again): the same verdicts, and still no role downloaded twice.
+#[test]
+fn hash_bins_with_no_roles_cached() {
+    let limits = Limits {
+        cached_roles: 0,
+        ..Limits::default()
+    };
+    run_with_limits("hash_bins", limits.clone());
+    run_with_limits("delegated_rollback", limits.clone());
+    run_with_limits("nonterminating_delegation", limits);
+}
+
+fn run_with_limits(name: &str, limits: Limits) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("repo");
     let python = hsp_tests::tool(".venv/bin/python");
@@ -69,8 +87,9 @@ fn run_in_process(name: &str) {
     let stage = |n: u64, part: &str| out.join(format!("stages/{n}/{part}"));
     let metadata = Switch::new(stage(0, "metadata"));
     let targets = Switch::new(stage(0, "targets"));
-    let mut up =
-        Updater::new(&md, Box::new(metadata.clone())).with_targets(Box::new(targets.clone()), &tg);
+    let mut up = Updater::new(&md, Box::new(metadata.clone()))
+        .with_targets(Box::new(targets.clone()), &tg)
+        .with_limits(limits);
 
     for (i, step) in plan["steps"].as_array().unwrap().iter().enumerate() {
         let n = step["stage"].as_u64().unwrap();

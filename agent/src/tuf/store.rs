@@ -4,8 +4,9 @@
 //!
 //! Changes of one update are collected in a [`Changes`] and applied only after
 //! the whole update verified; each file is written to a temporary file in the
-//! same directory, fsynced, renamed over the old one, and the directory is
-//! fsynced, so a crash leaves either the old or the new bytes, never a torn file.
+//! same directory and fsynced, then renamed over the old one, and the
+//! directory is fsynced, so a crash leaves either the old or the new bytes,
+//! never a torn file.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -42,15 +43,8 @@ pub fn encode_name(name: &str) -> String {
 /// Writes `bytes` to `path` atomically: temp file in the same directory,
 /// fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}.{}",
-        file_name.unwrap_or_default(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = temp_path(path);
     let err = |source| UpdateError::WriteFile {
         path: path.to_path_buf(),
         source,
@@ -67,6 +61,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// A temporary file name beside `path`, unique in this process.
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    dir.join(format!(
+        ".{}.tmp.{}.{}",
+        file_name.unwrap_or_default(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -128,6 +135,11 @@ impl MetadataStore {
 
     /// Applies `changes`: deletions first, then writes in the order roles
     /// were verified (root before timestamp before snapshot ...).
+    ///
+    /// Each new file is written to a temporary file and fsynced before it is
+    /// renamed over the old one; the fsyncs run in parallel (the filesystem
+    /// journal then commits them together) and the directory is fsynced once
+    /// at the end, so a crash leaves each file old or new, never torn.
     pub fn commit(&self, changes: Changes) -> Result<(), UpdateError> {
         if changes.is_empty() {
             return Ok(());
@@ -140,22 +152,72 @@ impl MetadataStore {
                 Err(source) => return Err(UpdateError::WriteFile { path, source }),
             }
         }
-        if !changes.deletes.is_empty() {
-            sync_dir(&self.dir).map_err(|source| UpdateError::WriteFile {
-                path: self.dir.clone(),
-                source,
-            })?;
+        let mut files: Vec<(PathBuf, &[u8])> = changes
+            .writes
+            .iter()
+            .map(|(role, bytes)| (self.path(role), bytes.as_slice()))
+            .collect();
+        let validators = changes
+            .validators
+            .as_ref()
+            .map(|v| serde_json::to_vec(v).expect("validators serialize"));
+        if let Some(bytes) = &validators {
+            files.push((self.dir.join(VALIDATORS_FILE), bytes));
         }
-        for (role, bytes) in &changes.writes {
-            write_atomic(&self.path(role), bytes)?;
+        let staged = stage_all(&files)?;
+        for (tmp, (path, _)) in staged.iter().zip(&files) {
+            if let Err(source) = fs::rename(tmp, path) {
+                for t in &staged {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(UpdateError::WriteFile {
+                    path: path.clone(),
+                    source,
+                });
+            }
         }
-        if let Some(v) = changes.validators {
-            let path = self.dir.join(VALIDATORS_FILE);
-            let bytes = serde_json::to_vec(&v).expect("validators serialize");
-            write_atomic(&path, &bytes)?;
-        }
-        Ok(())
+        sync_dir(&self.dir).map_err(|source| UpdateError::WriteFile {
+            path: self.dir.clone(),
+            source,
+        })
     }
+}
+
+/// Writes each `(path, bytes)` to a temporary file beside `path` and fsyncs
+/// them all (in parallel); returns the temporary paths. On error none is left.
+fn stage_all(files: &[(PathBuf, &[u8])]) -> Result<Vec<PathBuf>, UpdateError> {
+    let tmps: Vec<PathBuf> = files.iter().map(|(p, _)| temp_path(p)).collect();
+    let results: Vec<std::io::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .zip(&tmps)
+            .map(|((_, bytes), tmp)| {
+                scope.spawn(move || {
+                    let mut f = fs::File::create(tmp)?;
+                    f.write_all(bytes)?;
+                    f.sync_all()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("panicked")))
+            })
+            .collect()
+    });
+    if let Some(i) = results.iter().position(Result::is_err) {
+        for t in &tmps {
+            let _ = fs::remove_file(t);
+        }
+        let source = results.into_iter().nth(i).and_then(Result::err);
+        return Err(UpdateError::WriteFile {
+            path: files[i].0.clone(),
+            source: source.unwrap_or_else(|| std::io::Error::other("write failed")),
+        });
+    }
+    Ok(tmps)
 }
 
 /// Metadata files to write and delete once an update has fully verified.
@@ -267,5 +329,24 @@ mod tests {
         );
         assert_eq!(files["root.json"], b"r2");
         assert_eq!(store.read("snapshot").unwrap(), None);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::new(dir.path());
+        // A directory where a file should go: its rename fails.
+        std::fs::create_dir(store.path("targets")).unwrap();
+        std::fs::create_dir(store.path("targets").join("x")).unwrap();
+        let mut c = Changes::default();
+        c.write("timestamp", b"t".to_vec());
+        c.write("targets", b"x".to_vec());
+        let err = store.commit(c).unwrap_err();
+        assert!(matches!(err, UpdateError::WriteFile { .. }), "{err}");
+        let left: Vec<String> = list(dir.path())
+            .into_keys()
+            .filter(|n| n.contains(".tmp."))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

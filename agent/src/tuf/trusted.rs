@@ -176,6 +176,13 @@ impl TrustedSet {
         self.targets.get(role).map(|(_, _, t)| t)
     }
 
+    /// Drops the delegated targets roles for which `keep` is false (the
+    /// top-level targets role always stays).
+    pub fn retain_delegated(&mut self, keep: impl Fn(&str) -> bool) {
+        self.targets
+            .retain(|role, _| role == "targets" || keep(role));
+    }
+
     /// Whether `role` is trusted as delegated by `delegator`.
     pub fn has_targets(&self, role: &str, delegator: &str) -> bool {
         self.targets

@@ -10,7 +10,6 @@
 //! root that verified is persisted at once (§5.3.8), even when a later step
 //! fails.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -36,6 +35,10 @@ pub struct Limits {
     pub max_root_rotations: u64,
     /// Targets roles visited looking up one target.
     pub max_delegations: usize,
+    /// Delegated targets roles kept in memory between lookups (the most
+    /// recently used); the others are read back from the metadata directory
+    /// (and verified again) when a lookup needs them.
+    pub cached_roles: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +50,7 @@ impl Default for Limits {
             targets: 32 * 1024 * 1024,
             max_root_rotations: 256,
             max_delegations: 32,
+            cached_roles: 8,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct Updater {
     limits: Limits,
     now: Option<DateTime<Utc>>,
     trusted: Option<TrustedSet>,
+    /// Delegated roles of the last lookups, most recent first.
+    recent: Vec<String>,
 }
 
 impl Updater {
@@ -74,6 +80,7 @@ impl Updater {
             limits: Limits::default(),
             now: None,
             trusted: None,
+            recent: Vec::new(),
         }
     }
 
@@ -323,12 +330,25 @@ impl Updater {
         }
         let mut set = self.trusted.take().ok_or(UpdateError::NotRefreshed)?;
         let mut changes = Changes::default();
-        let found = self.walk(&mut set, path, &mut changes);
+        let mut visited = Vec::new();
+        let found = self.walk(&mut set, path, &mut changes, &mut visited);
         let result = match found {
             Ok(Some(info)) => self.store.commit(changes).map(|()| info),
             Ok(None) => Err(UpdateError::UnknownTarget { path: path.into() }),
             Err(e) => Err(e),
         };
+        // Keep the delegated roles of the last few lookups; the rest are on
+        // disk (committed above) or were not verified as a whole.
+        visited.retain(|r| r != "targets");
+        let mut recent = visited;
+        for r in std::mem::take(&mut self.recent) {
+            if !recent.contains(&r) {
+                recent.push(r);
+            }
+        }
+        recent.truncate(self.limits.cached_roles);
+        set.retain_delegated(|role| recent.iter().any(|r| r == role));
+        self.recent = recent;
         self.trusted = Some(set);
         result
     }
@@ -338,9 +358,9 @@ impl Updater {
         set: &mut TrustedSet,
         path: &str,
         changes: &mut Changes,
+        visited: &mut Vec<String>,
     ) -> Result<Option<TargetFile>, UpdateError> {
         let mut to_visit = vec![("targets".to_string(), "root".to_string())];
-        let mut visited = BTreeSet::new();
         while let Some((role, delegator)) = to_visit.pop() {
             if visited.len() >= self.limits.max_delegations {
                 break;
@@ -348,12 +368,13 @@ impl Updater {
             if visited.contains(&role) {
                 continue;
             }
-            self.load_targets(set, &role, &delegator, changes)?;
+            let loaded = self.load_targets(set, &role, &delegator, changes);
+            visited.push(role.clone());
+            loaded?;
             let targets = set.targets(&role).ok_or(UpdateError::NotRefreshed)?;
             if let Some(info) = targets.signed.targets.get(path) {
                 return Ok(Some(info.clone()));
             }
-            visited.insert(role.clone());
             let mut children = Vec::new();
             for d in set.delegations_for(&role, path) {
                 children.push((d.name.clone(), role.clone()));
