@@ -65,6 +65,35 @@ for kind in docker host; do
   echo "apply to healthy, 10 services, $kind: median $(median <"$work/times-$kind") s over $runs runs ($(tr '\n' ' ' <"$work/times-$kind"))"
 done
 
+# The host driver in systemd mode, inside a container running systemd as PID 1
+# (the image `cargo test -p hsp-tests --test deploy_systemd` builds); times include
+# one `docker exec` (~0.05 s).
+sdimage=$(docker images hsp-test/systemd --format '{{.Repository}}:{{.Tag}}' | head -1)
+if [ -n "$sdimage" ]; then
+  c="hsp-bench-sd-$$"
+  docker run -d --name "$c" --network none --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
+    -v /bin/busybox:/bin/busybox:ro -v "$work:$work" -v "$(dirname "$agent"):/opt/hsp:ro" "$sdimage" >/dev/null
+  trap 'docker rm -f "$c" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  until [[ "$(docker exec "$c" systemctl is-system-running 2>/dev/null)" =~ running|degraded ]]; do sleep 0.1; done
+  env="bench-sd-$$"
+  plan "$env" host 10 >"$work/sd.json"
+  echo "{\"environment\":\"$env\",\"instances\":[]}" >"$work/empty-sd.json"
+  for _ in $(seq "$runs"); do
+    start=$(date +%s.%N)
+    docker exec -e RUST_LOG=warn "$c" /opt/hsp/hsp-agent apply --plan "$work/sd.json" --target host \
+      --host-mode systemd --state "$work/state-sd" >/dev/null
+    end=$(date +%s.%N)
+    echo "$end - $start" | bc
+    docker exec -e RUST_LOG=warn "$c" /opt/hsp/hsp-agent apply --plan "$work/empty-sd.json" --target host \
+      --host-mode systemd --state "$work/state-sd" --purge >/dev/null
+  done >"$work/times-sd"
+  echo "apply to healthy, 10 services, host in systemd mode: median $(median <"$work/times-sd") s over $runs runs ($(tr '\n' ' ' <"$work/times-sd"))"
+  docker rm -f "$c" >/dev/null
+else
+  echo "systemd mode skipped: no hsp-test/systemd image (cargo test -p hsp-tests --test deploy_systemd builds it)"
+fi
+
 env="bench-rss-$$"
 plan "$env" docker 50 >"$work/p50.json"
 echo "{\"environment\":\"$env\",\"instances\":[]}" >"$work/e50.json"

@@ -248,7 +248,7 @@ fn pruning_keeps_volumes_unless_purge() {
 
     let out = ex.apply_ok(&ex.empty_plan());
     assert!(
-        out.contains("fhir: removed 1.0.0 (volumes kept)")
+        out.contains("fhir: removed 1.0.0 (volumes kept")
             && out.contains("fhir-db: removed 14.0.0"),
         "{out}"
     );

@@ -281,7 +281,7 @@ pub enum Error {
     Instance { instance: String, message: String },
     #[error("{command}: {message}")]
     Systemd { command: String, message: String },
-    #[error("environment {environment} was deployed to the {was} target, not {now} (hint: apply an empty environment with the {was} target first, or use another --state)")]
+    #[error("environment {environment} was deployed to the {was} target, not {now} (hint: keep the target; on a host choose the mode with --host-mode process|systemd; or remove it first by applying an empty environment with the {was} target; or use another --state)")]
     TargetChanged {
         environment: String,
         was: String,
