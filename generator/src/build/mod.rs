@@ -89,8 +89,14 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         true => crate::repo::CacheMode::Use(cache),
         false => crate::repo::CacheMode::Refresh(cache),
     };
-    let scanned = crate::repo::scan(&opts.repo, &mode)?;
-    let (repo, documents) = (&scanned.repo, &scanned.documents);
+    let crate::repo::Scanned {
+        repo,
+        documents,
+        summaries,
+        read,
+        cached,
+    } = crate::repo::scan(&opts.repo, &mode)?;
+    let (repo, documents) = (&repo, &documents[..]);
     for d in &repo.diagnostics {
         eprintln!("{d}");
     }
@@ -147,7 +153,6 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     };
     phase(&mut report, "verify publishers");
 
-    let summaries: Vec<api::DocSummary> = documents.par_iter().map(|d| d.summary.clone()).collect();
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
     let api_files = api::files(config, &interfaces, summaries);
@@ -226,8 +231,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     ];
 
     report.documents = documents.len();
-    report.documents_read = scanned.read;
-    report.documents_cached = scanned.cached;
+    report.documents_read = read;
+    report.documents_cached = cached;
     report.publishers = roles.len();
     report.api_files = api_files.len();
     report.version = top.timestamp.signed.version;
@@ -262,7 +267,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             .zip(documents)
             .map(|(document, d)| hsp_site::DocumentInput {
                 document,
-                target: d.summary.entry.target.clone(),
+                target: publishers::split_path(&d.path)
+                    .map_or(String::new(), |(_, t)| t.to_string()),
             })
             .collect();
         let mut input = hsp_site::SiteInput::new(config, &interfaces, site_publishers, docs);

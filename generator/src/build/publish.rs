@@ -243,7 +243,12 @@ fn in_place(
     }
     // What the published repository references now: kept for clients that are
     // mid-update; anything older is removed after the commit.
-    let previous = referenced(out);
+    let current: HashSet<&str> = files
+        .iter()
+        .map(Job::path)
+        .chain(entry.iter().map(|f| f.path.as_str()))
+        .collect();
+    let previous = referenced(out, &current);
     let missing: Vec<Job> = files
         .par_iter()
         .filter(|f| match fs::symlink_metadata(out.join(f.path())) {
@@ -306,7 +311,7 @@ fn in_place(
         }
     };
     let removed = match previous {
-        Some(previous) => collect_garbage(out, files, entry, &previous),
+        Some(previous) => collect_garbage(out, &current, &previous),
         None => 0,
     };
     Ok(Published {
@@ -318,8 +323,11 @@ fn in_place(
 }
 
 /// Every file the repository currently published in `out` references
-/// (metadata and targets), or `None` if it cannot be read completely.
-fn referenced(out: &Path) -> Option<HashSet<String>> {
+/// (metadata and targets) that this build does not publish too, or `None` if
+/// it cannot be read completely. A role this build publishes at the same
+/// version (the same bytes, checked before) is not read: its targets are this
+/// build's too.
+fn referenced(out: &Path, current: &HashSet<&str>) -> Option<HashSet<String>> {
     let meta = out.join(METADATA_DIR);
     let read = |name: &str| fs::read(meta.join(name)).ok();
     let timestamp = Signed::<Timestamp>::from_bytes(read("timestamp.json")?).ok()?;
@@ -330,31 +338,32 @@ fn referenced(out: &Path) -> Option<HashSet<String>> {
     let snapshot = Signed::<Snapshot>::from_bytes(read(&snap_name)?).ok()?;
     let mut set = HashSet::new();
     set.insert(format!("{METADATA_DIR}/{snap_name}"));
-    for (file, m) in &snapshot.signed.meta {
-        let name = format!("{}.{file}", m.version);
-        let targets = Signed::<Targets>::from_bytes(read(&name)?).ok()?;
-        for (path, t) in &targets.signed.targets {
-            set.insert(target_file_path(path, t.sha256()?));
-        }
-        set.insert(format!("{METADATA_DIR}/{name}"));
-    }
+    let changed: Vec<String> = snapshot
+        .signed
+        .meta
+        .iter()
+        .map(|(file, m)| format!("{}.{file}", m.version))
+        .filter(|name| !current.contains(format!("{METADATA_DIR}/{name}").as_str()))
+        .collect();
+    let targets: Vec<Vec<String>> = changed
+        .par_iter()
+        .map(|name| {
+            let targets = Signed::<Targets>::from_bytes(read(name)?).ok()?;
+            let mut paths = vec![format!("{METADATA_DIR}/{name}")];
+            for (path, t) in &targets.signed.targets {
+                paths.push(target_file_path(path, t.sha256()?));
+            }
+            Some(paths)
+        })
+        .collect::<Option<_>>()?;
+    set.extend(targets.into_iter().flatten());
     Some(set)
 }
 
 /// Removes metadata and targets that neither this build nor the previous one
 /// references (every `N.root.json` stays: clients walk the chain). Best effort:
 /// returns how many files were removed.
-fn collect_garbage(
-    out: &Path,
-    files: &[Job],
-    entry: &[OutFile],
-    previous: &HashSet<String>,
-) -> usize {
-    let current: HashSet<&str> = files
-        .iter()
-        .map(Job::path)
-        .chain(entry.iter().map(|f| f.path.as_str()))
-        .collect();
+fn collect_garbage(out: &Path, current: &HashSet<&str>, previous: &HashSet<String>) -> usize {
     let mut removed = 0;
     for dir in [METADATA_DIR, TARGETS_DIR] {
         for e in walkdir::WalkDir::new(out.join(dir)).into_iter().flatten() {

@@ -313,12 +313,10 @@ mod tests {
     }
 
     fn doc(target: &str) -> ScannedDoc {
-        let value: hsp_index::Document = serde_json::from_str(DOC).unwrap();
         ScannedDoc {
             path: format!("publishers/p/{target}"),
             length: DOC.len() as u64,
             sha256: tuf::sha256_hex(DOC.as_bytes()),
-            summary: crate::build::api::DocSummary::new(&value, target.to_string()),
         }
     }
 

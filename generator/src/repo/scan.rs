@@ -25,7 +25,8 @@ use super::cache::{self, Cache, CachedDiagnostic, Entry, StatKey};
 use super::{list, read_err, LoadError};
 use crate::build::api::DocSummary;
 
-/// What the build keeps of one document.
+/// What the build keeps of one document's file (its summary is in
+/// [`Scanned::summaries`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScannedDoc {
     /// Repo-relative path.
@@ -33,7 +34,6 @@ pub struct ScannedDoc {
     pub length: u64,
     /// Hex sha256 of the bytes validated.
     pub sha256: String,
-    pub summary: DocSummary,
 }
 
 /// A scanned repo.
@@ -42,6 +42,8 @@ pub struct Scanned {
     pub repo: Repo,
     /// Documents that parsed (or whose only problems were unknown fields), by path.
     pub documents: Vec<ScannedDoc>,
+    /// The summary of each of `documents`, in the same order.
+    pub summaries: Vec<DocSummary>,
     /// Documents read from disk, and taken from the cache.
     pub read: usize,
     pub cached: usize,
@@ -164,26 +166,28 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
     let results: Vec<Result<(Vec<Entry>, usize), LoadError>> = shards
         .par_iter()
         .map(|(folder, rels)| {
-            let known = match mode {
+            let mut known = match mode {
                 CacheMode::Use(_) => cache.read(folder),
                 CacheMode::Refresh(_) => HashMap::new(),
             };
-            let looked_up = rels
-                .par_iter()
+            let recorded = known.len();
+            // Shards already run in parallel: one shard's files in order.
+            let mut hits = 0;
+            let entries = rels
+                .iter()
                 .map(|rel| {
                     let meta = std::fs::metadata(root.join(rel)).ok();
                     let key = meta.as_ref().map(StatKey::of);
-                    match (key, known.get(*rel)) {
-                        (Some(k), Some(e)) if e.key == Some(k) && restorable(e) => {
-                            Ok((e.clone(), true))
+                    match (key, known.remove(*rel)) {
+                        (Some(k), Some(e)) if e.key == Some(k) && restorable(&e) => {
+                            hits += 1;
+                            Ok(e)
                         }
-                        _ => Ok((read_document(root, rel, key, &ctx)?, false)),
+                        _ => read_document(root, rel, key, &ctx),
                     }
                 })
-                .collect::<Result<Vec<(Entry, bool)>, LoadError>>()?;
-            let hits = looked_up.iter().filter(|(_, hit)| *hit).count();
-            let changed = hits != looked_up.len() || known.len() != looked_up.len();
-            let entries: Vec<Entry> = looked_up.into_iter().map(|(e, _)| e).collect();
+                .collect::<Result<Vec<Entry>, LoadError>>()?;
+            let changed = hits != entries.len() || recorded != entries.len();
             if changed {
                 let keep: Vec<Entry> = entries
                     .iter()
@@ -206,6 +210,7 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
     cache.retain(&folders);
 
     let mut documents = Vec::with_capacity(files.documents.len());
+    let mut summaries = Vec::with_capacity(files.documents.len());
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut cached = 0;
     for r in results {
@@ -218,16 +223,23 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
                     path: e.path,
                     length: e.length,
                     sha256: e.sha256,
-                    summary,
                 });
+                summaries.push(summary);
             }
         }
     }
-    documents.sort_by(|a, b| a.path.cmp(&b.path));
+    // By path, as `load` orders them (rules report the later of two duplicates).
+    if !documents.windows(2).all(|w| w[0].path < w[1].path) {
+        let mut pairs: Vec<(ScannedDoc, DocSummary)> =
+            documents.into_iter().zip(summaries).collect();
+        pairs.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        (documents, summaries) = pairs.into_iter().unzip();
+    }
 
     let facts: Vec<(&str, &DocSummary)> = documents
         .iter()
-        .map(|d| (d.path.as_str(), &d.summary))
+        .zip(&summaries)
+        .map(|(d, s)| (d.path.as_str(), s))
         .collect();
     let findings = check_documents(&facts, &repo.interfaces, &repo.publishers, true, &licences);
     diags.extend(locate_all(root, &documents, findings));
@@ -238,6 +250,7 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
     Ok(Scanned {
         repo,
         documents,
+        summaries,
         read,
         cached,
     })
@@ -367,13 +380,12 @@ mod tests {
             let paths: Vec<&str> = scanned.documents.iter().map(|d| d.path.as_str()).collect();
             let want: Vec<&str> = full.documents.iter().map(|d| d.path.as_str()).collect();
             assert_eq!(paths, want, "{name}");
-            for (d, f) in scanned.documents.iter().zip(&full.documents) {
+            let docs = scanned.documents.iter().zip(&scanned.summaries);
+            for ((d, summary), f) in docs.zip(&full.documents) {
                 assert_eq!(d.sha256, hsp_index::tuf::sha256_hex(&f.bytes), "{name}");
                 assert_eq!(d.length, f.bytes.len() as u64);
-                assert_eq!(
-                    d.summary,
-                    DocSummary::new(&f.value, target_of(&f.path).to_string())
-                );
+                let want = DocSummary::new(&f.value, target_of(&f.path).to_string());
+                assert_eq!(summary, &want);
             }
             if let Some(read) = read {
                 assert_eq!(scanned.read, read, "{name}");

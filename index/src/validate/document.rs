@@ -31,6 +31,29 @@ pub struct Context<'a> {
     pub interfaces: Option<&'a HashMap<&'a str, &'a Interface>>,
 }
 
+/// `^(?:pattern)$` compiled, or the compiler's error. Registries repeat a few
+/// patterns across many documents, so each thread keeps what it compiled (up to
+/// a bound): compiling dominated checking before.
+fn whole_value_regex(pattern: &str) -> Result<regex::Regex, String> {
+    use std::cell::RefCell;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, Result<regex::Regex, String>>> =
+            RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(r) = c.get(pattern) {
+            return r.clone();
+        }
+        let r = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string());
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), r.clone());
+        r
+    })
+}
+
 /// Every finding on `doc`.
 pub fn check(doc: &Document, ctx: &Context) -> Vec<Finding> {
     let mut c = Checker {
@@ -373,9 +396,9 @@ impl<'a> Checker<'a> {
             }
             if let Some(p) = &c.pattern {
                 // Matched against the whole value, as the agent does.
-                match regex::Regex::new(&format!("^(?:{p})$")) {
+                match whole_value_regex(p) {
                     Err(e) => self.push(
-                        Finding::new(Code::ConfigPattern, format!("{base}/pattern"), format!("`{p}` is not a regular expression: {}", first_line(&e.to_string())))
+                        Finding::new(Code::ConfigPattern, format!("{base}/pattern"), format!("`{p}` is not a regular expression: {}", first_line(&e)))
                             .hint("the syntax is Rust's `regex` crate; the pattern must match the whole value"),
                     ),
                     Ok(re) => {
