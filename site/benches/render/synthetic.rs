@@ -1,18 +1,11 @@
-//! Benchmark (not a test): render the site of a synthetic registry of
-//! 200 publishers x 50 services x 10 versions (100,000 documents), then, in the
-//! same run, build a Hugo site of the same number of simple pages, and compare
-//! pages per second and peak memory. Both write to a folder on disk.
-//!
-//! `cargo bench -p hsp-site --bench render` (`HSP_BENCH_DOCS=10000` for a smaller
-//! run). Each side runs in its own process so that its peak memory (VmHWM) is its
-//! own. Zola, the other reference, is not on crates.io nor in Debian, so it is not
-//! run here.
+//! The synthetic registry (200 publishers x 50 services x 10 versions at
+//! 100,000 documents), the child process that renders it, and the Hugo site of
+//! the same number of simple pages.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
 use hsp_index::document::*;
 use hsp_index::interface::{BindingField, FieldType};
@@ -20,211 +13,14 @@ use hsp_index::publisher::{KeyVal, PublicKey};
 use hsp_index::{Document, Interface, Publisher, RegistryConfig};
 use hsp_site::{DocumentInput, PublisherInput, SiteInput};
 
-/// The allocator of the `hsp` binary, so the benchmark measures what ships.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use crate::measure::{cpu_seconds, vm_hwm};
 
 const PUBLISHERS: usize = 200;
 const SERVICES: usize = 50;
 
-fn main() {
-    if std::env::var("HSP_BENCH_ROLE").as_deref() == Ok("site") {
-        let out = PathBuf::from(std::env::args().nth(1).expect("output folder"));
-        child_site(&out);
-        return;
-    }
-    let docs: usize = std::env::var("HSP_BENCH_DOCS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let base = std::env::var_os("HSP_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new()
-        .prefix("hsp-site-bench-")
-        .tempdir_in(&base)
-        .unwrap();
-    eprintln!(
-        "bench: {docs} documents, output under {}",
-        work.path().display()
-    );
-
-    // hsp-site, in a child process.
-    let exe = std::env::current_exe().unwrap();
-    let site_out = work.path().join("site");
-    let mut cmd = Command::new(&exe);
-    cmd.arg(&site_out)
-        .env("HSP_BENCH_ROLE", "site")
-        .env("HSP_BENCH_DOCS", docs.to_string());
-    let site = measure(cmd);
-    let line = String::from_utf8(site.stdout.clone()).unwrap();
-    let r: serde_json::Value =
-        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
-    let pages = r["pages"].as_u64().unwrap() as usize;
-    let render_s = r["render_s"].as_f64().unwrap();
-    let render_cpu_s = r["render_cpu_s"].as_f64().unwrap();
-    let generate_s = r["generate_s"].as_f64().unwrap();
-    let site_disk = du(&site_out);
-    sync();
-
-    // Hugo, same number of pages: default pretty URLs (a folder per page), then
-    // `uglyURLs` (a file per page, like hsp-site).
-    let hugo_src = work.path().join("hugo-src");
-    hugo_tree(&hugo_src, pages);
-    sync();
-    let mut hugo = Vec::new();
-    for (label, ugly) in [("hugo", "false"), ("hugo ugly", "true")] {
-        let out = work.path().join(format!("hugo-out-{ugly}"));
-        let mut cmd = Command::new("hugo");
-        cmd.args(["--quiet", "--source"])
-            .arg(&hugo_src)
-            .arg("--destination")
-            .arg(&out)
-            .env("HUGO_UGLYURLS", ugly);
-        let run = measure(cmd);
-        hugo.push((label, count_html(&out), run, du(&out)));
-        sync();
-    }
-    let hugo_version = Command::new("hugo")
-        .arg("version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-
-    let mb = |kb: u64| kb as f64 / 1024.0;
-    println!(
-        "hsp-site render benchmark ({} cores, output in {}, load average {})",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        base.display(),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .next()
-            .unwrap_or("?")
-    );
-    println!("  documents  {docs}");
-    println!(
-        "  {:<10} {:>7} {:>9} {:>9} {:>9} {:>11} {:>9} {:>9}",
-        "", "pages", "wall s", "pages/s", "CPU s", "pages/CPU s", "peak MB", "out MB"
-    );
-    println!(
-        "  {:<10} {pages:>7} {render_s:>9.2} {:>9.0} {render_cpu_s:>9.2} {:>11.0} {:>9.0} {:>9.0}   (render only; process {:.2} s wall incl. {generate_s:.2} s synthetic data)",
-        "hsp-site",
-        pages as f64 / render_s,
-        pages as f64 / render_cpu_s,
-        mb(site.hwm_kb),
-        site_disk as f64 / 1e6,
-        site.wall_s,
-    );
-    for (label, n, run, disk) in &hugo {
-        println!(
-            "  {label:<10} {n:>7} {:>9.2} {:>9.0} {:>9.2} {:>11.0} {:>9.0} {:>9.0}",
-            run.wall_s,
-            *n as f64 / run.wall_s,
-            run.cpu_s,
-            *n as f64 / run.cpu_s,
-            mb(run.hwm_kb),
-            *disk as f64 / 1e6
-        );
-    }
-    for (label, n, run, _) in &hugo {
-        println!(
-            "  ratio vs {label:<10} pages/s {:.2}x, pages per CPU second {:.2}x, peak memory {:.2}x less",
-            (pages as f64 / render_s) / (*n as f64 / run.wall_s),
-            (pages as f64 / render_cpu_s) / (*n as f64 / run.cpu_s),
-            run.hwm_kb as f64 / site.hwm_kb as f64
-        );
-    }
-    println!("  {hugo_version}; Zola is not available here (not on crates.io, not in Debian 12)");
-    eprintln!("bench: removing {}", work.path().display());
-}
-
-/// Flushes dirty pages so that one run's writeback does not slow the next.
-fn sync() {
-    let _ = Command::new("sync").status();
-}
-
-/// One measured process.
-struct Run {
-    wall_s: f64,
-    /// Peak resident memory (VmHWM), kB.
-    hwm_kb: u64,
-    /// User + system CPU time, seconds.
-    cpu_s: f64,
-    stdout: Vec<u8>,
-}
-
-/// `/proc/<pid>/stat` user + system time in seconds (USER_HZ is 100 on Linux).
-fn cpu_seconds(stat: &str) -> Option<f64> {
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
-fn vm_hwm(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-/// Runs `cmd`, sampling its peak memory and CPU time until it exits. The
-/// machine is shared, so CPU time is the steadier figure; wall time is shown too.
-fn measure(mut cmd: Command) -> Run {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawning");
-    let proc_dir = format!("/proc/{}", child.id());
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut stdout, &mut buf).unwrap();
-        buf
-    });
-    let (mut hwm_kb, mut cpu_s) = (0, 0.0f64);
-    loop {
-        if let Some(kb) = std::fs::read_to_string(format!("{proc_dir}/status"))
-            .ok()
-            .as_deref()
-            .and_then(vm_hwm)
-        {
-            hwm_kb = hwm_kb.max(kb);
-        }
-        if let Some(c) = std::fs::read_to_string(format!("{proc_dir}/stat"))
-            .ok()
-            .as_deref()
-            .and_then(cpu_seconds)
-        {
-            cpu_s = cpu_s.max(c);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{cmd:?} failed");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let wall_s = started.elapsed().as_secs_f64();
-    let stdout = reader.join().unwrap();
-    // A child may report its own exact figures.
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&stdout) {
-        hwm_kb = hwm_kb.max(v["hwm_kb"].as_u64().unwrap_or(0));
-        cpu_s = cpu_s.max(v["cpu_s"].as_f64().unwrap_or(0.0));
-    }
-    Run {
-        wall_s,
-        hwm_kb,
-        cpu_s,
-        stdout,
-    }
-}
-
-fn child_site(out: &Path) {
+/// The child process: generates the registry, renders it into `out` and prints
+/// its own figures as one JSON line (render time and CPU exclude the generation).
+pub fn child_site(out: &Path) {
     let docs: usize = std::env::var("HSP_BENCH_DOCS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -247,11 +43,8 @@ fn child_site(out: &Path) {
     let cpu_s = own_cpu();
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
+        .as_deref()
+        .and_then(vm_hwm)
         .unwrap_or(0);
     println!(
         "{}",
@@ -259,6 +52,14 @@ fn child_site(out: &Path) {
                            "generate_s": generate_s, "render_s": render_s, "hwm_kb": hwm,
                            "cpu_s": cpu_s, "render_cpu_s": cpu_s - cpu_before})
     );
+}
+
+/// How many pages hsp-site renders for `docs` documents.
+pub fn page_count(docs: usize) -> usize {
+    let reg = Synthetic::new(docs);
+    let input = reg.input();
+    let cat = hsp_site::catalogue::Catalogue::new(&input).expect("catalogue");
+    hsp_site::pages::Page::all(&cat).len()
 }
 
 struct Synthetic {
@@ -474,7 +275,7 @@ fn document(p: usize, s: usize, v: usize) -> Document {
 }
 
 /// A Hugo site of `pages` simple pages (home and section included).
-fn hugo_tree(dir: &Path, pages: usize) {
+pub fn hugo_tree(dir: &Path, pages: usize) {
     let w = |rel: &str, body: &str| {
         let p = dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -524,31 +325,4 @@ fn hugo_tree(dir: &Path, pages: usize) {
         )
         .unwrap();
     }
-}
-
-fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let md = e.metadata().unwrap();
-            if md.is_dir() {
-                walk(&e.path(), f);
-            } else {
-                f(&e.path(), &md);
-            }
-        }
-    }
-}
-
-fn count_html(dir: &Path) -> usize {
-    let mut n = 0;
-    walk(dir, &mut |p, _| {
-        n += usize::from(p.extension().is_some_and(|e| e == "html"))
-    });
-    n
-}
-
-fn du(dir: &Path) -> u64 {
-    let mut n = 0;
-    walk(dir, &mut |_, md| n += md.len());
-    n
 }
