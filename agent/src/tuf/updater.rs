@@ -50,7 +50,7 @@ impl Default for Limits {
             targets: 32 * 1024 * 1024,
             max_root_rotations: 256,
             max_delegations: 32,
-            cached_roles: 8,
+            cached_roles: 4,
         }
     }
 }

@@ -26,6 +26,12 @@ pub fn value_to_canonical(value: &Value) -> Result<Vec<u8>, TufError> {
     Ok(out)
 }
 
+/// Appends the canonical JSON of `value` to `out` (reserve its capacity
+/// first, e.g. the length of the file it was parsed from, to allocate once).
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), TufError> {
+    write_value(value, out)
+}
+
 fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), TufError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),

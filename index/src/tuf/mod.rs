@@ -27,7 +27,7 @@ pub mod metadata;
 pub mod signed;
 pub mod verify;
 
-pub use canonical::{to_canonical, value_to_canonical};
+pub use canonical::{to_canonical, value_to_canonical, write_canonical};
 pub use error::TufError;
 pub use metadata::{
     DelegatedRole, Delegations, Hashes, Key, KeyId, MetaFile, Role, RoleKeys, RoleName, Root,

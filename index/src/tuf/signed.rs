@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::metadata::{KeyId, Role};
-use super::{to_canonical, value_to_canonical, TufError};
+use super::{to_canonical, write_canonical, TufError};
 
 /// One signature: the key id and the hex ed25519 signature of the canonical
 /// JSON of `signed`.
@@ -68,7 +68,10 @@ impl<T: Role> Signed<T> {
                 found: found.to_string(),
             });
         }
-        let canonical = value_to_canonical(&env.signed)?;
+        // The canonical form is at most about as long as the file.
+        let mut canonical = Vec::with_capacity(raw.len());
+        write_canonical(&env.signed, &mut canonical)?;
+        canonical.shrink_to_fit();
         let signed = T::deserialize(&env.signed).map_err(TufError::Json)?;
         Ok(Signed {
             signed,
