@@ -271,7 +271,11 @@ fn tampered_build_is_rejected_and_state_kept() {
         .find(|p| p.to_string_lossy().ends_with(".targets.json"))
         .unwrap();
     let mut bytes = std::fs::read(&targets).unwrap();
-    let at = bytes.windows(11).position(|w| w == b"\"threshold\"").unwrap() + 12;
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"\"threshold\"")
+        .unwrap()
+        + 12;
     bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
     std::fs::write(&targets, &bytes).unwrap();
     std::fs::remove_file(md.join("targets.json")).unwrap();
