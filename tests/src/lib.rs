@@ -3,10 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod deploy;
 pub mod dev_index;
 pub mod examples;
 pub mod images;
+pub mod scenario;
 pub mod systemd;
+pub mod tuf_scenario;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -2,16 +2,15 @@
 //! 127.0.0.1:5000 (both started by `.ci/install`), with busybox images built
 //! locally and pulled by digest. Every test uses its own environment name, and
 //! what it checks it reads back with the `docker` CLI, not with the agent's
-//! own client.
-
-mod deploy_support;
+//! own client. The scenarios shared with the host driver are in
+//! `hsp_tests::scenario`; the Docker-specific checks are here.
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use deploy_support::*;
 use hsp_index::Plan;
+use hsp_tests::deploy::*;
+use hsp_tests::scenario::{self, Stage, Target};
 use serde_json::Value as Json;
 
 /// Removes everything labelled with the test's environment, whatever happens.
@@ -76,28 +75,68 @@ fn label<'a>(c: &'a Json, k: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// Exactly the plan's units run: right instance, task, spec and count, all running.
-fn assert_converged(ex: &Example, plan: &Plan) {
-    let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
-    for c in containers(&ex.env) {
-        assert_eq!(
-            c["State"]["Running"], true,
-            "{} is not running: {}",
-            c["Name"], c["State"]
-        );
-        *seen
-            .entry((
-                label(&c, "instance").into(),
-                label(&c, "task").into(),
-                label(&c, "spec").into(),
-            ))
-            .or_default() += 1;
+/// The Docker side of the shared scenarios, observed with the docker CLI.
+struct Docker<'a>(&'a Example);
+
+impl Target for Docker<'_> {
+    fn example(&self) -> &Example {
+        self.0
     }
-    let want: BTreeMap<_, _> = wanted(plan, Kind::Docker)
-        .into_iter()
-        .map(|(i, t, s, n)| ((i, t, s), n))
-        .collect();
-    assert_eq!(seen, want, "containers differ from the plan");
+
+    fn running(&self) -> BTreeMap<(String, String, String), u32> {
+        let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
+        for c in containers(&self.0.env) {
+            assert_eq!(
+                c["State"]["Running"], true,
+                "{} is not running: {}",
+                c["Name"], c["State"]
+            );
+            *seen
+                .entry((
+                    label(&c, "instance").into(),
+                    label(&c, "task").into(),
+                    label(&c, "spec").into(),
+                ))
+                .or_default() += 1;
+        }
+        seen
+    }
+
+    fn app_version(&self) -> Option<String> {
+        let app = containers(&self.0.env)
+            .into_iter()
+            .find(|c| label(c, "task") == "app")?;
+        let v = exec(
+            &app,
+            "/bin/busybox wget -q -O - http://127.0.0.1:8080/version",
+        );
+        (!v.is_empty()).then_some(v)
+    }
+
+    fn db_identity(&self) -> String {
+        db_container(self.0)["Id"].as_str().unwrap().to_string()
+    }
+
+    fn volume_read(&self, file: &str) -> Option<String> {
+        let v = exec(&db_container(self.0), &format!("cat /data/{file}"));
+        (!v.is_empty()).then(|| v.trim_end().to_string())
+    }
+
+    fn volume_write(&self, file: &str, content: &str) {
+        exec(
+            &db_container(self.0),
+            &format!("echo {content} > /data/{file}"),
+        );
+    }
+
+    fn volume_exists(&self) -> bool {
+        let volume = format!("hsp-{}-fhir-db-data", self.0.env);
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]).trim() == volume
+    }
+}
+
+fn assert_converged(ex: &Example, plan: &Plan) {
+    scenario::assert_converged(&Docker(ex), plan)
 }
 
 fn db_container(ex: &Example) -> Json {
@@ -115,16 +154,16 @@ fn exec(c: &Json, cmd: &str) -> String {
 #[test]
 fn worked_example_deploys_upgrades_and_rolls_back() {
     let (ex, _guard) = example("up");
-    let v1 = ex.plan("1.0.0", "14.0.0", false);
-    let out = ex.apply_ok(&v1);
-    assert!(
-        out.contains("fhir-db: deployed 14.0.0, healthy")
-            && out.contains("fhir: deployed 1.0.0, healthy"),
-        "{out}"
-    );
-    assert_converged(&ex, &v1);
+    scenario::deploy_upgrade_rollback(&Docker(&ex), &mut |stage| {
+        if let Stage::Deployed { out } = stage {
+            deployed_checks(&ex, out)
+        }
+    });
+}
 
-    // Pulled by digest from the registry; labelled; limited; aliased on the env network.
+/// Pulled by digest from the registry; labelled; limited; aliased on the env
+/// network; the app reached the db through its alias; secrets only in the env.
+fn deployed_checks(ex: &Example, out: &str) {
     let all = containers(&ex.env);
     let net = format!("hsp-{}", ex.env);
     for c in &all {
@@ -150,7 +189,7 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     let app = all.iter().find(|c| label(c, "task") == "app").unwrap();
     assert_eq!(exec(app, "cat /www-8080/.upstream"), "ok\n");
     // Secrets reach the container env only: generated one shared by db and app,
-    // file one as written; neither in the journal nor in the agent's output.
+    // file one as written.
     let env_of = |c: &Json, k: &str| {
         c["Config"]["Env"]
             .as_array()
@@ -160,9 +199,12 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
             .next()
             .map(String::from)
     };
-    let db = db_container(&ex);
+    let db = db_container(ex);
     let password = env_of(&db, "POSTGRES_PASSWORD").unwrap();
-    assert_eq!(password.len(), 32);
+    assert_eq!(
+        password,
+        std::fs::read_to_string(ex.env_state().join("secrets/fhir-db/PASSWORD")).unwrap()
+    );
     assert_eq!(
         env_of(app, "DATABASE_URL").unwrap(),
         format!("postgres://fhir:{password}@fhir-db-postgres:5432/fhir")
@@ -171,121 +213,26 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
         env_of(app, "OAUTH_CLIENT_SECRET").unwrap(),
         "s3cr3t-oauth-value"
     );
-    let journal = std::fs::read_to_string(ex.state().join(&ex.env).join("journal.json")).unwrap();
-    assert!(!journal.contains(&password) && !journal.contains("s3cr3t-oauth-value"));
     assert!(!out.contains(&password));
-    exec(&db, "echo precious > /data/marker");
-
-    // Upgrade the app: new containers, the db is untouched.
-    let v2 = ex.plan("1.1.0", "14.0.0", false);
-    let out = ex.apply_ok(&v2);
-    assert!(
-        out.contains("fhir: upgraded 1.0.0 -> 1.1.0, healthy")
-            && out.contains("fhir-db: 14.0.0 unchanged"),
-        "{out}"
-    );
-    assert_converged(&ex, &v2);
-    assert_eq!(db_container(&ex)["Id"], db["Id"]);
-    let status = ex.status_json();
-    let fhir = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["instance"] == "fhir")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (fhir["version"].as_str(), fhir["health"].as_str()),
-        (Some("1.1.0"), Some("healthy")),
-        "{status}"
-    );
-    assert_eq!(fhir["units_healthy"], 4);
-
-    // A broken release: rolled back, marked bad, reported; 1.1.0 keeps serving.
-    let v3 = ex.plan("1.2.0", "14.0.0", true);
-    let out = ex.apply(&v3, &[]);
-    assert!(!out.status.success(), "{}", show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("fhir: 1.2.0 was unhealthy") && stdout.contains("rolled back to 1.1.0"),
-        "{stdout}"
-    );
-    assert_converged(&ex, &v2);
-    let status = ex.status_json();
-    let fhir = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["instance"] == "fhir")
-        .unwrap()
-        .clone();
-    assert!(fhir["bad_versions"]["1.2.0"].is_string(), "{status}");
-    assert_eq!(fhir["health"], "healthy");
-    // Not retried while the plan still says 1.2.0 ...
-    let t = Instant::now();
-    let out = ex.apply(&v3, &[]);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("kept 1.1.0 instead of 1.2.0"),
-        "{}",
-        show(&out)
-    );
-    assert!(t.elapsed() < Duration::from_secs(60));
-    // ... but a newer version is tried, and the db kept its data throughout.
-    let v4 = ex.plan("1.3.0", "14.0.0", false);
-    let out = ex.apply_ok(&v4);
-    assert!(out.contains("upgraded 1.1.0 -> 1.3.0"), "{out}");
-    assert_converged(&ex, &v4);
-    assert_eq!(exec(&db_container(&ex), "cat /data/marker"), "precious\n");
 }
 
 #[test]
 fn pruning_keeps_volumes_unless_purge() {
     let (ex, _guard) = example("prune");
-    let v1 = ex.plan("1.0.0", "14.0.0", false);
-    ex.apply_ok(&v1);
-    exec(&db_container(&ex), "echo kept > /data/marker");
-    let volume = format!("hsp-{}-fhir-db-data", ex.env);
-
-    let out = ex.apply_ok(&ex.empty_plan());
-    assert!(
-        out.contains("fhir: removed 1.0.0 (volumes kept")
-            && out.contains("fhir-db: removed 14.0.0"),
-        "{out}"
-    );
-    // Consumers are stopped before their providers.
-    assert!(
-        out.find("fhir:").unwrap() < out.find("fhir-db:").unwrap(),
-        "{out}"
-    );
-    assert!(containers(&ex.env).is_empty());
-    assert_eq!(
-        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]).trim(),
-        volume
-    );
-    assert!(docker(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=hsp-{}$", ex.env)
-    ])
-    .trim()
-    .is_empty());
-
-    // Back again: same volume, same data, second boot of the db.
-    ex.apply_ok(&v1);
-    let db = db_container(&ex);
-    assert_eq!(exec(&db, "cat /data/marker"), "kept\n");
-    assert_eq!(exec(&db, "cat /data/boots"), "2\n");
-
-    let out = ex.apply(&ex.empty_plan(), &["--purge"]);
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 14.0.0 and its volumes"));
-    assert!(
-        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")])
+    scenario::prune_keeps_volumes_unless_purge(&Docker(&ex), &mut |stage| {
+        if let Stage::Pruned = stage {
+            // The environment's network goes with its last container.
+            assert!(docker(&[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("name=hsp-{}$", ex.env)
+            ])
             .trim()
-            .is_empty()
-    );
+            .is_empty());
+        }
+    });
 }
 
 #[test]
@@ -326,53 +273,5 @@ fn foreign_containers_are_left_alone() {
 #[test]
 fn kill_minus_9_at_random_points_converges() {
     let (ex, _guard) = example("kill");
-    // One replica per task keeps the 40 applies short; the scenario is the same.
-    let plans = [
-        ex.plan("1.0.0", "14.0.0", false),
-        ex.plan("1.1.0", "14.0.1", false),
-    ]
-    .map(|mut p| {
-        for t in p.instances.iter_mut().flat_map(|i| i.tasks.iter_mut()) {
-            t.instances.min = 1;
-        }
-        p
-    });
-    let paths = [
-        ex.write_plan(&plans[0], "p0"),
-        ex.write_plan(&plans[1], "p1"),
-    ];
-    ex.apply_ok(&plans[0]);
-    // How long an upgrade takes: the kills land anywhere inside one.
-    let t = Instant::now();
-    ex.apply_ok(&plans[1]);
-    let full = t.elapsed();
-    exec(&db_container(&ex), "echo survives > /data/marker");
-    let mut rng = Rng::new();
-    for round in 0..20 {
-        let next = round % 2;
-        // Kill somewhere inside an upgrade (both the app and the db change).
-        let mut child = ex
-            .apply_cmd(&paths[next])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let at = Duration::from_millis(rng.below(full.as_millis() as u64));
-        std::thread::sleep(at);
-        let _ = child.kill(); // SIGKILL
-        child.wait().unwrap();
-        // The next start converges to the wanted state.
-        let out = ex.apply(&plans[next], &[]);
-        assert!(
-            out.status.success(),
-            "round {round}, killed after {at:?}:\n{}",
-            show(&out)
-        );
-        assert_converged(&ex, &plans[next]);
-        assert_eq!(
-            exec(&db_container(&ex), "cat /data/marker"),
-            "survives\n",
-            "round {round}: volume data lost"
-        );
-    }
+    scenario::kill_minus_9_converges(&Docker(&ex));
 }

@@ -2,17 +2,17 @@
 //! with small local tar.gz artifacts (the busybox httpd script), supervised
 //! processes on unique 127.0.0.1 ports, no Docker. What the tests check they
 //! read from /proc, the ports and the files, not from the agent's journal.
-
-mod deploy_support;
+//! The scenarios shared with the Docker driver are in `hsp_tests::scenario`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use deploy_support::*;
 use hsp_agent::driver::host::process::{scan, Labelled};
 use hsp_index::Plan;
+use hsp_tests::deploy::*;
+use hsp_tests::scenario::{self, Stage, Target};
 
 /// Kills every process labelled with the test's state dir, whatever happens.
 struct Cleanup(PathBuf, String);
@@ -44,49 +44,86 @@ fn label<'a>(p: &'a Labelled, k: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
-/// Exactly the plan's supervisors run, each with its task running under it, and
-/// no task process is left without a supervisor.
-fn assert_converged(ex: &Example, plan: &Plan) {
-    let procs = processes(ex);
-    let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
-    for s in procs.iter().filter(|p| p.supervisor) {
-        *seen
-            .entry((
-                label(s, "instance").into(),
-                label(s, "task").into(),
-                label(s, "spec").into(),
-            ))
-            .or_default() += 1;
-        assert!(
-            procs.iter().any(|c| !c.supervisor && c.ppid == s.pid),
-            "supervisor {} has no task process",
-            s.pid
-        );
+/// The host side of the shared scenarios, observed in /proc, the ports and files.
+struct Host<'a>(&'a Example);
+
+impl Target for Host<'_> {
+    fn example(&self) -> &Example {
+        self.0
     }
-    let want: BTreeMap<_, _> = wanted(plan, Kind::Host)
-        .into_iter()
-        .map(|(i, t, s, n)| ((i, t, s), n))
-        .collect();
-    assert_eq!(seen, want, "supervised processes differ from the plan");
-    for c in procs.iter().filter(|p| !p.supervisor) {
-        let mut cur = c.ppid;
-        let mut ok = false;
-        for _ in 0..64 {
-            match procs.iter().find(|p| p.pid == cur) {
-                Some(p) if p.supervisor => {
-                    ok = true;
-                    break;
-                }
-                Some(p) => cur = p.ppid,
-                None => break,
-            }
+
+    /// Supervisors by labels; each has its task running under it, and no task
+    /// process is left without a supervisor.
+    fn running(&self) -> BTreeMap<(String, String, String), u32> {
+        let procs = processes(self.0);
+        let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
+        for s in procs.iter().filter(|p| p.supervisor) {
+            *seen
+                .entry((
+                    label(s, "instance").into(),
+                    label(s, "task").into(),
+                    label(s, "spec").into(),
+                ))
+                .or_default() += 1;
+            assert!(
+                procs.iter().any(|c| !c.supervisor && c.ppid == s.pid),
+                "supervisor {} has no task process",
+                s.pid
+            );
         }
-        assert!(
-            ok,
-            "process {} ({:?}) has no supervisor: an orphan",
-            c.pid, c.labels
-        );
+        for c in procs.iter().filter(|p| !p.supervisor) {
+            let mut cur = c.ppid;
+            let mut ok = false;
+            for _ in 0..64 {
+                match procs.iter().find(|p| p.pid == cur) {
+                    Some(p) if p.supervisor => {
+                        ok = true;
+                        break;
+                    }
+                    Some(p) => cur = p.ppid,
+                    None => break,
+                }
+            }
+            assert!(
+                ok,
+                "process {} ({:?}) has no supervisor: an orphan",
+                c.pid, c.labels
+            );
+        }
+        seen
     }
+
+    fn app_version(&self) -> Option<String> {
+        get(self.0.ports.1, "/version")
+    }
+
+    fn db_identity(&self) -> String {
+        processes(self.0)
+            .into_iter()
+            .find(|p| p.supervisor && label(p, "instance") == "fhir-db")
+            .expect("a db supervisor")
+            .pid
+            .to_string()
+    }
+
+    fn volume_read(&self, file: &str) -> Option<String> {
+        std::fs::read_to_string(volume(self.0).join(file))
+            .ok()
+            .map(|s| s.trim_end().to_string())
+    }
+
+    fn volume_write(&self, file: &str, content: &str) {
+        std::fs::write(volume(self.0).join(file), content).unwrap();
+    }
+
+    fn volume_exists(&self) -> bool {
+        volume(self.0).exists()
+    }
+}
+
+/// Exactly the plan's supervisors run, with no orphan.
+fn assert_converged(ex: &Example, plan: &Plan) {
+    scenario::assert_converged(&Host(ex), plan)
 }
 
 fn get(port: u16, path: &str) -> Option<String> {
@@ -107,33 +144,44 @@ fn volume(ex: &Example) -> PathBuf {
 #[test]
 fn worked_example_deploys_upgrades_and_rolls_back() {
     let (ex, _guard) = example("up");
+    let root = ex.env_state().join("host");
+    let current = || {
+        std::fs::read_link(root.join("fhir/current"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    scenario::deploy_upgrade_rollback(&Host(&ex), &mut |stage| match stage {
+        Stage::Deployed { .. } => {
+            deployed_checks(&ex);
+            assert!(current().starts_with("releases/1.0.0-"), "{}", current());
+        }
+        // New release folder and link; after the rollback the kept release
+        // folder of 1.1.0 runs again.
+        Stage::Upgraded | Stage::RolledBack => {
+            assert!(current().starts_with("releases/1.1.0-"), "{}", current())
+        }
+        Stage::Pruned => {}
+    });
+}
+
+/// The app reached the db on 127.0.0.1; two workers (no ports) but one app
+/// process (a host port is taken once); secrets reach the process env only.
+fn deployed_checks(ex: &Example) {
     let (db_port, app_port) = ex.ports;
-    let v1 = ex.plan("1.0.0", "14.0.0", false);
-    let out = ex.apply_ok(&v1);
-    assert!(out.contains("fhir: deployed 1.0.0, healthy"), "{out}");
-    assert_converged(&ex, &v1);
-    assert_eq!(get(app_port, "/version").as_deref(), Some("1.0.0\n"));
     assert_eq!(
         get(app_port, "/.upstream").as_deref(),
         Some("ok\n"),
         "the app reached the db on 127.0.0.1"
     );
-    let root = ex.env_state().join("host");
-    let current = std::fs::read_link(root.join("fhir/current")).unwrap();
-    assert!(
-        current.to_string_lossy().starts_with("releases/1.0.0-"),
-        "{current:?}"
-    );
-    // Two workers (no ports), one app process (a host port is taken once).
     assert_eq!(
-        processes(&ex)
+        processes(ex)
             .iter()
             .filter(|p| p.supervisor && label(p, "task") == "worker")
             .count(),
         2
     );
-    // Secrets reach the process environment only.
-    let app = processes(&ex)
+    let app = processes(ex)
         .into_iter()
         .find(|p| !p.supervisor && label(p, "task") == "app")
         .unwrap();
@@ -145,113 +193,14 @@ fn worked_example_deploys_upgrades_and_rolls_back() {
     assert!(environ.contains(&format!(
         "DATABASE_URL=postgres://fhir:{password}@127.0.0.1:{db_port}/fhir"
     )));
-    let journal = std::fs::read_to_string(ex.env_state().join("journal.json")).unwrap();
-    assert!(!journal.contains(&password) && !journal.contains("s3cr3t-oauth-value"));
-    std::fs::write(volume(&ex).join("marker"), "precious").unwrap();
-
-    // Upgrade: new release folder and link, the db is untouched.
-    let db_pid = processes(&ex)
-        .into_iter()
-        .find(|p| p.supervisor && label(p, "instance") == "fhir-db")
-        .unwrap()
-        .pid;
-    let v2 = ex.plan("1.1.0", "14.0.0", false);
-    let out = ex.apply_ok(&v2);
-    assert!(
-        out.contains("fhir: upgraded 1.0.0 -> 1.1.0, healthy"),
-        "{out}"
-    );
-    assert_converged(&ex, &v2);
-    assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
-    assert!(std::fs::read_link(root.join("fhir/current"))
-        .unwrap()
-        .to_string_lossy()
-        .starts_with("releases/1.1.0-"));
-    assert!(
-        processes(&ex).iter().any(|p| p.pid == db_pid),
-        "the db was restarted"
-    );
-
-    // Broken release: rolled back to 1.1.0 (restarted from its kept release), marked bad.
-    let v3 = ex.plan("1.2.0", "14.0.0", true);
-    let out = ex.apply(&v3, &[]);
-    assert!(!out.status.success(), "{}", show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("1.2.0 was unhealthy") && stdout.contains("rolled back to 1.1.0"),
-        "{stdout}"
-    );
-    assert_converged(&ex, &v2);
-    assert_eq!(get(app_port, "/version").as_deref(), Some("1.1.0\n"));
-    assert!(std::fs::read_link(root.join("fhir/current"))
-        .unwrap()
-        .to_string_lossy()
-        .starts_with("releases/1.1.0-"));
-    let status = ex.status_json();
-    let fhir = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["instance"] == "fhir")
-        .unwrap()
-        .clone();
-    assert!(fhir["bad_versions"]["1.2.0"].is_string(), "{status}");
-    assert_eq!(fhir["health"], "healthy", "{status}");
-    let out = ex.apply(&v3, &[]);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("kept 1.1.0 instead of 1.2.0"),
-        "{}",
-        show(&out)
-    );
-    let v4 = ex.plan("1.3.0", "14.0.0", false);
-    assert!(ex.apply_ok(&v4).contains("upgraded 1.1.0 -> 1.3.0"));
-    assert_converged(&ex, &v4);
-    assert_eq!(
-        std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
-        "precious"
-    );
 }
 
 #[test]
 fn pruning_keeps_volumes_unless_purge() {
     let (ex, _guard) = example("prune");
-    let v1 = ex.plan("1.0.0", "14.0.0", false);
-    ex.apply_ok(&v1);
-    std::fs::write(volume(&ex).join("marker"), "kept").unwrap();
-    let out = ex.apply_ok(&ex.empty_plan());
-    assert!(
-        out.find("fhir:").unwrap() < out.find("fhir-db:").unwrap(),
-        "consumers stop first: {out}"
-    );
-    assert!(processes(&ex).is_empty());
-    assert_eq!(get(ex.ports.1, "/healthz"), None);
-    assert_eq!(
-        ex.status_json()["kept"].as_array().map(Vec::len),
-        Some(2),
-        "both pruned instances left data"
-    );
-    ex.apply_ok(&v1);
-    assert_eq!(
-        ex.status_json()["kept"],
-        serde_json::json!([]),
-        "instances that came back use their data again"
-    );
-    assert_eq!(
-        std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
-        "kept"
-    );
-    assert_eq!(
-        std::fs::read_to_string(volume(&ex).join("boots")).unwrap(),
-        "2\n"
-    );
-    let out = ex.apply(&ex.empty_plan(), &["--purge"]);
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(!volume(&ex).exists());
-    assert!(processes(&ex).is_empty());
+    scenario::prune_keeps_volumes_unless_purge(&Host(&ex), &mut |_| {});
 }
 
-/// `apply --purge` also deletes what instances pruned by earlier applies left
-/// (volumes, generated secrets); until then `status` lists it as kept.
 #[test]
 fn purge_deletes_data_kept_by_earlier_prunes() {
     let (ex, _guard) = example("kept");
@@ -452,53 +401,7 @@ fn artifact_with_wrong_hash_is_refused_before_unpacking() {
 #[test]
 fn kill_minus_9_at_random_points_converges() {
     let (ex, _guard) = example("kill");
-    // One replica per task keeps the 40 applies short; the scenario is the same.
-    let plans = [
-        ex.plan("1.0.0", "14.0.0", false),
-        ex.plan("1.1.0", "14.0.1", false),
-    ]
-    .map(|mut p| {
-        for t in p.instances.iter_mut().flat_map(|i| i.tasks.iter_mut()) {
-            t.instances.min = 1;
-        }
-        p
-    });
-    let paths = [
-        ex.write_plan(&plans[0], "p0"),
-        ex.write_plan(&plans[1], "p1"),
-    ];
-    ex.apply_ok(&plans[0]);
-    // How long an upgrade takes: the kills land anywhere inside one.
-    let t = Instant::now();
-    ex.apply_ok(&plans[1]);
-    let full = t.elapsed();
-    std::fs::write(volume(&ex).join("marker"), "survives").unwrap();
-    let mut rng = Rng::new();
-    for round in 0..20 {
-        let next = round % 2;
-        let mut child = ex
-            .apply_cmd(&paths[next])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let at = Duration::from_millis(rng.below(full.as_millis() as u64));
-        std::thread::sleep(at);
-        let _ = child.kill();
-        child.wait().unwrap();
-        let out = ex.apply(&plans[next], &[]);
-        assert!(
-            out.status.success(),
-            "round {round}, killed after {at:?}:\n{}",
-            show(&out)
-        );
-        assert_converged(&ex, &plans[next]);
-        assert_eq!(
-            std::fs::read_to_string(volume(&ex).join("marker")).unwrap(),
-            "survives",
-            "round {round}"
-        );
-    }
+    scenario::kill_minus_9_converges(&Host(&ex));
 }
 
 /// The unit files the host driver renders for systemd pass `systemd-analyze verify`.

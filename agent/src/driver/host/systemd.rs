@@ -166,6 +166,50 @@ mod tests {
     }
 
     #[test]
+    fn render_markers_restart_and_tmp() {
+        let markers = vec![
+            (MARK_ENVIRONMENT.to_string(), "prod".to_string()),
+            (
+                MARK_STATE.to_string(),
+                "/var/lib/hsp-agent/prod".to_string(),
+            ),
+        ];
+        for (steps, private_tmp) in [(false, true), (true, false)] {
+            let text = render(&UnitFile {
+                description: "d".into(),
+                program: Path::new("/srv/x/bin/start"),
+                args: &[],
+                working_dir: Path::new("/srv/x"),
+                markers: &markers,
+                labels: &[],
+                env_file: Path::new("/var/lib/hsp-agent/prod/units/u.env"),
+                memory_mib: 64,
+                cpus: None,
+                stop_timeout_s: 25,
+                restart_steps: steps,
+                private_tmp,
+            });
+            assert_eq!(self::markers(&text), markers);
+            assert!(
+                text.contains("Restart=on-failure\nRestartSec=1\n"),
+                "{text}"
+            );
+            assert_eq!(text.contains("RestartSteps=5"), steps, "{text}");
+            assert!(text.contains("TimeoutStopSec=25\n"), "{text}");
+            let tmp = if private_tmp { "yes" } else { "no" };
+            assert!(text.contains(&format!("PrivateTmp={tmp}\n")), "{text}");
+        }
+        for (path, hidden) in [
+            ("/tmp/x", true),
+            ("/var/tmp", true),
+            ("/var/lib/x", false),
+            ("/tmpx", false),
+        ] {
+            assert_eq!(in_tmp(Path::new(path)), hidden, "{path}");
+        }
+    }
+
+    #[test]
     fn env_file_escapes() {
         let env = vec![
             ("A".to_string(), "x\"y".to_string()),

@@ -1,8 +1,7 @@
-//! Shared by `deploy_docker.rs` and `deploy_host.rs`: the worked example as a
-//! plan (a FHIR app with 2 app and 2 worker replicas and its dedicated database),
-//! built by hand in the shape the planner renders, for either target; running
-//! `hsp-agent`; and cleanup that removes only what the test created.
-#![allow(dead_code)]
+//! Shared by `deploy_docker.rs` and `deploy_host.rs` (and the scenarios in
+//! [`crate::scenario`]): the worked example as a plan (a FHIR app with 2 app and
+//! 2 worker replicas and its dedicated database), built by hand in the shape the
+//! planner renders, for either target; running `hsp-agent`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,7 +9,7 @@ use std::process::{Command, Output};
 use hsp_index::Plan;
 use serde_json::{json, Value as Json};
 
-pub use hsp_tests::images;
+pub use crate::images;
 
 /// Which driver a fixture targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,8 +98,7 @@ impl Example {
         let path = dir.join(format!("svc-{version}.tar.gz"));
         if !path.exists() {
             let script =
-                std::fs::read(hsp_tests::root().join("tests/fixtures/images/svc/bin/start"))
-                    .unwrap();
+                std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
             hsp_agent::driver::host::archive::build_tar_gz(
                 &[
                     ("bin/start", &script, 0o755),
@@ -302,7 +300,7 @@ pub fn agent_bin() -> PathBuf {
     BUILT.call_once(|| {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--bin", "hsp-agent", "-p", "hsp-agent"])
-            .current_dir(hsp_tests::root())
+            .current_dir(crate::root())
             .status()
             .expect("running cargo build");
         assert!(status.success(), "cargo build of hsp-agent failed");
@@ -339,6 +337,12 @@ pub fn wanted(plan: &Plan, kind: Kind) -> Vec<(String, String, String, u32)> {
 
 /// A small deterministic PRNG (xorshift), seeded from `HSP_TEST_SEED` or the clock.
 pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Rng {
+        Rng::new()
+    }
+}
 
 impl Rng {
     pub fn new() -> Rng {
