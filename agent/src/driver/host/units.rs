@@ -202,7 +202,14 @@ impl Units {
         write_atomic(&self.env_path(unit), systemd::env_file(env).as_bytes())?;
         let check = staging.join(unit);
         write_atomic_mode(&check, text.as_bytes(), 0o644)?;
-        verify(&check)?;
+        if let Err(e) = verify(&check) {
+            // Nothing was installed: forget the unit again.
+            let _ = fs::remove_file(&check);
+            let _ = fs::remove_file(self.env_path(unit));
+            ledger.remove(unit);
+            self.save(&ledger)?;
+            return Err(e);
+        }
         write_atomic_mode(&path, text.as_bytes(), 0o644)?;
         systemctl(&["daemon-reload"])?;
         systemctl(&["enable", "--quiet", unit])?;
@@ -374,6 +381,52 @@ mod tests {
             assert_eq!(s[unit].running(), running, "{unit}");
         }
         assert_eq!(s["a.service"].fragment, "/etc/systemd/system/a.service");
+    }
+
+    /// `systemd-analyze verify` (which `.ci/install` provides) passes a unit the
+    /// driver renders and refuses one whose program is missing or that does not parse.
+    #[test]
+    fn verify_accepts_rendered_units_and_refuses_broken_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("start");
+        fs::write(&program, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+        fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let env = dir.path().join("u.env");
+        fs::write(&env, "A=\"1\"\n").unwrap();
+        let render = |program: &Path| {
+            systemd::render(&systemd::UnitFile {
+                description: "test".into(),
+                program,
+                args: &["a b".to_string()],
+                working_dir: dir.path(),
+                markers: &[(MARK_ENVIRONMENT.into(), "t".into())],
+                labels: &[("HSP_AGENT_ENVIRONMENT".into(), "t".into())],
+                env_file: &env,
+                memory_mib: 32,
+                cpus: Some(0.5),
+                stop_timeout_s: 5,
+                restart_steps: false,
+                private_tmp: false,
+            })
+        };
+        for (name, text, ok) in [
+            ("good.service", render(&program), true),
+            ("missing.service", render(&dir.path().join("nope")), false),
+            (
+                "garbage.service",
+                "[Service]\nExecStart=\n[Bogus\n".to_string(),
+                false,
+            ),
+        ] {
+            let path = dir.path().join(name);
+            fs::write(&path, text).unwrap();
+            let r = verify(&path);
+            assert_eq!(r.is_ok(), ok, "{name}: {r:?}");
+        }
     }
 
     #[test]
