@@ -47,6 +47,66 @@ fn encode<T: Serialize>(path: String, value: &T) -> ApiFile {
     ApiFile { path, bytes }
 }
 
+/// One service's API file and what the catalogue and the interface files need
+/// of it (its index is dropped once encoded, to keep the peak memory low).
+struct ServiceDone {
+    file: ApiFile,
+    entry: CatalogueEntry,
+    provides: Vec<(String, ProviderEntry)>,
+    requires: Vec<(String, ConsumerEntry)>,
+}
+
+fn service(id: String, mut versions: Vec<DocSummary>) -> ServiceDone {
+    versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
+    let head = &versions[0];
+    let (name, summary, publisher) = (
+        head.name.clone(),
+        head.summary.clone(),
+        head.publisher.clone(),
+    );
+    let s = ServiceIndex {
+        id,
+        name,
+        summary,
+        publisher,
+        versions: versions.into_iter().map(|d| d.entry).collect(),
+    };
+    let mut provides = Vec::new();
+    let mut requires = Vec::new();
+    for v in &s.versions {
+        for p in &v.provides {
+            provides.push((
+                p.interface.clone(),
+                ProviderEntry {
+                    service: s.id.clone(),
+                    version: v.version.clone(),
+                    interface_version: p.version.clone(),
+                    features: p.features.clone(),
+                    yanked: v.yanked.is_some(),
+                },
+            ));
+        }
+        for r in &v.requires {
+            requires.push((
+                r.interface.clone(),
+                ConsumerEntry {
+                    service: s.id.clone(),
+                    version: v.version.clone(),
+                    requirement: r.name.clone(),
+                    range: r.version.clone(),
+                    yanked: v.yanked.is_some(),
+                },
+            ));
+        }
+    }
+    ServiceDone {
+        file: encode(api::service_path(&s.id), &s),
+        entry: catalogue_entry(&s),
+        provides,
+        requires,
+    }
+}
+
 /// Every API file, sorted by path. `docs` may be in any order; they are
 /// consumed (moved into the service indexes, not copied).
 pub fn files(
@@ -58,55 +118,25 @@ pub fn files(
     for d in docs {
         by_service.entry(d.id.clone()).or_default().push(d);
     }
-    let services: Vec<ServiceIndex> = by_service
+    // In id order (an order-preserving parallel map), so each interface lists
+    // its providers and consumers by service id, then version newest first.
+    let done: Vec<ServiceDone> = by_service
         .into_par_iter()
-        .map(|(id, mut versions)| {
-            versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
-            let head = &versions[0];
-            let (name, summary, publisher) = (
-                head.name.clone(),
-                head.summary.clone(),
-                head.publisher.clone(),
-            );
-            ServiceIndex {
-                id,
-                name,
-                summary,
-                publisher,
-                versions: versions.into_iter().map(|d| d.entry).collect(),
-            }
-        })
+        .map(|(id, versions)| service(id, versions))
         .collect();
-
-    let mut providers: BTreeMap<&str, Vec<ProviderEntry>> = BTreeMap::new();
-    let mut consumers: BTreeMap<&str, Vec<ConsumerEntry>> = BTreeMap::new();
-    for s in &services {
-        for v in &s.versions {
-            for p in &v.provides {
-                providers
-                    .entry(&p.interface)
-                    .or_default()
-                    .push(ProviderEntry {
-                        service: s.id.clone(),
-                        version: v.version.clone(),
-                        interface_version: p.version.clone(),
-                        features: p.features.clone(),
-                        yanked: v.yanked.is_some(),
-                    });
-            }
-            for r in &v.requires {
-                consumers
-                    .entry(&r.interface)
-                    .or_default()
-                    .push(ConsumerEntry {
-                        service: s.id.clone(),
-                        version: v.version.clone(),
-                        requirement: r.name.clone(),
-                        range: r.version.clone(),
-                        yanked: v.yanked.is_some(),
-                    });
-            }
+    let mut providers: BTreeMap<String, Vec<ProviderEntry>> = BTreeMap::new();
+    let mut consumers: BTreeMap<String, Vec<ConsumerEntry>> = BTreeMap::new();
+    let mut entries = Vec::with_capacity(done.len());
+    let mut out = Vec::with_capacity(done.len() + interfaces.len() + 1);
+    for d in done {
+        for (interface, p) in d.provides {
+            providers.entry(interface).or_default().push(p);
         }
+        for (interface, c) in d.requires {
+            consumers.entry(interface).or_default().push(c);
+        }
+        entries.push(d.entry);
+        out.push(d.file);
     }
 
     let mut sorted_interfaces: Vec<&Interface> = interfaces.iter().collect();
@@ -122,7 +152,7 @@ pub fn files(
     let catalogue = Catalogue {
         registry: config.name.clone(),
         title: config.title.clone(),
-        services: services.iter().map(catalogue_entry).collect(),
+        services: entries,
         interfaces: sorted_interfaces
             .iter()
             .map(|i| InterfaceEntry {
@@ -132,13 +162,7 @@ pub fn files(
             })
             .collect(),
     };
-
-    let mut out = vec![encode(api::CATALOGUE_PATH.to_string(), &catalogue)];
-    out.par_extend(
-        services
-            .par_iter()
-            .map(|s| encode(api::service_path(&s.id), s)),
-    );
+    out.push(encode(api::CATALOGUE_PATH.to_string(), &catalogue));
     for i in &sorted_interfaces {
         let index = InterfaceIndex {
             interface: (*i).clone(),

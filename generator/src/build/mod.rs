@@ -175,9 +175,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     phase(&mut report, "sign");
 
     let mut files: Vec<OutFile> = Vec::new();
-    let meta = |name: String, bytes: &[u8]| OutFile {
+    let meta = |name: String, bytes| OutFile {
         path: format!("{METADATA_DIR}/{name}"),
-        bytes: Cow::Owned(bytes.to_vec()),
+        bytes: Cow::Borrowed(bytes),
     };
     for r in &keys.roots {
         files.push(meta(format!("{}.root.json", r.signed.version), r.raw()));
@@ -218,9 +218,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             let sha256 = tf.sha256().expect("sha256 listed");
             copies.push(CopyFile {
                 path: target_file_path(target, sha256),
-                from: opts.repo.join(from),
+                root: &opts.repo,
+                from,
                 length: tf.length,
-                sha256: sha256.to_string(),
+                sha256,
             });
         }
     }

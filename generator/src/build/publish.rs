@@ -48,13 +48,14 @@ pub struct OutFile<'a> {
     pub bytes: Cow<'a, [u8]>,
 }
 
-/// A target copied from the registry repo: OUT-relative path, source file, and
-/// the length and sha256 (hex) its bytes must have.
-pub struct CopyFile {
+/// A target copied from the registry repo: OUT-relative path, source file
+/// (`root`/`from`), and the length and sha256 (hex) its bytes must have.
+pub struct CopyFile<'a> {
     pub path: String,
-    pub from: PathBuf,
+    pub root: &'a Path,
+    pub from: &'a str,
     pub length: u64,
-    pub sha256: String,
+    pub sha256: &'a str,
 }
 
 /// Updates writing at most this many files fsync them one by one rather than
@@ -65,7 +66,7 @@ pub const FSYNC_MAX_FILES: usize = 1000;
 #[derive(Clone, Copy)]
 enum Job<'a> {
     Bytes(&'a OutFile<'a>),
-    Copy(&'a CopyFile),
+    Copy(&'a CopyFile<'a>),
 }
 
 impl Job<'_> {
@@ -88,15 +89,16 @@ impl Job<'_> {
         match self {
             Job::Bytes(f) => Ok(Cow::Borrowed(&f.bytes)),
             Job::Copy(c) => {
+                let from = c.root.join(c.from);
                 let bytes =
-                    fs::read(&c.from).with_context(|| format!("reading {}", c.from.display()))?;
+                    fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
                 let sha256 = hex::encode(Sha256::digest(&bytes));
                 if bytes.len() as u64 != c.length || sha256 != c.sha256 {
                     bail!(
                         "{}: changed during the build: now {} bytes with sha256 {sha256}, but the \
                          publisher signed {} bytes with sha256 {}; nothing was published (hint: \
                          build again; if the change is wanted, re-sign with `hsp sign`)",
-                        c.from.display(),
+                        from.display(),
                         bytes.len(),
                         c.length,
                         c.sha256
@@ -108,7 +110,7 @@ impl Job<'_> {
     }
 }
 
-fn jobs<'a>(files: &'a [OutFile<'a>], copies: &'a [CopyFile]) -> Vec<Job<'a>> {
+fn jobs<'a>(files: &'a [OutFile<'a>], copies: &'a [CopyFile<'a>]) -> Vec<Job<'a>> {
     files
         .iter()
         .map(Job::Bytes)
