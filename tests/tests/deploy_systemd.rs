@@ -345,4 +345,44 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
     );
     assert_eq!(site.c.get(PORT, "/healthz"), None);
     assert_eq!(site.status()["services"], json!([]));
+
+    // A foreign file exactly where the next unit would go: refused, untouched.
+    site.env_file = site
+        .index
+        .write_env(&site.env, json!([{"id": ID}]), config(&site.token()));
+    let out = site.agent(&["plan", "--json"], &[&site.env_file]);
+    assert!(out.status.success(), "{}", show(&out));
+    let plan: hsp_index::Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let inst = &plan.instances[0];
+    let unit = format!(
+        "hsp-{}-{}-app-0-{}.service",
+        site.env,
+        inst.name,
+        hsp_agent::driver::spec_hash(inst)
+    );
+    let theirs = "[Service]\nExecStart=/bin/busybox sleep 1000\n";
+    let path = format!("/etc/systemd/system/{unit}");
+    site.c
+        .exec(&["sh", "-c", &format!("printf '{theirs}' > {path}")]);
+    let out = site.apply();
+    assert!(!out.status.success(), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("does not carry the agent's labels; leaving it alone"),
+        "{stdout}"
+    );
+    let content = site.c.exec(&["cat", &path]);
+    assert_eq!(String::from_utf8_lossy(&content.stdout), theirs);
+    assert!(site.ledger().is_empty(), "{:?}", site.ledger());
+    // Once it is gone, the unit is installed. (The test removes its other
+    // foreign unit too, so only the agent's are left to count.)
+    site.c.exec(&[
+        "sh",
+        "-c",
+        &format!(
+            "rm {path} && systemctl stop {foreign} && rm {foreign_path} && systemctl daemon-reload"
+        ),
+    ]);
+    assert!(site.apply_ok().contains("deployed 1.3.0, healthy"));
+    site.assert_converged("1.3.0");
 }
