@@ -5,52 +5,26 @@
 //! exit 1 and the trusted metadata left byte for byte as it was; fast-forward
 //! attacks are recovered from after a key rotation.
 
-mod agent_tuf_support;
-
-use std::process::Command;
-
-use agent_tuf_support::*;
-use serde_json::Value;
+use hsp_tests::tuf_scenario::*;
 
 /// Builds scenario `name` with python-tuf and runs its plan.
 fn run_scenario(name: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("repo");
-    let python = hsp_tests::tool(".venv/bin/python");
-    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .arg(name)
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "scenarios.py {name}: {}", text(&o));
-    let plan: Value =
-        serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
-    let steps = plan["steps"].as_array().unwrap();
-    assert!(!steps.is_empty());
-
-    let server = Server::start(&out.join("stages/0"));
-    let md = tmp.path().join("metadata");
-    let tg = tmp.path().join("targets");
+    let sc = Scenario::build(name);
+    let server = Server::start(&sc.stage(0, ""));
+    let md = sc.dir("metadata");
+    let tg = sc.dir("targets");
     let init = agent(
-        [
-            "tuf",
-            "--metadata-dir",
-            s(&md),
-            "init",
-            s(&out.join("root.json")),
-        ],
+        ["tuf", "--metadata-dir", s(&md), "init", s(&sc.root())],
         None,
     );
     assert!(init.status.success(), "{name}: init: {}", text(&init));
 
-    for (i, step) in steps.iter().enumerate() {
+    for (i, step) in sc.steps.iter().enumerate() {
         let stage = step["stage"].as_u64().unwrap();
         let expect = step["expect"].as_i64().unwrap() as i32;
         let why = step["why"].as_str().unwrap_or("");
         let ctx = format!("{name} step {i} (stage {stage}, {step}): {why}");
-        server.set_root(&out.join(format!("stages/{stage}")));
+        server.set_root(&sc.stage(stage, ""));
         server.take_log();
         let (md_before, tg_before) = (tree(&md), tree(&tg));
 
@@ -85,47 +59,20 @@ fn run_scenario(name: &str) {
         );
 
         if expect != 0 {
-            // Only roots of the chain that verified may have been persisted.
-            let (mut after, mut before) = (tree(&md), md_before);
-            for (role, v) in step["persisted"].as_object().into_iter().flatten() {
-                assert_eq!(
-                    version_of(&md, role),
-                    v.as_u64().unwrap(),
-                    "{ctx}: persisted {role} version"
-                );
-                after.remove(&format!("{role}.json"));
-                before.remove(&format!("{role}.json"));
-            }
-            assert!(
-                after == before,
-                "{ctx}: a rejected update changed the trusted metadata"
-            );
+            assert_unchanged_but_persisted(&ctx, step, &md, md_before);
             assert!(
                 tree(&tg) == tg_before,
                 "{ctx}: a rejected download changed the target dir"
             );
             continue;
         }
-        if let Some(versions) = step["versions"].as_object() {
-            for (role, v) in versions {
-                assert_eq!(
-                    version_of(&md, role),
-                    v.as_u64().unwrap(),
-                    "{ctx}: trusted {role} version"
-                );
-            }
-        }
-        if let Some(content) = step["content"].as_str() {
-            let file = tg.join(target_file_name(target.unwrap()));
-            assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{ctx}");
-        }
-        if let Some(expected) = step["fetched"].as_array() {
+        assert_accepted_state(&ctx, step, &md, &tg);
+        if let Some(expected) = expected_fetches(step) {
             let fetched: Vec<&str> = hits
                 .iter()
                 .filter(|h| h.status == 200)
                 .map(|h| h.path.as_str())
                 .collect();
-            let expected: Vec<&str> = expected.iter().map(|p| p.as_str().unwrap()).collect();
             assert_eq!(fetched, expected, "{ctx}: files downloaded");
         }
         if step["cached"].as_bool() == Some(true) {
@@ -210,53 +157,25 @@ scenarios!(
 
 #[test]
 fn every_python_scenario_has_a_test() {
-    let python = hsp_tests::tool(".venv/bin/python");
-    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .arg("--list")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let listed: Vec<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
     assert_eq!(
-        listed, SCENARIOS,
+        Scenario::names(),
+        SCENARIOS,
         "tests/tuf_attacks/scenarios.py and this file list different scenarios"
     );
 }
 
 #[test]
 fn folder_and_file_url_sources_work_like_http() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("repo");
-    let python = hsp_tests::tool(".venv/bin/python");
-    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .arg("good")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let stage = out.join("stages/0");
+    let sc = Scenario::build("good");
+    let stage = sc.stage(0, "");
     for (i, base) in [s(&stage).to_string(), format!("file://{}", s(&stage))]
         .iter()
         .enumerate()
     {
-        let md = tmp.path().join(format!("md{i}"));
-        let tg = tmp.path().join(format!("tg{i}"));
+        let md = sc.dir(&format!("md{i}"));
+        let tg = sc.dir(&format!("tg{i}"));
         let o = agent(
-            [
-                "tuf",
-                "--metadata-dir",
-                s(&md),
-                "init",
-                s(&out.join("root.json")),
-            ],
+            ["tuf", "--metadata-dir", s(&md), "init", s(&sc.root())],
             None,
         );
         assert!(o.status.success(), "{}", text(&o));
@@ -286,27 +205,11 @@ fn folder_and_file_url_sources_work_like_http() {
 
 #[test]
 fn an_idle_poll_is_a_conditional_get_with_no_body() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("repo");
-    let python = hsp_tests::tool(".venv/bin/python");
-    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .arg("good")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let server = Server::start(&out.join("stages/0"));
-    let md = tmp.path().join("md");
+    let sc = Scenario::build("good");
+    let server = Server::start(&sc.stage(0, ""));
+    let md = sc.dir("md");
     agent(
-        [
-            "tuf",
-            "--metadata-dir",
-            s(&md),
-            "init",
-            s(&out.join("root.json")),
-        ],
+        ["tuf", "--metadata-dir", s(&md), "init", s(&sc.root())],
         None,
     );
     let url = format!("{}/metadata", server.url);
@@ -347,7 +250,7 @@ fn an_idle_poll_is_a_conditional_get_with_no_body() {
         0
     );
     // A changed timestamp is fetched again (the validator no longer matches).
-    let ts = out.join("stages/0/metadata/timestamp.json");
+    let ts = sc.stage(0, "metadata/timestamp.json");
     let bytes = std::fs::read(&ts).unwrap();
     std::fs::write(&ts, b"{}").unwrap();
     let o = agent(

@@ -2,12 +2,10 @@
 //! client refreshes it over HTTP and from a folder, `init` sets up a state
 //! directory, and `search` / `show` browse the verified JSON API.
 
-mod agent_tuf_support;
-
 use std::path::Path;
 use std::process::Command;
 
-use agent_tuf_support::*;
+use hsp_tests::tuf_scenario::*;
 use serde_json::Value;
 
 fn dev_build(out: &Path) {

@@ -5,16 +5,12 @@
 //! trusted files unchanged on every rejection (but for roots of the chain that
 //! verified), trust the same versions and read the same files.
 
-mod agent_tuf_support;
-
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use agent_tuf_support::*;
 use hsp_agent::tuf::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
 use hsp_agent::tuf::{Limits, UpdateError, Updater};
-use serde_json::Value;
+use hsp_tests::tuf_scenario::*;
 
 /// A folder source whose folder the test switches between stages; logs the
 /// files it returned a body for.
@@ -67,31 +63,18 @@ fn hash_bins_with_no_roles_cached() {
 }
 
 fn run_with_limits(name: &str, limits: Limits) {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("repo");
-    let python = hsp_tests::tool(".venv/bin/python");
-    let script = hsp_tests::root().join("tests/tuf_attacks/scenarios.py");
-    let o = Command::new(python)
-        .arg(&script)
-        .arg(name)
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "scenarios.py {name}: {}", text(&o));
-    let plan: Value =
-        serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
-
-    let md = tmp.path().join("metadata");
-    let tg = tmp.path().join("targets");
-    Updater::init(&md, std::fs::read(out.join("root.json")).unwrap()).unwrap();
-    let stage = |n: u64, part: &str| out.join(format!("stages/{n}/{part}"));
+    let sc = Scenario::build(name);
+    let md = sc.dir("metadata");
+    let tg = sc.dir("targets");
+    Updater::init(&md, std::fs::read(sc.root()).unwrap()).unwrap();
+    let stage = |n: u64, part: &str| sc.stage(n, part);
     let metadata = Switch::new(stage(0, "metadata"));
     let targets = Switch::new(stage(0, "targets"));
     let mut up = Updater::new(&md, Box::new(metadata.clone()))
         .with_targets(Box::new(targets.clone()), &tg)
         .with_limits(limits);
 
-    for (i, step) in plan["steps"].as_array().unwrap().iter().enumerate() {
+    for (i, step) in sc.steps.iter().enumerate() {
         let n = step["stage"].as_u64().unwrap();
         let ctx = format!("{name} step {i} ({step})");
         *metadata.0.lock().unwrap() = stage(n, "metadata");
@@ -117,25 +100,11 @@ fn run_with_limits(name: &str, limits: Limits) {
         assert_eq!(result.is_ok(), expect_ok, "{ctx}: {result:?}");
         if !expect_ok {
             if step["cmd"] == "refresh" {
-                // Only roots of the chain that verified may have been persisted.
-                let (mut after, mut before) = (tree(&md), before);
-                for role in step["persisted"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| p.0)
-                {
-                    after.remove(&format!("{role}.json"));
-                    before.remove(&format!("{role}.json"));
-                }
-                assert!(
-                    after == before,
-                    "{ctx}: a rejected refresh changed the trusted metadata"
-                );
+                assert_unchanged_but_persisted(&ctx, step, &md, before);
             }
             continue;
         }
-        if let Some(expected) = step["fetched"].as_array() {
+        if let Some(expected) = expected_fetches(step) {
             // As over HTTP, except that a folder has no conditional GET: the
             // timestamp is read on every refresh.
             let fetched: Vec<String> = [("/metadata/", &metadata), ("/targets/", &targets)]
@@ -150,25 +119,12 @@ fn run_with_limits(name: &str, limits: Limits) {
                 .filter(|p| p != "/metadata/timestamp.json")
                 .collect();
             let expected: Vec<&str> = expected
-                .iter()
-                .map(|p| p.as_str().unwrap())
+                .into_iter()
                 .filter(|p| *p != "/metadata/timestamp.json")
                 .collect();
             assert_eq!(fetched, expected, "{ctx}: files read from the repository");
         }
-        if let Some(versions) = step["versions"].as_object() {
-            for (role, v) in versions {
-                assert_eq!(
-                    version_of(&md, role),
-                    v.as_u64().unwrap(),
-                    "{ctx}: stored {role}"
-                );
-            }
-        }
-        if let Some(content) = step["content"].as_str() {
-            let file = tg.join(target_file_name(step["target"].as_str().unwrap()));
-            assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{ctx}");
-        }
+        assert_accepted_state(&ctx, step, &md, &tg);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Shared by the `agent_tuf*` tests: a static file server on 127.0.0.1 whose
 //! folder can be switched between requests and which logs what it served,
-//! running `hsp-agent`, and file tree snapshots.
+//! running `hsp-agent`, file tree snapshots, and the python-tuf scenarios of
+//! `tests/tuf_attacks/scenarios.py` (built with python-tuf's Metadata API) with
+//! the checks every runner of their plans applies.
 
 #![allow(dead_code)]
 
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+use serde_json::Value;
 
 /// One request the server answered.
 #[derive(Clone, Debug)]
@@ -145,7 +149,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let bin = hsp_tests::bin("hsp-agent");
+    let bin = crate::bin("hsp-agent");
     let mut cmd = match faketime {
         Some(offset) => {
             let ft = Path::new("/usr/bin/faketime");
@@ -214,4 +218,123 @@ pub fn target_file_name(path: &str) -> String {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// A scenario of `tests/tuf_attacks/scenarios.py`, built with python-tuf into
+/// a temporary folder: `root.json`, `stages/<n>/{metadata,targets}`, and the
+/// plan of steps to run against them.
+pub struct Scenario {
+    pub name: String,
+    /// Holds `out`; removed on drop.
+    pub tmp: tempfile::TempDir,
+    /// `root.json`, `stages/`, `plan.json`.
+    pub out: PathBuf,
+    pub steps: Vec<Value>,
+}
+
+impl Scenario {
+    /// Runs `scenarios.py NAME` (python-tuf from `.ci/install`'s venv).
+    pub fn build(name: &str) -> Scenario {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("repo");
+        let o = Command::new(crate::tool(".venv/bin/python"))
+            .arg(scenarios_py())
+            .arg(name)
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "scenarios.py {name}: {}", text(&o));
+        let plan: Value =
+            serde_json::from_slice(&std::fs::read(out.join("plan.json")).unwrap()).unwrap();
+        let steps = plan["steps"].as_array().cloned().unwrap_or_default();
+        assert!(!steps.is_empty(), "{name}: no steps");
+        Scenario {
+            name: name.to_string(),
+            tmp,
+            out,
+            steps,
+        }
+    }
+
+    /// The trusted root the client starts from.
+    pub fn root(&self) -> PathBuf {
+        self.out.join("root.json")
+    }
+
+    /// `stages/<n>/<part>` (`part` empty: the stage folder).
+    pub fn stage(&self, n: u64, part: &str) -> PathBuf {
+        self.out.join(format!("stages/{n}")).join(part)
+    }
+
+    /// A folder for the client's own state.
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The names `scenarios.py --list` prints, in order.
+    pub fn names() -> Vec<String> {
+        let o = Command::new(crate::tool(".venv/bin/python"))
+            .arg(scenarios_py())
+            .arg("--list")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+fn scenarios_py() -> PathBuf {
+    crate::root().join("tests/tuf_attacks/scenarios.py")
+}
+
+/// After a rejected step: the metadata directory must be as it was `before`,
+/// except for the roles the step lists in `persisted` (roots of the chain
+/// that verified, §5.3.8), which must hold the listed versions.
+pub fn assert_unchanged_but_persisted(
+    ctx: &str,
+    step: &Value,
+    metadata_dir: &Path,
+    before: BTreeMap<String, Vec<u8>>,
+) {
+    let (mut after, mut before) = (tree(metadata_dir), before);
+    for (role, v) in step["persisted"].as_object().into_iter().flatten() {
+        assert_eq!(
+            version_of(metadata_dir, role),
+            v.as_u64().unwrap(),
+            "{ctx}: persisted {role} version"
+        );
+        after.remove(&format!("{role}.json"));
+        before.remove(&format!("{role}.json"));
+    }
+    assert!(
+        after == before,
+        "{ctx}: a rejected update changed the trusted metadata"
+    );
+}
+
+/// After an accepted step: the trusted versions and the target content the
+/// step lists.
+pub fn assert_accepted_state(ctx: &str, step: &Value, metadata_dir: &Path, target_dir: &Path) {
+    for (role, v) in step["versions"].as_object().into_iter().flatten() {
+        assert_eq!(
+            version_of(metadata_dir, role),
+            v.as_u64().unwrap(),
+            "{ctx}: trusted {role} version"
+        );
+    }
+    if let Some(content) = step["content"].as_str() {
+        let file = target_dir.join(target_file_name(step["target"].as_str().unwrap()));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{ctx}");
+    }
+}
+
+/// The files a step expects to be downloaded (with a body), in order.
+pub fn expected_fetches(step: &Value) -> Option<Vec<&str>> {
+    step["fetched"]
+        .as_array()
+        .map(|a| a.iter().map(|p| p.as_str().unwrap()).collect())
 }
