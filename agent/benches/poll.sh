@@ -7,6 +7,7 @@
 #   - full (cold) refresh as a process: hsp-agent vs python-tuf, time and bytes
 #   - idle poll as a process (nothing changed): time, CPU, bytes; python-tuf too
 #   - idle poll in-process (cargo bench poll): wall, CPU, bytes, RSS between polls
+#   - resident memory of a real `hsp-agent run` (30 services) between polls
 #   - poll after an unrelated publisher changed: bytes (agent that already
 #     read one service of another publisher)
 #
@@ -15,15 +16,23 @@
 # WORKDIR keeps the generated registry between runs (default: a temp folder);
 # it is compatible with generator/benches/index.sh's WORKDIR.
 #
-# Measured 2026-11-26 (2 cores, release build, RUNS=5, medians):
-#   full refresh as a process  hsp-agent 0.10 s (cpu 0.07 s, 1,498,636 B, max RSS 35 MB)
-#                              python-tuf ngclient 0.25 s (cpu 0.21 s)
-#   idle poll as a process     hsp-agent 0.08 s (cpu 0.07 s, 0 B body: 2.root.json 404 + timestamp 304)
-#                              python-tuf ngclient 0.22 s (cpu 0.20 s)
-#   idle poll in-process       0.73 ms wall, 0.2 ms CPU, 0 B, 2 requests; RSS between polls 28 MB
-#                              python-tuf ngclient (new Updater per poll) 161 ms wall, 98 ms CPU
-#   poll after an unrelated publisher changed  1,498,636 B (top-level targets lists all
-#                              10,010 API files: 1.49 MB); the unchanged service re-read: 0 B
+# Measured 2026-11-26 12:24 (2 cores, release build, RUNS=5, medians; load average
+# 4.6-5.4 from other builds; hash-bin layout: snapshot 9,130 B, targets 78,449 B):
+#   full refresh as a process  hsp-agent 0.029 s (cpu 0.006 s, 88,067 B, max RSS 11 MB)
+#                              python-tuf ngclient 0.198 s (cpu 0.125 s): 6.7x wall, 20x cpu
+#   idle poll as a process     hsp-agent 0.011 s (cpu 0.005 s, 0 B body: 2.root.json 404 +
+#                              timestamp 304); python-tuf ngclient 0.171 s (cpu 0.115 s): 16x
+#   idle poll in-process       0.70 ms wall, 0.15 ms CPU, 0 B, 2 requests; RSS 2.2 MB at
+#                              start, 4.9 MB after the first refresh and after 200 polls
+#                              python-tuf ngclient (new Updater per poll) 10.2 ms, 7.4 ms CPU
+#   hsp-agent run, 30 services VmRSS 15.5 MB between polls (8 MB of it the binary's code
+#                              pages; the heap is glibc keeping a poll's ~4 MB peak)
+#   poll after an unrelated publisher changed  9,618 B (timestamp + snapshot only); the
+#                              unchanged service re-read afterwards: 0 B
+# The process wall times swing with load: with 15 runs at load 8 (target/bench-agent,
+# same server) full refresh 25 ms vs python-tuf 526 ms; at load 6, 15.7 ms vs 172 ms.
+# Before the hash-bin layout and the canonical-JSON writer (session 1): full refresh
+# 0.10 s, 1,498,636 B per poll after an unrelated change, RSS between polls 28 MB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-5}
@@ -62,8 +71,21 @@ URL=http://127.0.0.1:$PORT
 curl -sf "$URL/metadata/timestamp.json" >/dev/null || { echo "server did not start" >&2; exit 1; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# timed NAME cmd...: runs cmd; "wall user sys maxrss_kb" goes to $W/NAME.time, stderr to $W/NAME.err
-timed() { local n=$1; shift; /usr/bin/time -o "$W/$n.time" -f "%e %U %S %M" "$@" >/dev/null 2>"$W/$n.err"; }
+# timed NAME cmd...: runs cmd; "wall user sys maxrss_kb" (seconds to 0.1 ms, from
+# wait4 of that one child) goes to $W/NAME.time, stderr to $W/NAME.err
+cat >"$W/timed.py" <<'PYEOF'
+import os, subprocess, sys, time
+out, err, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(err, "wb") as e:
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=e)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+with open(out, "w") as f:
+    f.write(f"{wall:.4f} {ru.ru_utime:.4f} {ru.ru_stime:.4f} {ru.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status) != 0)
+PYEOF
+timed() { local n=$1; shift; "$PY" "$W/timed.py" "$W/$n.time" "$W/$n.err" "$@"; }
 col() { for r in $(seq 1 "$RUNS"); do awk -v c="$2" '{print $c}' "$W/$1-$r.time"; done | median; }
 cpu() { for r in $(seq 1 "$RUNS"); do awk '{print $2 + $3}' "$W/$1-$r.time"; done | median; }
 bytes() { for r in $(seq 1 "$RUNS"); do tail -1 "$W/$1-$r.err" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bytes"])'; done | median; }
@@ -102,6 +124,33 @@ echo "in-process polls ..." >&2
 INPROC=$(HSP_BENCH_INDEX=$URL HSP_BENCH_METADATA=$W/md HSP_BENCH_TARGET=api/services/com.bench0.svc0.json \
   cargo bench -q -p hsp-agent --bench poll 2>"$W/bench.err" | tail -1) || { cat "$W/bench.err" >&2; INPROC="(cargo bench failed)"; }
 
+# --- resident memory of a real `hsp-agent run` between polls ------------------
+# A 30-service environment from the synthetic index, host target, polling every
+# 2 s, logging at warn (pubgrub's info lines are per solver step). The synthetic
+# documents carry only container images, so each apply stops at "no artifact
+# for platform linux-x86_64": a poll is refresh + plan + a failed apply. VmRSS
+# is sampled every 0.25 s for 12 s; most samples fall between polls.
+rm -rf "$W/run-state" "$W/run-host"
+"$AGENT" init --state "$W/run-state" --root "$ROOT" --index "$URL/" 2>/dev/null
+"$PY" - "$W" "$URL" "$ROOT" <<'PYEOF'
+import json, sys
+w, url, root = sys.argv[1:4]
+env = {"name": "pollbench", "index": {"url": url + "/", "root": root},
+       "services": [{"id": f"com.bench{i}.svc{i}", "version": "^1", "name": f"s{i}"} for i in range(30)],
+       "policy": {"licenses": ["MIT"], "update": "any"},
+       "target": {"kind": "host", "root": f"{w}/run-host"}}
+json.dump(env, open(f"{w}/run-env.json", "w"))
+PYEOF
+RUST_LOG=warn "$AGENT" run "$W/run-env.json" --state "$W/run-state" --interval 2 --jitter 0 \
+  --host-mode process >"$W/run.log" 2>&1 &
+RUNPID=$!
+trap 'kill "$SERVER" 2>/dev/null || true; kill "$RUNPID" 2>/dev/null || true' EXIT
+sleep 1
+for _ in $(seq 48); do awk '/^VmRSS/ {print $2}' "/proc/$RUNPID/status"; sleep 0.25; done >"$W/run-rss.txt"
+kill -TERM "$RUNPID"; wait "$RUNPID" || true
+polls=$(( $(grep -c 'no artifact' "$W/run.log" || true) / 30 ))
+RUNRSS="median $(median <"$W/run-rss.txt") KB, max $(sort -g "$W/run-rss.txt" | tail -1) KB over 12 s ($polls polls)"
+
 # --- poll after an unrelated publisher changed --------------------------------
 rm -rf "$W/md" "$W/tg"
 "$AGENT" tuf --metadata-dir "$W/md" init "$ROOT" 2>/dev/null
@@ -127,5 +176,6 @@ printf 'idle poll as a process:      hsp-agent %s s (cpu %s s, %s B, max RSS %s 
   "$(col idle 1)" "$(cpu idle)" "$(bytes idle)" "$(col idle 4)" "$(col pyidle 1)" "$(cpu pyidle)"
 echo "idle poll in-process:        $INPROC"
 echo "idle poll in-process, python-tuf ngclient: $PYINPROC"
+echo "hsp-agent run (30 services, 2 s interval), VmRSS: $RUNRSS"
 printf 'poll after an unrelated publisher changed: %s B (%s s); re-reading the unchanged service afterwards: %s B\n' \
   "$(bytes changed)" "$(col changed 1)" "$reread"
