@@ -385,4 +385,42 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
     ]);
     assert!(site.apply_ok().contains("deployed 1.3.0, healthy"));
     site.assert_converged("1.3.0");
+
+    // The daemon in systemd mode follows the index; its units outlive it.
+    let cmd = format!(
+        "RUST_LOG=off {} run {} --state {} --index {} --interval 1 --jitter 0 >/dev/null 2>&1 & echo $!",
+        site.agent.display(),
+        site.env_file.display(),
+        site.state.display(),
+        site.index.out().display(),
+    );
+    let out = site.c.exec(&["sh", "-c", &cmd]);
+    let daemon = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(daemon.parse::<u32>().is_ok(), "{}", show(&out));
+    site.index.add_version("1.4.0", PORT, json!({}));
+    site.index.build();
+    let t = Instant::now();
+    while site.c.get(PORT, "/version").as_deref() != Some("1.4.0") {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "the daemon did not upgrade to 1.4.0"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = site.c.exec(&["/bin/busybox", "kill", "-TERM", &daemon]);
+    assert!(out.status.success(), "{}", show(&out));
+    let t = Instant::now();
+    while site
+        .c
+        .exec(&["test", "-e", &format!("/proc/{daemon}")])
+        .status
+        .success()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the daemon ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    site.assert_converged("1.4.0");
 }
