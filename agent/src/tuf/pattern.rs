@@ -211,6 +211,34 @@ mod tests {
     }
 
     #[test]
+    fn delegations_cover_by_patterns_or_hash_prefixes() {
+        let path = "api/services/x.json";
+        let hash = hsp_index::tuf::sha256_hex(path.as_bytes());
+        let other = if hash.starts_with('0') { "1" } else { "0" };
+        let role = |paths: Option<Vec<&str>>, prefixes: Option<Vec<&str>>| DelegatedRole {
+            name: "r".into(),
+            keyids: vec![],
+            threshold: 1,
+            terminating: false,
+            paths: paths.map(|p| p.iter().map(|s| s.to_string()).collect()),
+            path_hash_prefixes: prefixes.map(|p| p.iter().map(|s| s.to_string()).collect()),
+        };
+        for (r, expected) in [
+            (role(Some(vec!["api/*/*"]), None), true),
+            (role(Some(vec!["api/*", "api/[st]*/*.json"]), None), true),
+            (role(Some(vec!["api/*"]), None), false),
+            (role(Some(vec![]), None), false),
+            (role(None, Some(vec![&hash[..2]])), true),
+            (role(None, Some(vec![other, &hash[..1]])), true),
+            (role(None, Some(vec![other])), false),
+            (role(None, Some(vec![&hash])), true),
+            (role(None, None), false),
+        ] {
+            assert_eq!(covers(&r, path), expected, "{r:?}");
+        }
+    }
+
+    #[test]
     fn segments_must_line_up() {
         for (pattern, path, expected) in [
             ("services/acme/*", "services/acme/app.json", true),
