@@ -42,9 +42,9 @@ fi
 echo "documents: $(find "$W/repo/publishers" -path '*/services/*.json' | wc -l)" >&2
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-timed() { # OUTFILE args... -> "seconds maxrss_kb" on the last line of OUTFILE.err
+timed() { # OUTFILE args... -> "seconds maxrss_kb cpu_seconds" on the last line of OUTFILE.err
   local out=$1; shift
-  /usr/bin/time -f "%e %M" "$@" >"$out.json" 2>"$out.err"
+  /usr/bin/time -f "%e %M %U %S" "$@" >"$out.json" 2>"$out.err"
 }
 
 rm -rf "$W"/out-* "$W"/site-out; sync
@@ -65,10 +65,11 @@ full_s=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/full-$r.err" | cut -d' ' -f1;
 full_mb=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/full-$r.err" | cut -d' ' -f2; done | median)
 re_s=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/re-$r.err" | cut -d' ' -f1; done | median)
 re_mb=$(for r in $(seq 1 "$RUNS"); do tail -1 "$W/re-$r.err" | cut -d' ' -f2; done | median)
-echo "full build (index only):  median ${full_s} s, peak RSS $((full_mb / 1024)) MB  (runs: $RUNS)"
-echo "rebuild after one change: median ${re_s} s, peak RSS $((re_mb / 1024)) MB, documents read $(field "$W/re-1.json" 'd["documents_read"]')"
+cpu() { for r in $(seq 1 "$RUNS"); do tail -1 "$W/$1-$r.err" | awk '{print $3 + $4}'; done | median; }
+echo "full build (index only):  median ${full_s} s (CPU $(cpu full) s), peak RSS $((full_mb / 1024)) MB  (runs: $RUNS)"
+echo "rebuild after one change: median ${re_s} s (CPU $(cpu re) s), peak RSS $((re_mb / 1024)) MB, documents read $(field "$W/re-1.json" 'd["documents_read"]')"
 echo "load during the runs:     $(uptime | sed 's/.*average: //')"
-echo "full build with website:  $(tail -1 "$W/site.err" | awk '{printf "%s s, peak RSS %d MB", $1, $2/1024}')"
+echo "full build with website:  $(tail -1 "$W/site.err" | awk '{printf "%s s (CPU %.2f s), peak RSS %d MB", $1, $3 + $4, $2/1024}')"
 echo "phases of full run 1:     $(field "$W/full-1.json" 'd["phases"]')"
 echo "phases of rebuild 1:      $(field "$W/re-1.json" 'd["phases"]')"
 echo "sizes: timestamp $(field "$W/full-1.json" 'd["timestamp_bytes"]') B, snapshot $(field "$W/full-1.json" 'd["snapshot_bytes"]') B, top-level targets $(field "$W/full-1.json" 'd["targets_bytes"]') B, largest $(field "$W/full-1.json" 'd["largest_metadata"]')"

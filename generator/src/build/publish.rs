@@ -12,7 +12,8 @@
 //!   timestamp is the commit point. A client (or a build that fails half-way)
 //!   sees the old consistent repository or the new one, never a mix. Files
 //!   the previous build referenced stay for clients that are mid-update;
-//!   older ones (except every `N.root.json`) are then removed.
+//!   older ones (except every `N.root.json`) are then removed, looking only in
+//!   `metadata/` and the folders of roles that changed (see [`collect_garbage`]).
 //!
 //! Document targets are [`CopyFile`]s: read again from the registry repo while
 //! publishing and written only if their length and sha256 are the ones the
@@ -365,27 +366,43 @@ fn referenced(out: &Path, current: &HashSet<&str>) -> Option<HashSet<String>> {
 /// Removes metadata and targets that neither this build nor the previous one
 /// references (every `N.root.json` stays: clients walk the chain). Best effort:
 /// returns how many files were removed.
+///
+/// Only `metadata/` and the folders of the targets of roles this build changed
+/// (those in `previous`, see [`referenced`]) are looked at: a file becomes
+/// garbage when its role changes, so a folder whose roles did not change since
+/// the previous build has nothing new; a replaced file stays until its role
+/// changes again. A rebuild after a small change so lists a few folders
+/// instead of every target.
 fn collect_garbage(out: &Path, current: &HashSet<&str>, previous: &HashSet<String>) -> usize {
-    let mut removed = 0;
-    for dir in [METADATA_DIR, TARGETS_DIR] {
-        for e in walkdir::WalkDir::new(out.join(dir)).into_iter().flatten() {
-            if !e.file_type().is_file() {
-                continue;
-            }
-            let Ok(rel) = e.path().strip_prefix(out) else {
-                continue;
+    let mut dirs: BTreeSet<&str> = previous
+        .iter()
+        .filter(|p| p.starts_with(TARGETS_DIR))
+        .filter_map(|p| p.rsplit_once('/').map(|(d, _)| d))
+        .collect();
+    dirs.insert(METADATA_DIR);
+    dirs.into_par_iter()
+        .map(|dir| {
+            let Ok(entries) = fs::read_dir(out.join(dir)) else {
+                return 0;
             };
-            let rel = rel.to_string_lossy();
-            let keep = current.contains(rel.as_ref())
-                || previous.contains(rel.as_ref())
-                || rel.ends_with(".root.json")
-                || rel.contains(".hsp-tmp-");
-            if !keep && fs::remove_file(e.path()).is_ok() {
-                removed += 1;
+            let mut removed = 0;
+            for e in entries.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let name = e.file_name();
+                let rel = format!("{dir}/{}", name.to_string_lossy());
+                let keep = current.contains(rel.as_str())
+                    || previous.contains(&rel)
+                    || rel.ends_with(".root.json")
+                    || rel.contains(".hsp-tmp-");
+                if !keep && fs::remove_file(e.path()).is_ok() {
+                    removed += 1;
+                }
             }
-        }
-    }
-    removed
+            removed
+        })
+        .sum()
 }
 
 /// Creates the folders of `paths` under `root`; returns those that did not
