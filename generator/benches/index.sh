@@ -15,11 +15,13 @@
 # slower (the inode allocator skips recently deleted inodes), which measures
 # the file system's state rather than the build.
 #
-# Measured 2026-11-26 (2 cores, shared machine, load 3-5 from other builds),
-# 100,000 documents: full build 8-14 s, of which writing 110,280 files is 4-10 s
-# (Python needs 4.4-5.9 s just to create 100,000 such files here at that time);
-# peak RSS ~440 MB (was 1.22 GB); rebuild after one change 1.8-2.6 s (was
-# 6.4-7.0 s), reading 1 document and 99,999 from the cache. See ARCHITECTURE.md.
+# Measured 2026-11-26 12:36 UTC (2 cores, shared machine at load 5.6-5.9 from
+# other builds), `generator/benches/index.sh /tmp/hspbench`, 100,000 documents:
+# full build 10.8 s wall / 6.4 s CPU, of which writing 110,280 files is 5.5 s
+# (Python alone needs 4.4-5.9 s to create 100,000 such files here at that load);
+# peak RSS 321 MB (was 1.22 GB); rebuild after one change 2.06 s wall / 1.39 s
+# CPU (was 6.4-7.0 s), reading 1 document and 99,999 from the cache; with the
+# website 27.9 s, 1.1 GB. See ARCHITECTURE.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-3}
