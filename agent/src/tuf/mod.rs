@@ -4,6 +4,8 @@
 //! - [`fetch`]: where repository files come from ([`fetch::HttpFetcher`],
 //!   [`fetch::DirFetcher`]), with length caps enforced while streaming and
 //!   conditional GETs.
+//! - [`checks`]: the stateless checks of one file (spec version, top-level
+//!   signatures, expiry, listed length and hashes).
 //! - [`trusted`]: [`TrustedSet`], the verification steps with no I/O: root
 //!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
 //! - [`pattern`]: which target paths a delegation covers (python-tuf's
@@ -29,6 +31,7 @@
 //! of a timestamp and snapshot whose keys it rotated (§5.3.11).
 //! **Invariant:** no download is read past its length cap.
 
+pub mod checks;
 pub mod error;
 pub mod fetch;
 pub mod pattern;

@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use hsp_index::tuf::TargetFile;
 
+use super::checks::{check_hashes, check_length};
 use super::error::UpdateError;
 use super::fetch::{Fetch, Fetched, Stats};
 use super::store::{encode_name, write_atomic, Changes, MetadataStore, SavedValidators};
-use super::trusted::{check_hashes, check_length, TimestampUpdate, TrustedSet};
+use super::trusted::{TimestampUpdate, TrustedSet};
 
 /// Caps against endless data and endless chains.
 #[derive(Clone, Debug)]
