@@ -146,6 +146,7 @@ scenarios!(
     delegation_path_abuse,
     delegation_path_patterns,
     canonical_json_edge_cases,
+    delegation_cycle_and_chain_cap,
     hash_bins,
     terminating_delegation,
     nonterminating_delegation,

@@ -158,6 +158,7 @@ in_process!(
     delegation_path_abuse,
     delegation_path_patterns,
     canonical_json_edge_cases,
+    delegation_cycle_and_chain_cap,
     hash_bins,
     root_persisted_when_timestamp_fails,
     root_chain_partly_valid,

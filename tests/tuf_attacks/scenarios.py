@@ -22,7 +22,7 @@ import os
 import sys
 
 from securesystemslib.signer import CryptoSigner, SSlibKey
-from tuf.api.metadata import MetaFile
+from tuf.api.metadata import DelegatedRole, Delegations, MetaFile
 
 from repo import Repo, days, write
 
@@ -466,6 +466,33 @@ def canonical_json_edge_cases(r: Repo):
     t.unrecognized_fields["x-tricky"] = tricky
     r.stage()
     return [ok(0), get(0, "files/a.txt", content="version one\n")]
+
+
+@scenario
+def delegation_cycle_and_chain_cap(r: Repo):
+    """A delegation cycle (a -> b -> a) is walked once per role; a chain of 40
+    nested delegations is searched at most 32 roles deep, as python-tuf does."""
+    r.delegate("a", ["deep/*"])
+    r.delegate("b", ["deep/*"], parent="a")
+    b = r.md["b"].signed
+    b.delegations = Delegations(keys={}, roles={})
+    b.delegations.roles["a"] = DelegatedRole("a", [], 1, False, ["deep/*"])
+    b.add_key(r.signers["a"][0].public_key, "a")
+    r.add_target("b", "deep/x.txt", b"x\n")
+    parent = "targets"
+    for i in range(40):
+        r.delegate(f"c{i}", ["chain/*"], parent=parent)
+        r.add_target(f"c{i}", f"chain/t{i}.txt", f"t{i}\n".encode())
+        parent = f"c{i}"
+    r.stage()
+    return [
+        ok(0),
+        get(0, "deep/x.txt", content="x\n"),
+        get(0, "deep/missing.txt", expect=1, why="a -> b -> a: each role once, then not found"),
+        get(0, "chain/t10.txt", content="t10\n"),
+        get(0, "chain/t30.txt", content="t30\n"),
+        get(0, "chain/t35.txt", expect=1, why="36 roles deep: past the 32-role cap"),
+    ]
 
 
 def _bin_of(path: str) -> int:
