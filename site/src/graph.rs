@@ -298,4 +298,27 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
     }
+
+    #[test]
+    fn clip_and_escape_multibyte_text() {
+        let long = "é".repeat(MAX_CHARS + 1);
+        let fits = "é".repeat(MAX_CHARS);
+        for (input, want) in [
+            (fits.as_str(), fits.clone()),
+            (long.as_str(), format!("{}…", "é".repeat(MAX_CHARS - 1))),
+        ] {
+            assert_eq!(clip(input), want);
+        }
+        for (input, want) in [
+            ("", ""),
+            ("plain", "plain"),
+            ("Ünïcode & <ü>", "Ünïcode &amp; &lt;ü&gt;"),
+            ("a\"b'c", "a&quot;b&#39;c"),
+            ("&&", "&amp;&amp;"),
+        ] {
+            let mut out = String::from("x");
+            esc_into(&mut out, input);
+            assert_eq!(out, format!("x{want}"), "{input}");
+        }
+    }
 }

@@ -215,3 +215,163 @@ fn keys<'a>(p: &'a crate::input::PublisherInput) -> Vec<Key<'a>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::input::{DocumentInput, PublisherInput, SiteInput};
+
+    /// The variables each template gets: registries override templates by name
+    /// and rely on them, so a change here is a breaking change.
+    #[test]
+    fn template_data_keeps_its_variables() {
+        let config: hsp_index::RegistryConfig =
+            serde_json::from_value(json!({"name": "r", "title": "R"})).unwrap();
+        let interfaces: Vec<hsp_index::Interface> = vec![serde_json::from_value(json!({
+            "id": "pg", "name": "PostgreSQL", "description": "d", "versioning": "v",
+            "fields": [{"name": "url", "type": "url"}]
+        }))
+        .unwrap()];
+        let publisher: hsp_index::Publisher = serde_json::from_value(json!({
+            "name": "p", "title": "P", "namespaces": ["org.p"],
+            "keys": [{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": "ab"}}]
+        }))
+        .unwrap();
+        let docs: Vec<hsp_index::Document> = [
+            json!({"id": "org.p.db", "version": "1.0.0", "name": "DB", "summary": "s", "publisher": "p",
+                   "license": "MIT", "tasks": [{"name": "db", "image": "x@sha256:00", "memory_mib": 64,
+                   "ports": [{"name": "pg", "port": 5432}]}],
+                   "provides": [{"interface": "pg", "version": "16.0.0", "task": "db", "port": "pg"}]}),
+            json!({"id": "org.p.app", "version": "2.0.0", "name": "App", "summary": "s", "publisher": "ghost",
+                   "license": "MIT", "tasks": [],
+                   "requires": [{"name": "db", "interface": "pg", "version": ">=15"}]}),
+        ]
+        .into_iter()
+        .map(|d| serde_json::from_value(d).unwrap())
+        .collect();
+        let input = SiteInput::new(
+            &config,
+            &interfaces,
+            vec![PublisherInput {
+                publisher: &publisher,
+                key_ids: vec!["k1".into()],
+            }],
+            docs.iter()
+                .map(|d| DocumentInput {
+                    document: d,
+                    target: format!("services/{}/{}.json", d.id, d.version),
+                })
+                .collect(),
+        );
+        let cat = Catalogue::new(&input).unwrap();
+        let site = json!({"title": "R"});
+        let common = ["root", "section", "site"];
+        let app = cat.service("org.p.app").unwrap();
+        let db = cat.service("org.p.db").unwrap();
+        for (page, keys) in [
+            (
+                Page::Home,
+                &[
+                    "services",
+                    "yanked_count",
+                    "interfaces",
+                    "publishers",
+                    "licenses",
+                ][..],
+            ),
+            (Page::Services, &["services"]),
+            (
+                Page::Service(db),
+                &[
+                    "title",
+                    "id",
+                    "doc",
+                    "publisher",
+                    "latest",
+                    "latest_href",
+                    "all_yanked",
+                    "versions",
+                ],
+            ),
+            (
+                Page::Version(app, 0),
+                &[
+                    "title",
+                    "id",
+                    "doc",
+                    "service_href",
+                    "latest",
+                    "latest_href",
+                    "is_latest",
+                    "newer_exists",
+                    "provides",
+                    "requires",
+                    "open_source",
+                    "publisher",
+                    "graph",
+                    "snippet",
+                    "index_url",
+                    "target",
+                ],
+            ),
+            (Page::Interfaces, &["title", "interfaces"]),
+            (
+                Page::Interface(0),
+                &["title", "interface", "providers", "consumers"],
+            ),
+            (Page::Publishers, &["title", "publishers"]),
+            (
+                Page::Publisher(0),
+                &["title", "publisher", "keys", "services"],
+            ),
+        ] {
+            let path = page.path(&cat);
+            let data = page.context(&cat, &path, &site).unwrap().into_json();
+            let mut got: Vec<&str> = data
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut want: Vec<&str> = keys.iter().chain(&common).copied().collect();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{page:?}");
+        }
+
+        // Nested shapes the built-in templates use.
+        let version = Page::Version(app, 0);
+        let v = version
+            .context(&cat, &version.path(&cat), &site)
+            .unwrap()
+            .into_json();
+        assert_eq!(v["root"], "../");
+        assert_eq!(
+            v["requires"][0]["providers"][0]["href"],
+            "../services/org.p.db@1.0.0.html"
+        );
+        assert_eq!(v["requires"][0]["href"], "../interfaces/pg.html");
+        assert_eq!(v["requires"][0]["scope"], "shared");
+        assert_eq!(v["requires"][0]["more"], 0);
+        // A publisher without a record: no link, no threshold, no keys.
+        assert_eq!(
+            v["publisher"],
+            json!({"name": "ghost", "title": "ghost", "href": null, "keys": []})
+        );
+        let db_version = Page::Version(db, 0);
+        let d = db_version
+            .context(&cat, &db_version.path(&cat), &site)
+            .unwrap()
+            .into_json();
+        assert_eq!(d["provides"][0]["port_number"], 5432);
+        assert_eq!(d["provides"][0]["interface_name"], "PostgreSQL");
+        assert_eq!(
+            d["publisher"]["keys"][0],
+            json!({"id": "k1", "keytype": "ed25519", "scheme": "ed25519", "public": "ab"})
+        );
+        assert_eq!(d["publisher"]["threshold"], 1);
+        assert_eq!(d["index_url"], "https://registry.example.org/");
+    }
+}
