@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc: building the index and rendering the site allocate many small,
 /// short-lived values on every core; with glibc's malloc that was a quarter of
-/// the site render's time (see `site/benches/render.rs`).
+/// the site render's time (see `site/benches/render/main.rs`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
