@@ -52,7 +52,9 @@
 //!
 //! The target, twice as fast as Zola, is by its own Zola/Hugo figures 2.4x
 //! Hugo on tmpfs and 2.1x on disk: met on disk at both sizes and on tmpfs at 10k; at
-//! 100k on tmpfs 2.26x by wall time, 2.44x by CPU time, under this load. Memory: well
+//! 100k on tmpfs 2.26x by wall time, 2.44x by CPU time, under this load (a second
+//! 100k tmpfs run, `HSP_BENCH_DOCS=100000 HSP_BENCH_DIRS=/dev/shm`, load 2.9 to 6.0:
+//! 8.74 s vs Hugo 25.12 s, 2.87x by wall, 2.30x by CPU; vs `uglyURLs` 2.22x). Memory: well
 //! under 1 GB (Hugo: 4.1 to 4.3 GB).
 //!
 //! Before this work (glibc malloc, template data built as `serde_json::Value` and
