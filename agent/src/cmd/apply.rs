@@ -236,7 +236,7 @@ pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`); JSON for collectors.
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pubgrub=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
