@@ -16,17 +16,17 @@
 # WORKDIR keeps the generated registry between runs (default: a temp folder);
 # it is compatible with generator/benches/index.sh's WORKDIR.
 #
-# Measured 2026-11-26 12:24 (2 cores, release build, RUNS=5, medians; load average
-# 4.6-5.4 from other builds; hash-bin layout: snapshot 9,130 B, targets 78,449 B):
-#   full refresh as a process  hsp-agent 0.029 s (cpu 0.006 s, 88,067 B, max RSS 11 MB)
-#                              python-tuf ngclient 0.198 s (cpu 0.125 s): 6.7x wall, 20x cpu
-#   idle poll as a process     hsp-agent 0.011 s (cpu 0.005 s, 0 B body: 2.root.json 404 +
-#                              timestamp 304); python-tuf ngclient 0.171 s (cpu 0.115 s): 16x
-#   idle poll in-process       0.70 ms wall, 0.15 ms CPU, 0 B, 2 requests; RSS 2.2 MB at
-#                              start, 4.9 MB after the first refresh and after 200 polls
-#                              python-tuf ngclient (new Updater per poll) 10.2 ms, 7.4 ms CPU
-#   hsp-agent run, 30 services VmRSS 15.5 MB between polls (8 MB of it the binary's code
-#                              pages; the heap is glibc keeping a poll's ~4 MB peak)
+# Measured 2026-11-26 13:18 (2 cores, quiet machine: load ~1, release build, RUNS=5,
+# medians; hash-bin layout: snapshot 9,130 B, top-level targets 78,449 B):
+#   full refresh as a process  hsp-agent 8.2 ms (cpu 5.9 ms, 88,067 B, max RSS 11 MB)
+#                              python-tuf ngclient 125 ms (cpu 123 ms): 15x wall, 21x cpu
+#   idle poll as a process     hsp-agent 6.1 ms (cpu 4.5 ms, 0 B body: 2.root.json 404 +
+#                              timestamp 304); python-tuf ngclient 121 ms: 20x
+#   idle poll in-process       0.74 ms wall, 0.15 ms CPU, 0 B, 2 requests; RSS 2.4 MB at
+#                              start, 5.1 MB after the first refresh and after 200 polls
+#                              python-tuf ngclient (new Updater per poll) 8.5 ms, 7.7 ms CPU
+#   hsp-agent run, 30 services VmRSS 7.6 MB between polls (each poll runs in a child
+#                              process; 15.5 MB when polls ran in the daemon)
 #   poll after an unrelated publisher changed  9,618 B (timestamp + snapshot only); the
 #                              unchanged service re-read afterwards: 0 B
 # The process wall times swing with load: with 15 runs at load 8 (target/bench-agent,
