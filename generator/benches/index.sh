@@ -15,13 +15,13 @@
 # slower (the inode allocator skips recently deleted inodes), which measures
 # the file system's state rather than the build.
 #
-# Measured 2026-11-26 12:36 UTC (2 cores, shared machine at load 5.6-5.9 from
-# other builds), `generator/benches/index.sh /tmp/hspbench`, 100,000 documents:
-# full build 10.8 s wall / 6.4 s CPU, of which writing 110,280 files is 5.5 s
-# (Python alone needs 4.4-5.9 s to create 100,000 such files here at that load);
-# peak RSS 321 MB (was 1.22 GB); rebuild after one change 2.06 s wall / 1.39 s
-# CPU (was 6.4-7.0 s), reading 1 document and 99,999 from the cache; with the
-# website 27.9 s, 1.1 GB. See ARCHITECTURE.md.
+# Measured 2026-11-26 13:14 UTC (2 cores, quiet machine: load 1.0-2.6), RUNS=3
+# medians, `generator/benches/index.sh /tmp/hspbench`, 100,000 documents:
+# full build 4.30 s wall / 5.37 s CPU, peak RSS 338 MB (was 8.7 s, 1.22 GB);
+# rebuild after one change 0.94 s wall / 1.43 s CPU, 352 MB, 1 document read
+# and 99,999 from the cache (was 6.4-7.0 s); with the website 11.8 s, 1.10 GB;
+# timestamp 488 B, snapshot 9,130 B, largest metadata top-level targets 78,449 B.
+# At load 5.6-5.9 (12:36): full 10.8 s, rebuild 2.06 s. See ARCHITECTURE.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-3}
