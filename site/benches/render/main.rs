@@ -57,6 +57,25 @@
 //! 8.74 s vs Hugo 25.12 s, 2.87x by wall, 2.30x by CPU; vs `uglyURLs` 2.22x). Memory: well
 //! under 1 GB (Hugo: 4.1 to 4.3 GB).
 //!
+//! Re-measured 13:20 on a quiet machine (load 0.3 to 1.9), `HSP_BENCH_DOCS=100000
+//! HSP_BENCH_RUNS=3 cargo bench -p hsp-site --bench render`: 2.97x Hugo on tmpfs and
+//! 2.88x on disk by wall time (2.58x and 2.35x vs `uglyURLs`), target met at 100k:
+//!
+//! ```text
+//!   100000  tmpfs  hsp-site    110217     4.52    24406    8.71       12654      609    1333
+//!   100000  tmpfs  hugo        110217    13.43     8209   22.40        4920     4368     106
+//!   100000  tmpfs  hugo ugly   110217    11.66     9453   18.94        5819     3916     106
+//!   100000  tmpfs  ratio vs hugo: pages/s 2.97x, pages per CPU second 2.57x, peak memory 7.2x less
+//!   100000  tmpfs  ratio vs hugo ugly: pages/s 2.58x, pages per CPU second 2.17x, peak memory 6.4x less
+//!   100000  tmpfs  load average before each run and at the end: 0.3, 1.0, 1.2, 1.4
+//!   100000  disk   hsp-site    110217     5.52    19982   10.62       10378      609    1333
+//!   100000  disk   hugo        110217    15.91     6927   26.28        4194     3878     106
+//!   100000  disk   hugo ugly   110217    12.99     8486   22.27        4949     4087     106
+//!   100000  disk   ratio vs hugo: pages/s 2.88x, pages per CPU second 2.47x, peak memory 6.4x less
+//!   100000  disk   ratio vs hugo ugly: pages/s 2.35x, pages per CPU second 2.10x, peak memory 6.7x less
+//!   100000  disk   load average before each run and at the end: 1.4, 1.7, 1.8, 1.9
+//! ```
+//!
 //! Before this work (glibc malloc, template data built as `serde_json::Value` and
 //! deep-copied, a folder check per file), the same 100k render on tmpfs took 13.4 s of
 //! CPU (now 9.1) and 700 MB. What is left is mostly Tera itself: its dotted-path
