@@ -8,8 +8,6 @@
 //!   signatures, expiry, listed length and hashes).
 //! - [`trusted`]: [`TrustedSet`], the verification steps with no I/O: root
 //!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
-//! - [`pattern`]: which target paths a delegation covers (python-tuf's
-//!   segment-wise `fnmatch`, hash prefixes).
 //! - [`store`]: the metadata directory (non-versioned names, atomic writes).
 //! - [`updater`]: [`Updater`], which ties them together: `refresh`, the
 //!   delegation walk, verified and cached targets.
@@ -34,7 +32,6 @@
 pub mod checks;
 pub mod error;
 pub mod fetch;
-pub mod pattern;
 pub mod store;
 pub mod trusted;
 pub mod updater;

@@ -408,12 +408,7 @@ impl TrustedSet {
     ) -> Vec<&'a DelegatedRole> {
         self.targets(role)
             .and_then(|t| t.signed.delegations.as_ref())
-            .map(|d| {
-                d.roles
-                    .iter()
-                    .filter(|r| super::pattern::covers(r, target_path))
-                    .collect()
-            })
+            .map(|d| d.roles.iter().filter(|r| r.matches(target_path)).collect())
             .unwrap_or_default()
     }
 }

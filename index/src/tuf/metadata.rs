@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::pattern::path_matches;
+
 pub use crate::publisher::PublicKey as Key;
 
 /// The TUF specification version written in every role.
@@ -202,7 +204,7 @@ pub struct DelegatedRole {
     pub keyids: Vec<KeyId>,
     pub threshold: u32,
     pub terminating: bool,
-    /// Shell-style patterns; `*` and `?` do not cross `/`.
+    /// Shell-style patterns ([`path_matches`]); `*`, `?` and `[seq]` do not cross `/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,39 +233,6 @@ impl DelegatedRole {
             threshold: self.threshold,
         }
     }
-}
-
-/// Segment-wise glob match, `*` (any run) and `?` (one char) within a segment.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let ps: Vec<&str> = pattern.split('/').collect();
-    let ts: Vec<&str> = path.split('/').collect();
-    ps.len() == ts.len()
-        && ps
-            .iter()
-            .zip(&ts)
-            .all(|(p, t)| glob(p.as_bytes(), t.as_bytes()))
-}
-
-fn glob(p: &[u8], t: &[u8]) -> bool {
-    // Iterative wildcard match with backtracking to the last `*`.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A version (and optionally length and hashes) of a metadata file, as listed

@@ -24,6 +24,7 @@
 pub mod canonical;
 pub mod error;
 pub mod metadata;
+pub mod pattern;
 pub mod signed;
 pub mod verify;
 
@@ -33,6 +34,7 @@ pub use metadata::{
     DelegatedRole, Delegations, Hashes, Key, KeyId, MetaFile, Role, RoleKeys, RoleName, Root,
     Snapshot, TargetFile, Targets, Timestamp, SPEC_VERSION,
 };
+pub use pattern::path_matches;
 pub use signed::{Signature, Signed, Signer};
 pub use verify::{key_id, verify_role, verify_root, verify_signature, verifying_key, Verified};
 

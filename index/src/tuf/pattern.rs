@@ -5,22 +5,8 @@
 //! characters, `?` one character, `[seq]` one character in seq (ranges `a-z`,
 //! a leading `]` is literal), `[!seq]` one character not in seq, a `[` with no
 //! closing `]` is literal; nothing else is special (no backslash escapes).
-//! Hash-prefix delegations cover a path when its hex sha256 starts with one
-//! of the prefixes.
-
-use hsp_index::tuf::DelegatedRole;
-
-/// Whether `role` covers `target_path`.
-pub fn covers(role: &DelegatedRole, target_path: &str) -> bool {
-    if let Some(paths) = &role.paths {
-        return paths.iter().any(|p| path_matches(p, target_path));
-    }
-    if let Some(prefixes) = &role.path_hash_prefixes {
-        let h = hsp_index::tuf::sha256_hex(target_path.as_bytes());
-        return prefixes.iter().any(|p| h.starts_with(p.as_str()));
-    }
-    false
-}
+//! [`super::DelegatedRole::matches`] uses it, in the generator (which documents
+//! a publisher may sign) and in the agent's delegation search alike.
 
 /// Segment-wise `fnmatch` of a target path against a path pattern.
 pub fn path_matches(pattern: &str, path: &str) -> bool {
@@ -158,6 +144,7 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tuf::DelegatedRole;
 
     #[test]
     fn fnmatch_as_python() {
@@ -213,7 +200,7 @@ mod tests {
     #[test]
     fn delegations_cover_by_patterns_or_hash_prefixes() {
         let path = "api/services/x.json";
-        let hash = hsp_index::tuf::sha256_hex(path.as_bytes());
+        let hash = crate::tuf::sha256_hex(path.as_bytes());
         let other = if hash.starts_with('0') { "1" } else { "0" };
         let role = |paths: Option<Vec<&str>>, prefixes: Option<Vec<&str>>| DelegatedRole {
             name: "r".into(),
@@ -234,7 +221,7 @@ mod tests {
             (role(None, Some(vec![&hash])), true),
             (role(None, None), false),
         ] {
-            assert_eq!(covers(&r, path), expected, "{r:?}");
+            assert_eq!(r.matches(path), expected, "{r:?}");
         }
     }
 
