@@ -187,11 +187,7 @@ impl Previous {
     pub fn read(out: &Path) -> Previous {
         let meta = out.join(METADATA_DIR);
         let read = |name: &str| std::fs::read(meta.join(name)).ok();
-        let snapshot = (|| {
-            let timestamp = Signed::<Timestamp>::from_bytes(read("timestamp.json")?).ok()?;
-            let version = timestamp.signed.snapshot_meta()?.version;
-            Signed::<Snapshot>::from_bytes(read(&format!("{version}.snapshot.json"))?).ok()
-        })();
+        let snapshot = served_snapshot(out).map(|(_, s)| s);
         let mut roles = BTreeMap::new();
         for (file, m) in snapshot.iter().flat_map(|s| &s.signed.meta) {
             let Some(name) = file.strip_suffix(".json") else {
@@ -208,6 +204,21 @@ impl Previous {
         }
         Previous { roles }
     }
+}
+
+/// The snapshot the build in OUT serves now (`N.snapshot.json`, N as its
+/// `timestamp.json` names it): file name and metadata, or `None` when OUT
+/// holds no readable build.
+pub fn served_snapshot(out: &Path) -> Option<(String, Signed<Snapshot>)> {
+    let meta = out.join(METADATA_DIR);
+    let read = |name: &str| std::fs::read(meta.join(name)).ok();
+    let timestamp = Signed::<Timestamp>::from_bytes(read("timestamp.json")?).ok()?;
+    let name = format!(
+        "{}.snapshot.json",
+        timestamp.signed.snapshot_meta()?.version
+    );
+    let snapshot = Signed::<Snapshot>::from_bytes(read(&name)?).ok()?;
+    Some((name, snapshot))
 }
 
 fn sign_snapshot(

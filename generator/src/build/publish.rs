@@ -38,10 +38,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use rayon::prelude::*;
 
-use hsp_index::tuf::{Signed, Snapshot, Targets, Timestamp};
+use hsp_index::tuf::{Signed, Targets};
 use sha2::{Digest, Sha256};
 
-use super::metadata::{target_file_path, METADATA_DIR, TARGETS_DIR};
+use super::metadata::{served_snapshot, target_file_path, METADATA_DIR, TARGETS_DIR};
 
 /// One file of a build: OUT-relative path and bytes.
 pub struct OutFile<'a> {
@@ -333,12 +333,7 @@ fn in_place(
 fn referenced(out: &Path, current: &HashSet<&str>) -> Option<HashSet<String>> {
     let meta = out.join(METADATA_DIR);
     let read = |name: &str| fs::read(meta.join(name)).ok();
-    let timestamp = Signed::<Timestamp>::from_bytes(read("timestamp.json")?).ok()?;
-    let snap_name = format!(
-        "{}.snapshot.json",
-        timestamp.signed.snapshot_meta()?.version
-    );
-    let snapshot = Signed::<Snapshot>::from_bytes(read(&snap_name)?).ok()?;
+    let (snap_name, snapshot) = served_snapshot(out)?;
     let mut set = HashSet::new();
     set.insert(format!("{METADATA_DIR}/{snap_name}"));
     let changed: Vec<String> = snapshot
