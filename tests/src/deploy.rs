@@ -93,30 +93,11 @@ impl Example {
 
     /// A host artifact for `version`: the fixture script plus a VERSION file.
     fn artifact(&self, version: &str) -> Json {
-        let dir = self.dir.path().join("artifacts");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("svc-{version}.tar.gz"));
-        if !path.exists() {
-            let script =
-                std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
-            hsp_agent::driver::host::archive::build_tar_gz(
-                &[
-                    ("bin/start", &script, 0o755),
-                    ("VERSION", version.as_bytes(), 0o644),
-                ],
-                &path,
-            )
-            .unwrap();
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        let sha = Command::new("sha256sum").arg(&path).output().unwrap();
-        json!({
-            "platform": hsp_agent::driver::host::platform(),
-            "url": format!("file://{}", path.display()),
-            "sha256": String::from_utf8_lossy(&sha.stdout)[..64].to_string(),
-            "size": bytes.len(),
-            "entrypoint": "bin/start",
-        })
+        let path = self
+            .dir
+            .path()
+            .join(format!("artifacts/svc-{version}.tar.gz"));
+        crate::dev_index::host_artifact(&path, version)
     }
 
     fn host(&self, instance: &str, task: &str) -> String {

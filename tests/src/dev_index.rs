@@ -94,27 +94,10 @@ impl DevIndex {
 
     /// The artifact for `version`: the test service script and a VERSION file.
     fn artifact(&self, version: &str) -> Json {
-        let path = self.dir.join(format!("artifacts/web-{version}.tar.gz"));
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let script =
-            std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
-        hsp_agent::driver::host::archive::build_tar_gz(
-            &[
-                ("bin/start", &script, 0o755),
-                ("VERSION", version.as_bytes(), 0o644),
-            ],
-            &path,
+        host_artifact(
+            &self.dir.join(format!("artifacts/web-{version}.tar.gz")),
+            version,
         )
-        .unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        let sha = run_ok(Command::new("sha256sum").arg(&path));
-        json!({
-            "platform": hsp_agent::driver::host::platform(),
-            "url": format!("file://{}", path.display()),
-            "sha256": String::from_utf8_lossy(&sha.stdout)[..64].to_string(),
-            "size": bytes.len(),
-            "entrypoint": "bin/start",
-        })
     }
 
     /// Adds `version` of the service, serving on `port`. `env` adds variables
@@ -195,4 +178,31 @@ impl DevIndex {
         write_json(&p, &env);
         p
     }
+}
+
+/// A host artifact at `path` (written if missing): the test service script
+/// (`tests/fixtures/images/svc/bin/start`) and a VERSION file holding
+/// `version`; returns its document entry (file:// URL, sha256, size).
+pub fn host_artifact(path: &Path, version: &str) -> Json {
+    if !path.exists() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let script =
+            std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
+        hsp_agent::driver::host::archive::build_tar_gz(
+            &[
+                ("bin/start", &script, 0o755),
+                ("VERSION", version.as_bytes(), 0o644),
+            ],
+            path,
+        )
+        .unwrap();
+    }
+    let bytes = std::fs::read(path).unwrap();
+    json!({
+        "platform": hsp_agent::driver::host::platform(),
+        "url": format!("file://{}", path.display()),
+        "sha256": hsp_index::tuf::sha256_hex(&bytes),
+        "size": bytes.len(),
+        "entrypoint": "bin/start",
+    })
 }
