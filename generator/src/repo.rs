@@ -17,6 +17,7 @@
 
 mod cache;
 mod scan;
+mod walk;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,12 +30,18 @@ use rayon::prelude::*;
 
 pub use cache::folder as cache_folder;
 pub use hsp_index::validate::Repo;
-pub use scan::{read_documents, scan, CacheMode, Scanned, ScannedDoc};
+pub use scan::{read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("reading {}", path.display())]
     Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing the copy of {} for publication", path.display())]
+    Copy {
         path: PathBuf,
         #[source]
         source: io::Error,
@@ -90,7 +97,15 @@ struct Listing {
     documents: Vec<String>,
 }
 
-fn list(root: &Path) -> Result<Listing, LoadError> {
+/// A registry repo's files other than documents, and its publisher folders.
+struct Records {
+    /// `registry.json`, interfaces and publisher records.
+    others: Vec<String>,
+    /// The names of the folders in `publishers/`, sorted.
+    folders: Vec<String>,
+}
+
+fn records(root: &Path) -> Result<Records, LoadError> {
     if !root.join(CONFIG_FILE).is_file() {
         return Err(LoadError::NotARegistry {
             path: root.to_path_buf(),
@@ -103,26 +118,35 @@ fn list(root: &Path) -> Result<Listing, LoadError> {
         false,
     )?);
     let publishers = root.join(PUBLISHERS_DIR);
+    let folders = subdirs(&publishers)?;
+    others.extend(
+        folders
+            .iter()
+            .filter(|name| publishers.join(name).join(PUBLISHER_FILE).is_file())
+            .map(|name| format!("{PUBLISHERS_DIR}/{name}/{PUBLISHER_FILE}")),
+    );
+    Ok(Records { others, folders })
+}
+
+/// `publishers/<folder>/services`, repo-relative.
+fn services_dir(folder: &str) -> String {
+    format!("{PUBLISHERS_DIR}/{folder}/{SERVICES_DIR}")
+}
+
+fn list(root: &Path) -> Result<Listing, LoadError> {
+    let Records { others, folders } = records(root)?;
     // One publisher folder per task: listing 100,000 documents is I/O-bound.
-    let folders = subdirs(&publishers)?
+    let documents = folders
         .into_par_iter()
         .map(|name| {
-            let dir = format!("{PUBLISHERS_DIR}/{name}");
-            let record = publishers
-                .join(&name)
-                .join(PUBLISHER_FILE)
-                .is_file()
-                .then(|| format!("{dir}/{PUBLISHER_FILE}"));
-            let services = format!("{dir}/{SERVICES_DIR}");
-            Ok((record, json_files(&root.join(&services), &services, true)?))
+            let services = services_dir(&name);
+            json_files(&root.join(&services), &services, true)
         })
         .collect::<Result<Vec<_>, LoadError>>()?;
-    let mut documents = Vec::new();
-    for (record, docs) in folders {
-        others.extend(record);
-        documents.extend(docs);
-    }
-    Ok(Listing { others, documents })
+    Ok(Listing {
+        others,
+        documents: documents.into_iter().flatten().collect(),
+    })
 }
 
 /// Reads loose files and folders that are not in a registry repo: every `.json`

@@ -91,6 +91,10 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
     let again = build_json(&f, &cached, &["--now", "2026-11-26T00:30:00Z"]);
     assert_eq!(again["documents_read"].as_u64(), Some(0), "{again}");
     assert_eq!(again["documents_cached"].as_u64(), Some(docs));
+    // Every service API file is reused (a clean build has none to reuse).
+    let services = again["api_files_reused"].as_u64().unwrap();
+    assert_eq!(first["api_files_reused"].as_u64(), Some(0));
+    assert!(services > 5, "{again}");
     build_json(&f, &clean, &["--now", "2026-11-26T00:30:00Z", "--no-cache"]);
     assert!(tree(&cached) == tree(&clean), "unchanged rebuilds differ");
 
@@ -104,12 +108,26 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
     let second = build_json(&f, &cached, &later);
     assert_eq!(second["documents_read"].as_u64(), Some(1), "{second}");
     assert_eq!(second["documents_cached"].as_u64(), Some(docs - 1));
+    // Only the changed service's API file is encoded again.
+    assert_eq!(second["api_files_reused"].as_u64(), Some(services - 1));
     build_json(&f, &clean, &[later[0], later[1], "--no-cache"]);
     let (a, b) = (tree(&cached), tree(&clean));
     assert!(a == b, "rebuilds with and without the cache differ");
     assert_targets_match_their_names(&cached);
     // The cache lives beside OUT, never inside it.
     assert!(a.keys().all(|p| !p.contains("hsp_cache")));
+
+    // A rebuild with the cache trusts that OUT still holds what it served;
+    // one without it checks every file, and restores what went missing.
+    let target = a
+        .keys()
+        .find(|p| p.starts_with("targets/services/"))
+        .unwrap();
+    std::fs::remove_file(cached.join(target)).unwrap();
+    let repaired = build_json(&f, &cached, &["--now", "2026-11-26T02:00:00Z", "--no-cache"]);
+    assert_eq!(repaired["written"].as_u64(), Some(1 + 3), "{repaired}");
+    build_json(&f, &clean, &["--now", "2026-11-26T02:00:00Z", "--no-cache"]);
+    assert!(tree(&cached) == tree(&clean), "--no-cache did not repair OUT");
 }
 
 #[test]

@@ -328,13 +328,8 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         tree(&out) == before,
         "a build failing in the website changed OUT"
     );
-    let siblings: Vec<_> = std::fs::read_dir(f.tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("hsp-"))
-        .collect();
-    assert!(siblings.is_empty(), "staging left behind: {siblings:?}");
-    // A first build that fails creates nothing.
+    // A first build that fails (here in the website, after every document
+    // and API file was written into its staging folder) creates nothing.
     let fresh = f.tmp.path().join("fresh");
     hsp_fails([
         "build",
@@ -345,6 +340,12 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         s(&fresh),
     ]);
     assert!(!fresh.exists());
+    let siblings: Vec<_> = std::fs::read_dir(f.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("hsp-"))
+        .collect();
+    assert!(siblings.is_empty(), "staging left behind: {siblings:?}");
 }
 
 /// Each case breaks a fresh fixture and expects `hsp build` to fail naming the

@@ -8,10 +8,12 @@ use hsp_index::api::{
     self, Catalogue, CatalogueEntry, ConsumerEntry, InterfaceEntry, InterfaceIndex, ProviderEntry,
     ServiceIndex, VersionEntry,
 };
+use hsp_index::tuf::TargetFile;
 use hsp_index::version::newest_first;
 use hsp_index::{Document, Interface, RegistryConfig};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// What the API needs of one document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,16 +37,65 @@ impl DocSummary {
     }
 }
 
-/// One API file: its TUF target path and bytes (compact JSON and a newline).
+/// One API file: its TUF target path, length and hash, and content (compact
+/// JSON and a newline).
 pub struct ApiFile {
     pub path: String,
-    pub bytes: Vec<u8>,
+    pub target: TargetFile,
+    pub content: Content,
+    /// For a service file: the [`service_key`] of what it was computed from.
+    pub key: Option<String>,
 }
 
-fn encode<T: Serialize>(path: String, value: &T) -> ApiFile {
+/// An API file's bytes, or where they are instead.
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Not encoded again: OUT serves it (see [`Reuse`]).
+    Reused,
+    /// Handed to the [`Sink`] as soon as encoded, and dropped.
+    Written,
+}
+
+/// Receives each API file as soon as it is encoded (path, target, bytes):
+/// a first build writes them straight into its staging folder.
+pub type Sink<'a> = dyn Fn(&str, &TargetFile, &[u8]) -> std::io::Result<()> + Sync + 'a;
+
+fn encode<T: Serialize>(path: String, value: &T, sink: Option<&Sink>) -> std::io::Result<ApiFile> {
     let mut bytes = serde_json::to_vec(value).expect("API values encode");
     bytes.push(b'\n');
-    ApiFile { path, bytes }
+    let target = TargetFile::from_bytes(&bytes);
+    let content = match sink {
+        Some(sink) => {
+            sink(&path, &target, &bytes)?;
+            Content::Written
+        }
+        None => Content::Bytes(bytes),
+    };
+    Ok(ApiFile {
+        path,
+        target,
+        content,
+        key: None,
+    })
+}
+
+/// Decides whether a service's API file need not be encoded again: given its
+/// path and [`service_key`], the length and hash of a file with that content
+/// that is already published (from the build cache, checked against what OUT
+/// serves), or `None`.
+pub type Reuse<'a> = dyn Fn(&str, &str) -> Option<TargetFile> + Sync + 'a;
+
+/// What a service's API file is computed from, as a hex sha256 over the
+/// target path and sha256 of each of its documents (newest first): a
+/// document's summary is a function of its bytes and path (for one `hsp`).
+fn service_key(versions: &[(DocSummary, &str)]) -> String {
+    let mut h = Sha256::new();
+    for (d, sha256) in versions {
+        h.update((d.entry.target.len() as u64).to_le_bytes());
+        h.update(d.entry.target.as_bytes());
+        h.update(sha256.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// One service's API file and what the catalogue and the interface files need
@@ -56,9 +107,20 @@ struct ServiceDone {
     requires: Vec<(String, ConsumerEntry)>,
 }
 
-fn service(id: String, mut versions: Vec<DocSummary>) -> ServiceDone {
-    versions.sort_by(|a, b| newest_first(&a.entry.version, &b.entry.version));
-    let head = &versions[0];
+fn service(
+    id: String,
+    mut versions: Vec<(DocSummary, &str)>,
+    reuse: &Reuse,
+    sink: Option<&Sink>,
+) -> std::io::Result<ServiceDone> {
+    versions.sort_by(|a, b| {
+        newest_first(&a.0.entry.version, &b.0.entry.version)
+            .then_with(|| a.0.entry.target.cmp(&b.0.entry.target))
+    });
+    let key = service_key(&versions);
+    let path = api::service_path(&id);
+    let reused = reuse(&path, &key);
+    let head = &versions[0].0;
     let (name, summary, publisher) = (
         head.name.clone(),
         head.summary.clone(),
@@ -69,7 +131,7 @@ fn service(id: String, mut versions: Vec<DocSummary>) -> ServiceDone {
         name,
         summary,
         publisher,
-        versions: versions.into_iter().map(|d| d.entry).collect(),
+        versions: versions.into_iter().map(|(d, _)| d.entry).collect(),
     };
     let mut provides = Vec::new();
     let mut requires = Vec::new();
@@ -99,31 +161,47 @@ fn service(id: String, mut versions: Vec<DocSummary>) -> ServiceDone {
             ));
         }
     }
-    ServiceDone {
-        file: encode(api::service_path(&s.id), &s),
+    let file = match reused {
+        Some(target) => ApiFile {
+            path,
+            target,
+            content: Content::Reused,
+            key: Some(key),
+        },
+        None => ApiFile {
+            key: Some(key),
+            ..encode(path, &s, sink)?
+        },
+    };
+    Ok(ServiceDone {
+        file,
         entry: catalogue_entry(&s),
         provides,
         requires,
-    }
+    })
 }
 
-/// Every API file, sorted by path. `docs` may be in any order; they are
-/// consumed (moved into the service indexes, not copied).
-pub fn files(
+/// Every API file, sorted by path. `docs` (each summary with the sha256 of
+/// its document) may be in any order; they are consumed (moved into the
+/// service indexes, not copied). A service file `reuse` vouches for is not
+/// encoded again; with a `sink`, each file goes to it as soon as encoded.
+pub fn files<'a>(
     config: &RegistryConfig,
     interfaces: &[Interface],
-    docs: Vec<DocSummary>,
-) -> Vec<ApiFile> {
-    let mut by_service: BTreeMap<String, Vec<DocSummary>> = BTreeMap::new();
+    docs: impl IntoIterator<Item = (DocSummary, &'a str)>,
+    reuse: &Reuse,
+    sink: Option<&Sink>,
+) -> std::io::Result<Vec<ApiFile>> {
+    let mut by_service: BTreeMap<String, Vec<(DocSummary, &str)>> = BTreeMap::new();
     for d in docs {
-        by_service.entry(d.id.clone()).or_default().push(d);
+        by_service.entry(d.0.id.clone()).or_default().push(d);
     }
     // In id order (an order-preserving parallel map), so each interface lists
     // its providers and consumers by service id, then version newest first.
     let done: Vec<ServiceDone> = by_service
         .into_par_iter()
-        .map(|(id, versions)| service(id, versions))
-        .collect();
+        .map(|(id, versions)| service(id, versions, reuse, sink))
+        .collect::<std::io::Result<_>>()?;
     let mut providers: BTreeMap<String, Vec<ProviderEntry>> = BTreeMap::new();
     let mut consumers: BTreeMap<String, Vec<ConsumerEntry>> = BTreeMap::new();
     let mut entries = Vec::with_capacity(done.len());
@@ -162,17 +240,28 @@ pub fn files(
             })
             .collect(),
     };
-    out.push(encode(api::CATALOGUE_PATH.to_string(), &catalogue));
-    for i in &sorted_interfaces {
-        let index = InterfaceIndex {
+    let indexes: Vec<InterfaceIndex> = sorted_interfaces
+        .iter()
+        .map(|i| InterfaceIndex {
             interface: (*i).clone(),
             providers: providers.remove(i.id.as_str()).unwrap_or_default(),
             consumers: consumers.remove(i.id.as_str()).unwrap_or_default(),
-        };
-        out.push(encode(api::interface_path(&i.id), &index));
-    }
+        })
+        .collect();
+    // The catalogue and the interface files are megabytes each: in parallel.
+    let (catalogue, interface_files) = rayon::join(
+        || encode(api::CATALOGUE_PATH.to_string(), &catalogue, sink),
+        || {
+            indexes
+                .par_iter()
+                .map(|index| encode(api::interface_path(&index.interface.id), index, sink))
+                .collect::<std::io::Result<Vec<_>>>()
+        },
+    );
+    out.push(catalogue?);
+    out.extend(interface_files?);
     out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
+    Ok(out)
 }
 
 fn catalogue_entry(s: &ServiceIndex) -> CatalogueEntry {
@@ -239,7 +328,13 @@ mod tests {
             summary("a.b", "1.2.0", false, &[]),
             summary("c.d", "2.0.0", false, &["fhir"]),
         ];
-        let files = files(&config, &[], docs.clone());
+        let none = |_: &str, _: &str| None;
+        let with_hash = |docs: Vec<DocSummary>| docs.into_iter().map(|d| (d, "h"));
+        let files = files(&config, &[], with_hash(docs.clone()), &none, None).unwrap();
+        let bytes = |f: &ApiFile| match &f.content {
+            Content::Bytes(b) => b.clone(),
+            _ => panic!("{} not encoded", f.path),
+        };
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -249,17 +344,17 @@ mod tests {
                 "api/services/c.d.json"
             ]
         );
-        let cat: Catalogue = serde_json::from_slice(&files[0].bytes).unwrap();
+        let cat: Catalogue = serde_json::from_slice(&bytes(&files[0])).unwrap();
         assert_eq!(cat.services[0].latest, "1.9");
         assert_eq!(cat.services[0].versions, 3);
         assert_eq!(cat.services[0].provides, ["fhir"]);
-        let svc: ServiceIndex = serde_json::from_slice(&files[1].bytes).unwrap();
+        let svc: ServiceIndex = serde_json::from_slice(&bytes(&files[1])).unwrap();
         let order: Vec<&str> = svc.versions.iter().map(|v| v.version.as_str()).collect();
         assert_eq!(order, ["1.10.0", "1.9", "1.2.0"]);
         // Input order does not matter.
         let mut reversed = docs.clone();
         reversed.reverse();
-        let again = super::files(&config, &[], reversed);
-        assert!(files.iter().zip(&again).all(|(a, b)| a.bytes == b.bytes));
+        let again = super::files(&config, &[], with_hash(reversed), &none, None).unwrap();
+        assert!(files.iter().zip(&again).all(|(a, b)| bytes(a) == bytes(b)));
     }
 }

@@ -181,6 +181,8 @@ fn signed_by_all(metadata: &Signed<Targets>, keys: &[hsp_keys::PrivateKey]) -> b
 #[derive(Default)]
 pub struct Previous {
     pub roles: BTreeMap<String, Signed<Targets>>,
+    /// The version of every targets role the served snapshot lists, by name.
+    pub versions: BTreeMap<String, u64>,
 }
 
 impl Previous {
@@ -189,10 +191,12 @@ impl Previous {
         let read = |name: &str| std::fs::read(meta.join(name)).ok();
         let snapshot = served_snapshot(out).map(|(_, s)| s);
         let mut roles = BTreeMap::new();
+        let mut versions = BTreeMap::new();
         for (file, m) in snapshot.iter().flat_map(|s| &s.signed.meta) {
             let Some(name) = file.strip_suffix(".json") else {
                 continue;
             };
+            versions.insert(name.to_string(), m.version);
             if name != "targets" && !bins::is_api_role(name) {
                 continue;
             }
@@ -202,7 +206,24 @@ impl Previous {
                 roles.insert(name.to_string(), role);
             }
         }
-        Previous { roles }
+        Previous { roles, versions }
+    }
+
+    /// The API files the served build lists: path -> hex sha256.
+    pub fn api_targets(&self) -> std::collections::HashMap<&str, &str> {
+        self.roles
+            .iter()
+            .filter(|(name, _)| bins::is_api_role(name))
+            .flat_map(|(_, m)| &m.signed.targets)
+            .filter_map(|(path, t)| Some((path.as_str(), t.sha256()?)))
+            .collect()
+    }
+
+    /// Whether the served build lists role `name` at `version`. Its targets
+    /// were then all published (and flushed) before that build's commit point,
+    /// and stay while this build references them too.
+    pub fn serves(&self, name: &str, version: u64) -> bool {
+        self.versions.get(name) == Some(&version)
     }
 }
 

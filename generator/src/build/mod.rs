@@ -18,18 +18,18 @@ pub mod publishers;
 pub mod trust;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use hsp_index::tuf::{Signed, TargetFile, Timestamp};
-use rayon::prelude::*;
 
 use self::metadata::{target_file_path, METADATA_DIR};
 use self::publish::{CopyFile, OutFile, Published};
 pub use self::trust::KeySource;
+use crate::repo::ScannedDoc;
 
 /// What to build, from where, with which keys, at what time.
 #[derive(Clone, Debug)]
@@ -67,6 +67,8 @@ pub struct BuildReport {
     /// Documents read and checked, and taken unchanged from the build cache.
     pub documents_read: usize,
     pub documents_cached: usize,
+    /// Service API files not encoded again (unchanged since the last build).
+    pub api_files_reused: usize,
     /// Seconds spent per phase, in order.
     pub phases: Vec<(&'static str, f64)>,
 }
@@ -89,13 +91,23 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         true => crate::repo::CacheMode::Use(cache),
         false => crate::repo::CacheMode::Refresh(cache),
     };
+    // A first build writes into a staging folder from the start: each
+    // document read is copied while it is in memory (see `publish`).
+    let mut staging = publish::Staging::for_first_build(&opts.out)?;
+    let stage =
+        |rel: &str, bytes: &[u8], sha256: &str| match (&staging, publishers::split_path(rel)) {
+            (Some(s), Some((_, target))) => s.write(&target_file_path(target, sha256), bytes),
+            _ => Ok(()),
+        };
+    let sink = staging.is_some().then_some(&stage as &crate::repo::Sink);
     let crate::repo::Scanned {
         repo,
         documents,
         summaries,
         read,
         cached,
-    } = crate::repo::scan(&opts.repo, &mode)?;
+        cache,
+    } = crate::repo::scan(&opts.repo, &mode, sink)?;
     let (repo, documents) = (&repo, &documents[..]);
     for d in &repo.diagnostics {
         eprintln!("{d}");
@@ -122,6 +134,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                 p.value.name
             );
         }
+    }
+    if let Some(s) = &mut staging {
+        s.start_flush();
     }
     phase(&mut report, "load and check");
 
@@ -155,30 +170,72 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
-    let api_files = api::files(config, &interfaces, summaries);
+    check_not_older(&opts.out, opts.now)?;
+    let previous = metadata::Previous::read(&opts.out);
+    // A service file whose inputs did not change since the last build, and
+    // that OUT serves with the hash that build recorded, is not encoded again.
+    let recorded = match opts.cache {
+        true => cache.read_api(),
+        false => HashMap::new(),
+    };
+    let served = previous.api_targets();
+    let reuse = |path: &str, key: &str| {
+        let (k, target) = recorded.get(path)?;
+        let sha = target.sha256()?;
+        (k == key && served.get(path) == Some(&sha)).then(|| target.clone())
+    };
+    let with_sha = summaries
+        .into_iter()
+        .zip(documents)
+        .map(|(s, d)| (s, d.sha256.as_str()));
+    // A first build writes them into its staging folder as they are encoded.
+    let stage_api = |path: &str, target: &TargetFile, bytes: &[u8]| match &staging {
+        Some(s) => s.write(
+            &target_file_path(path, target.sha256().expect("sha256 listed")),
+            bytes,
+        ),
+        None => Ok(()),
+    };
+    let api_sink = staging.is_some().then_some(&stage_api as &api::Sink);
+    let api_files = api::files(config, &interfaces, with_sha, &reuse, api_sink)
+        .context("writing the API files for publication")?;
+    let records: HashMap<&str, (&str, &TargetFile)> = api_files
+        .iter()
+        .filter_map(|f| Some((f.path.as_str(), (f.key.as_deref()?, &f.target))))
+        .collect();
+    let unchanged = records.len() == recorded.len()
+        && records
+            .iter()
+            .all(|(p, (k, t))| recorded.get(*p).is_some_and(|(rk, rt)| rk == k && rt == *t));
+    if !unchanged {
+        if let Err(e) = cache.write_api(records) {
+            eprintln!("warning: cannot write the build cache: {e}");
+        }
+    }
     let api_targets: BTreeMap<String, TargetFile> = api_files
-        .par_iter()
-        .map(|f| (f.path.clone(), TargetFile::from_bytes(&f.bytes)))
+        .iter()
+        .map(|f| (f.path.clone(), f.target.clone()))
         .collect();
     phase(&mut report, "api");
 
-    check_not_older(&opts.out, opts.now)?;
-    let previous = metadata::Previous::read(&opts.out);
-    let top = metadata::sign_top_level(
-        &keys,
-        config,
-        api_targets.clone(),
-        &roles,
-        &previous,
-        opts.now,
-    )?;
+    let top = metadata::sign_top_level(&keys, config, api_targets, &roles, &previous, opts.now)?;
     phase(&mut report, "sign");
 
     let mut files: Vec<OutFile> = Vec::new();
     let meta = |name: String, bytes| OutFile {
         path: format!("{METADATA_DIR}/{name}"),
         bytes: Cow::Borrowed(bytes),
+        present: false,
     };
+    // Targets of roles OUT serves at the same version are known to be there
+    // (a clean build, `--no-cache`, checks every file).
+    let serves = |name: &str, version| opts.cache && previous.serves(name, version);
+    let served_api: HashSet<&str> = top
+        .api_roles
+        .iter()
+        .filter(|(name, m)| serves(name, m.signed.version))
+        .flat_map(|(_, m)| m.signed.targets.keys().map(String::as_str))
+        .collect();
     for r in &keys.roots {
         files.push(meta(format!("{}.root.json", r.signed.version), r.raw()));
     }
@@ -200,28 +257,36 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         top.snapshot.raw(),
     ));
     for f in &api_files {
-        let sha = api_targets[&f.path].sha256().expect("sha256 listed");
+        let sha = f.target.sha256().expect("sha256 listed");
+        let (bytes, placed): (&[u8], bool) = match &f.content {
+            api::Content::Bytes(b) => (b, false),
+            api::Content::Reused | api::Content::Written => (&[], true),
+        };
         files.push(OutFile {
             path: target_file_path(&f.path, sha),
-            bytes: Cow::Borrowed(&f.bytes),
+            bytes: Cow::Borrowed(bytes),
+            present: placed || served_api.contains(f.path.as_str()),
         });
     }
     // Document targets are copied from the repo, checked against the signed hash.
-    let by_target: HashMap<(&str, &str), &str> = documents
+    let by_target: HashMap<(&str, &str), &ScannedDoc> = documents
         .iter()
-        .filter_map(|d| Some((publishers::split_path(&d.path)?, d.path.as_str())))
+        .filter_map(|d| Some((publishers::split_path(&d.path)?, d)))
         .collect();
     let mut copies: Vec<CopyFile> = Vec::with_capacity(documents.len());
     for p in &roles {
+        let served = serves(&p.delegation.name, p.metadata.signed.version);
         for (target, tf) in &p.metadata.signed.targets {
-            let from = by_target[&(p.delegation.name.as_str(), target.as_str())];
+            let doc = by_target[&(p.delegation.name.as_str(), target.as_str())];
             let sha256 = tf.sha256().expect("sha256 listed");
             copies.push(CopyFile {
                 path: target_file_path(target, sha256),
                 root: &opts.repo,
-                from,
+                from: &doc.path,
                 length: tf.length,
                 sha256,
+                // Verified: the staged copy has the signed sha256.
+                present: served || doc.copied,
             });
         }
     }
@@ -234,6 +299,10 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     report.documents = documents.len();
     report.documents_read = read;
     report.documents_cached = cached;
+    report.api_files_reused = api_files
+        .iter()
+        .filter(|f| matches!(f.content, api::Content::Reused))
+        .count();
     report.publishers = roles.len();
     report.api_files = api_files.len();
     report.version = top.timestamp.signed.version;
@@ -285,6 +354,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         &copies,
         &entry,
         opts.site.then_some(&render as &publish::SiteRenderer),
+        staging,
     )?;
     phase(&mut report, "publish");
     Ok(report)

@@ -47,6 +47,10 @@ use super::metadata::{served_snapshot, target_file_path, METADATA_DIR, TARGETS_D
 pub struct OutFile<'a> {
     pub path: String,
     pub bytes: Cow<'a, [u8]>,
+    /// Already in place, not written or looked up again: a target of a role
+    /// the build in OUT serves at the same version (see
+    /// `metadata::Previous::serves`), or written into the [`Staging`] folder.
+    pub present: bool,
 }
 
 /// A target copied from the registry repo: OUT-relative path, source file
@@ -57,6 +61,8 @@ pub struct CopyFile<'a> {
     pub from: &'a str,
     pub length: u64,
     pub sha256: &'a str,
+    /// As [`OutFile::present`].
+    pub present: bool,
 }
 
 /// Updates writing at most this many files fsync them one by one rather than
@@ -75,6 +81,13 @@ impl Job<'_> {
         match self {
             Job::Bytes(f) => &f.path,
             Job::Copy(c) => &c.path,
+        }
+    }
+
+    fn present(&self) -> bool {
+        match self {
+            Job::Bytes(f) => f.present,
+            Job::Copy(c) => c.present,
         }
     }
 
@@ -140,19 +153,102 @@ fn is_previous_build(out: &Path) -> bool {
     out.join(METADATA_DIR).join("timestamp.json").is_file()
 }
 
+/// The folder a first build (no OUT yet) is written into and renamed to OUT
+/// by [`publish`]; removed if the build fails (dropped unpublished). Files go
+/// in as soon as they are known (documents while they are scanned), and a
+/// flush started early overlaps the disk writes with the rest of the build.
+pub struct Staging {
+    path: PathBuf,
+    flush: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    published: bool,
+}
+
+impl Staging {
+    /// A new staging folder beside `out`, or `None` when OUT exists (the
+    /// build then updates it in place).
+    pub fn for_first_build(out: &Path) -> anyhow::Result<Option<Staging>> {
+        if fs::symlink_metadata(out).is_ok() {
+            return Ok(None);
+        }
+        Staging::new(out).map(Some)
+    }
+
+    fn new(out: &Path) -> anyhow::Result<Staging> {
+        let path = staging_path(out, "new")?;
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Staging {
+            path,
+            flush: None,
+            published: false,
+        })
+    }
+
+    /// Writes `bytes` at OUT-relative `rel`, creating its folders.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let path = self.path.join(rel);
+        let file = match fs::File::create(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(path.parent().unwrap_or(&self.path))?;
+                fs::File::create(&path)
+            }
+            other => other,
+        };
+        file?.write_all(bytes)
+    }
+
+    /// Starts flushing what was written so far, in the background.
+    pub fn start_flush(&mut self) {
+        let path = self.path.clone();
+        self.flush = Some(std::thread::spawn(move || sync_fs(&path)));
+    }
+
+    /// Waits for the flush [`Staging::start_flush`] started, if any.
+    fn join_flush(&mut self) -> anyhow::Result<()> {
+        match self.flush.take() {
+            Some(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the flush thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = self.join_flush();
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
 /// Publishes `files` and `copies`, then `entry` (written last, the commit
-/// point), and the site.
+/// point), and the site. With `staging` (a first build), into it and then
+/// renamed to OUT.
 pub fn publish(
     out: &Path,
     files: &[OutFile],
     copies: &[CopyFile],
     entry: &[OutFile],
     site: Option<&SiteRenderer>,
+    staging: Option<Staging>,
 ) -> anyhow::Result<Published> {
     let files = jobs(files, copies);
     match fs::read_dir(out) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fresh(out, &files, entry, site),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let staging = match staging {
+                Some(s) => s,
+                None => Staging::new(out)?,
+            };
+            fresh(out, &files, entry, site, staging)
+        }
         Err(e) => Err(e).with_context(|| format!("reading {}", out.display())),
+        Ok(_) if staging.is_some() => bail!(
+            "{}: created by something else during this build; nothing was published (hint: \
+             build again)",
+            out.display()
+        ),
         Ok(mut entries) => {
             if entries.next().is_some() && !is_previous_build(out) {
                 bail!(
@@ -187,36 +283,32 @@ fn fresh(
     files: &[Job],
     entry: &[OutFile],
     site: Option<&SiteRenderer>,
+    mut staging: Staging,
 ) -> anyhow::Result<Published> {
-    let staging = staging_path(out, "new")?;
-    let _ = fs::remove_dir_all(&staging);
-    let mut sync_seconds = 0.0;
-    let result = (|| {
-        create_dirs(
-            &staging,
-            files
-                .iter()
-                .map(Job::path)
-                .chain(entry.iter().map(|f| f.path.as_str())),
-        )?;
-        files
-            .par_iter()
-            .try_for_each(|f| write_file(&staging.join(f.path()), &f.bytes()?, false))?;
-        entry
-            .iter()
-            .try_for_each(|f| write_file(&staging.join(&f.path), &f.bytes, false))?;
-        if let Some(render) = site {
-            render(&staging)?;
-        }
-        sync_seconds = timed(|| sync_fs(&staging))?;
-        fs::rename(&staging, out)
-            .with_context(|| format!("renaming {} to {}", staging.display(), out.display()))?;
-        sync_dir(&parent_of(out))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&staging);
+    let dir = staging.path.clone();
+    let todo: Vec<&Job> = files.iter().filter(|f| !f.present()).collect();
+    create_dirs(
+        &dir,
+        todo.iter()
+            .map(|f| f.path())
+            .chain(entry.iter().map(|f| f.path.as_str())),
+    )?;
+    todo.par_iter()
+        .try_for_each(|f| write_file(&dir.join(f.path()), &f.bytes()?, false))?;
+    entry
+        .iter()
+        .try_for_each(|f| write_file(&dir.join(&f.path), &f.bytes, false))?;
+    if let Some(render) = site {
+        render(&dir)?;
     }
-    result?;
+    let sync_seconds = timed(|| {
+        staging.join_flush()?;
+        sync_fs(&dir)
+    })?;
+    fs::rename(&dir, out)
+        .with_context(|| format!("renaming {} to {}", dir.display(), out.display()))?;
+    staging.published = true;
+    sync_dir(&parent_of(out))?;
     Ok(Published {
         written: files.len() + entry.len(),
         reused: 0,
@@ -252,8 +344,11 @@ fn in_place(
         .chain(entry.iter().map(|f| f.path.as_str()))
         .collect();
     let previous = referenced(out, &current);
+    // Only files of roles the served build does not list at the same version
+    // are looked up: a rebuild after a small change stats a few hundred files.
     let missing: Vec<Job> = files
         .par_iter()
+        .filter(|f| !f.present())
         .filter(|f| match fs::symlink_metadata(out.join(f.path())) {
             Ok(m) => !(m.is_file() && m.len() == f.len()),
             Err(_) => true,

@@ -317,6 +317,7 @@ mod tests {
             path: format!("publishers/p/{target}"),
             length: DOC.len() as u64,
             sha256: tuf::sha256_hex(DOC.as_bytes()),
+            copied: false,
         }
     }
 

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "documents": r.documents,
             "documents_read": r.documents_read,
             "documents_cached": r.documents_cached,
+            "api_files_reused": r.api_files_reused,
             "publishers": r.publishers,
             "api_files": r.api_files,
             "version": r.version,

@@ -24,7 +24,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use hsp_index::tuf::TargetFile;
 use hsp_index::validate::{Code, Diagnostic, Severity};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -74,6 +76,18 @@ impl StatKey {
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
             ino: m.ino(),
             dev: m.dev(),
+        }
+    }
+
+    /// The same identity from a `stat` result (see `super::walk`).
+    pub fn of_stat(s: &rustix::fs::Stat) -> StatKey {
+        let ns = |secs: i64, nanos: u64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        StatKey {
+            len: s.st_size as u64,
+            mtime_ns: ns(s.st_mtime, s.st_mtime_nsec),
+            ctime_ns: ns(s.st_ctime, s.st_ctime_nsec),
+            ino: s.st_ino,
+            dev: s.st_dev,
         }
     }
 
@@ -151,13 +165,41 @@ pub struct Entry {
     /// `None` when the document did not parse.
     pub summary: Option<DocSummary>,
     pub diagnostics: Vec<CachedDiagnostic>,
+    /// Read from disk by this scan (not recorded: `false` when restored).
+    #[serde(skip)]
+    pub read_now: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Shard {
     format: u32,
     context: String,
     entries: Vec<Entry>,
+}
+
+/// The record of the service API files, beside the shards.
+const API_FILE: &str = "api.records";
+
+/// A service API file's key and target (see `crate::build::api::Reuse`).
+pub type ApiRecord = (String, TargetFile);
+
+#[derive(Serialize, Deserialize)]
+struct ApiFiles<K: Eq + std::hash::Hash, R> {
+    format: u32,
+    context: String,
+    files: HashMap<K, R>,
+}
+
+#[derive(Serialize)]
+struct ShardRef<'a> {
+    format: u32,
+    context: &'a str,
+    entries: &'a [Entry],
+}
+
+fn load<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = fs::read(path).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The cache of one repo: its folder and the context entries must match.
@@ -208,33 +250,56 @@ impl Cache {
     /// The entries of the shard of publisher folder `folder`, by path: empty
     /// when the shard is missing, unreadable, or from another context.
     pub fn read(&self, folder: &str) -> HashMap<String, Entry> {
-        let Ok(bytes) = fs::read(self.shard_path(folder)) else {
-            return HashMap::new();
-        };
-        match serde_json::from_slice::<Shard>(&bytes) {
-            Ok(s) if s.format == FORMAT && s.context == self.context => {
+        match load::<Shard>(&self.shard_path(folder)) {
+            Some(s) if s.format == FORMAT && s.context == self.context => {
                 s.entries.into_iter().map(|e| (e.path.clone(), e)).collect()
             }
             _ => HashMap::new(),
         }
     }
 
-    /// Replaces the shard of `folder` with `entries` (temporary file + rename).
-    pub fn write(&self, folder: &str, entries: Vec<Entry>) -> std::io::Result<()> {
+    /// Replaces the shard of `folder` with `entries`.
+    pub fn write(&self, folder: &str, entries: &[Entry]) -> std::io::Result<()> {
+        self.store(
+            &self.shard_path(folder),
+            &ShardRef {
+                format: FORMAT,
+                context: &self.context,
+                entries,
+            },
+        )
+    }
+
+    /// The service API files of the last build (see `crate::build::api::Reuse`):
+    /// path -> key and target; empty when missing or from another context.
+    pub fn read_api(&self) -> HashMap<String, ApiRecord> {
+        match load::<ApiFiles<String, ApiRecord>>(&self.dir.join(API_FILE)) {
+            Some(a) if a.format == FORMAT && a.context == self.context => a.files,
+            _ => HashMap::new(),
+        }
+    }
+
+    /// Replaces the record of service API files.
+    pub fn write_api(&self, files: HashMap<&str, (&str, &TargetFile)>) -> std::io::Result<()> {
+        self.store(
+            &self.dir.join(API_FILE),
+            &ApiFiles {
+                format: FORMAT,
+                context: self.context.clone(),
+                files,
+            },
+        )
+    }
+
+    /// Writes `value` at `path` in the cache (temporary file + rename).
+    fn store(&self, path: &Path, value: &impl Serialize) -> std::io::Result<()> {
         fs::create_dir_all(&self.dir)?;
-        let shard = Shard {
-            format: FORMAT,
-            context: self.context.clone(),
-            entries,
-        };
-        let path = self.shard_path(folder);
-        let tmp = self
-            .dir
-            .join(format!(".{folder}.json.tmp-{}", std::process::id()));
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let result = (|| {
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(&shard).map_err(std::io::Error::other)?)?;
-            fs::rename(&tmp, &path)
+            f.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
+            fs::rename(&tmp, path)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -294,15 +359,16 @@ mod tests {
             sha256: "00".into(),
             summary: None,
             diagnostics: vec![],
+            read_now: false,
         };
         let cache = Cache::new(dir.path(), "ctx".into());
-        cache.write("p", vec![entry]).unwrap();
+        cache.write("p", &[entry]).unwrap();
         assert_eq!(cache.read("p").len(), 1);
         assert!(Cache::new(dir.path(), "other".into()).read("p").is_empty());
         assert!(cache.read("q").is_empty());
         std::fs::write(cache.shard_path("p"), b"{not json").unwrap();
         assert!(cache.read("p").is_empty(), "a corrupt shard is ignored");
-        cache.write("q", vec![]).unwrap();
+        cache.write("q", &[]).unwrap();
         cache.retain(&["p"]);
         assert!(!cache.shard_path("q").exists());
     }

@@ -21,8 +21,9 @@ use hsp_index::validate::{
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::cache::{self, Cache, CachedDiagnostic, Entry, StatKey};
-use super::{list, read_err, LoadError};
+use super::cache::{self, Cache, CachedDiagnostic, Entry};
+use super::walk::{self, Found};
+use super::{read_err, records, services_dir, LoadError, Records};
 use crate::build::api::DocSummary;
 
 /// What the build keeps of one document's file (its summary is in
@@ -34,7 +35,14 @@ pub struct ScannedDoc {
     pub length: u64,
     /// Hex sha256 of the bytes validated.
     pub sha256: String,
+    /// Whether these bytes were handed to the scan's [`Sink`] (read in this
+    /// scan, not taken from the cache).
+    pub copied: bool,
 }
+
+/// Receives each document read, as read (repo-relative path, bytes, hex
+/// sha256): `hsp build` writes a first build's copies while scanning.
+pub type Sink<'a> = dyn Fn(&str, &[u8], &str) -> std::io::Result<()> + Sync + 'a;
 
 /// A scanned repo.
 pub struct Scanned {
@@ -47,6 +55,8 @@ pub struct Scanned {
     /// Documents read from disk, and taken from the cache.
     pub read: usize,
     pub cached: usize,
+    /// The build cache the scan used (it also records the API files).
+    pub cache: Cache,
 }
 
 /// How [`scan`] uses the content-hash cache in a folder (see [`cache::folder`]).
@@ -93,48 +103,56 @@ fn target_of(path: &str) -> &str {
     crate::build::publishers::split_path(path).map_or(path, |(_, target)| target)
 }
 
-/// The publisher folder of a document (its cache shard).
-fn folder_of(path: &str) -> &str {
-    crate::build::publishers::split_path(path).map_or("", |(folder, _)| folder)
-}
-
 /// Reads, hashes, parses and checks one document.
 fn read_document(
     root: &Path,
-    rel: &str,
-    key: Option<StatKey>,
+    found: Found,
     ctx: &Context,
+    sink: Option<&Sink>,
 ) -> Result<Entry, LoadError> {
-    let path = root.join(rel);
-    let bytes = std::fs::read(&path).map_err(read_err(&path))?;
+    let bytes = found.read(root)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
+    if let Some(sink) = sink {
+        sink(&found.rel, &bytes, &sha256).map_err(|source| LoadError::Copy {
+            path: root.join(&found.rel),
+            source,
+        })?;
+    }
+    let key = found.key;
     let src = Source {
-        path: rel.to_string(),
+        path: found.rel,
         bytes,
     };
     let (doc, diagnostics) = validate::check_source(&src, ctx);
+    let summary = doc.map(|d| DocSummary::new(&d, target_of(&src.path).to_string()));
     Ok(Entry {
-        path: src.path.clone(),
         // The stat was taken before the read: if the file changed in between,
         // the key is stale and the next scan reads the file again.
-        key: key.filter(|k| k.len == src.bytes.len() as u64),
+        key: (key.len == src.bytes.len() as u64).then_some(key),
         length: src.bytes.len() as u64,
         sha256,
-        summary: doc.map(|d| DocSummary::new(&d, target_of(rel).to_string())),
+        summary,
         diagnostics: diagnostics.iter().map(CachedDiagnostic::new).collect(),
+        path: src.path,
+        read_now: true,
     })
 }
 
 /// Reads and validates the registry repo at `root`, keeping a summary per
-/// document (see the module docs).
-pub fn scan(root: &Path, mode: &CacheMode) -> Result<Scanned, LoadError> {
-    scan_at(root, mode, cache::now_ns())
+/// document (see the module docs), and hands each document read to `sink`.
+pub fn scan(root: &Path, mode: &CacheMode, sink: Option<&Sink>) -> Result<Scanned, LoadError> {
+    scan_at(root, mode, sink, cache::now_ns())
 }
 
 /// [`scan`], taking `started` (ns since the epoch) as the time the scan began.
-fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, LoadError> {
-    let files = list(root)?;
-    let small = super::read_all(root, files.others)?;
+fn scan_at(
+    root: &Path,
+    mode: &CacheMode,
+    sink: Option<&Sink>,
+    started: i128,
+) -> Result<Scanned, LoadError> {
+    let Records { others, folders } = records(root)?;
+    let small = super::read_all(root, others)?;
     let mut input = validate::RepoInput::default();
     for (kind, source) in small {
         input.push(kind, source);
@@ -147,7 +165,6 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
             .map(|s| (s.path.as_str(), s.bytes.as_slice())),
     );
     let mut repo = validate::validate_files(input.config, input.interfaces, input.publishers);
-    repo.files += files.documents.len();
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
     let ctx = Context {
@@ -159,13 +176,9 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
     };
 
     // Documents, one publisher folder (cache shard) at a time, in parallel.
-    let mut shards: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for rel in &files.documents {
-        shards.entry(folder_of(rel)).or_default().push(rel);
-    }
-    let results: Vec<Result<(Vec<Entry>, usize), LoadError>> = shards
+    let results: Vec<Result<(Vec<Entry>, usize), LoadError>> = folders
         .par_iter()
-        .map(|(folder, rels)| {
+        .map(|folder| {
             let mut known = match mode {
                 CacheMode::Use(_) => cache.read(folder),
                 CacheMode::Refresh(_) => HashMap::new(),
@@ -173,30 +186,23 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
             let recorded = known.len();
             // Shards already run in parallel: one shard's files in order.
             let mut hits = 0;
-            let entries = rels
-                .iter()
-                .map(|rel| {
-                    let meta = std::fs::metadata(root.join(rel)).ok();
-                    let key = meta.as_ref().map(StatKey::of);
-                    match (key, known.remove(*rel)) {
-                        (Some(k), Some(e)) if e.key == Some(k) && restorable(&e) => {
-                            hits += 1;
-                            Ok(e)
-                        }
-                        _ => read_document(root, rel, key, &ctx),
+            let mut entries = Vec::with_capacity(recorded);
+            walk::json_files_at(root, &services_dir(folder), &mut |found| {
+                match known.remove(&found.rel) {
+                    Some(e) if e.key == Some(found.key) && restorable(&e) => {
+                        hits += 1;
+                        entries.push(e);
                     }
-                })
-                .collect::<Result<Vec<Entry>, LoadError>>()?;
+                    _ => entries.push(read_document(root, found, &ctx, sink)?),
+                }
+                Ok(())
+            })?;
             let changed = hits != entries.len() || recorded != entries.len();
             if changed {
-                let keep: Vec<Entry> = entries
-                    .iter()
-                    .map(|e| Entry {
-                        key: e.key.filter(|k| !k.is_racy(started)),
-                        ..e.clone()
-                    })
-                    .collect();
-                if let Err(e) = cache.write(folder, keep) {
+                for e in &mut entries {
+                    e.key = e.key.filter(|k| !k.is_racy(started));
+                }
+                if let Err(e) = cache.write(folder, &entries) {
                     eprintln!(
                         "warning: cannot write the build cache in {}: {e} (the next build reads every document again)",
                         cache.dir().display()
@@ -206,11 +212,11 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
             Ok((entries, hits))
         })
         .collect();
-    let folders: Vec<&str> = shards.keys().copied().collect();
-    cache.retain(&folders);
+    cache.retain(&folders.iter().map(String::as_str).collect::<Vec<_>>());
 
-    let mut documents = Vec::with_capacity(files.documents.len());
-    let mut summaries = Vec::with_capacity(files.documents.len());
+    let found: usize = results.iter().flatten().map(|(e, _)| e.len()).sum();
+    let mut documents = Vec::with_capacity(found);
+    let mut summaries = Vec::with_capacity(found);
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut cached = 0;
     for r in results {
@@ -223,6 +229,7 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
                     path: e.path,
                     length: e.length,
                     sha256: e.sha256,
+                    copied: e.read_now && sink.is_some(),
                 });
                 summaries.push(summary);
             }
@@ -246,13 +253,15 @@ fn scan_at(root: &Path, mode: &CacheMode, started: i128) -> Result<Scanned, Load
     drop(by_id);
     repo.diagnostics.append(&mut diags);
     repo.sort_diagnostics();
-    let read = files.documents.len() - cached;
+    repo.files += found;
+    let read = found - cached;
     Ok(Scanned {
         repo,
         documents,
         summaries,
         read,
         cached,
+        cache,
     })
 }
 
@@ -374,7 +383,7 @@ mod tests {
         // racy, so they are recorded with their identity.
         let later = cache::now_ns() + 3600 * 1_000_000_000;
         for (name, mode, read) in cases {
-            let scanned = scan_at(root, &mode, later).unwrap();
+            let scanned = scan_at(root, &mode, None, later).unwrap();
             assert_eq!(scanned.repo.diagnostics, full.diagnostics, "{name}");
             assert_eq!(scanned.repo.files, full.files, "{name}");
             let paths: Vec<&str> = scanned.documents.iter().map(|d| d.path.as_str()).collect();
