@@ -25,6 +25,7 @@ pub mod canonical;
 pub mod error;
 pub mod metadata;
 pub mod pattern;
+pub mod scanner;
 pub mod signed;
 pub mod verify;
 

@@ -1,11 +1,20 @@
 //! [`Signed<T>`]: one metadata file, `{"signatures": [...], "signed": {...}}`,
 //! keeping the exact bytes it was read from (or written as) and the canonical
 //! bytes its signatures cover.
+//!
+//! Parsing has two paths with the same results for every input. The fast path
+//! borrows `signed` as raw text and, when [`super::scanner`] finds it already
+//! canonical (files `hsp sign` and `hsp build` write), takes those bytes as the
+//! canonical bytes and deserialises the payload straight from them. Any other
+//! input (pretty-printed files such as python-tuf's, unsorted keys, escapes,
+//! invalid files) goes the general path: a [`serde_json::Value`], re-encoded by
+//! [`super::write_canonical`]; its errors are the ones reported.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::metadata::{KeyId, Role};
-use super::{to_canonical, write_canonical, TufError};
+use super::{scanner, to_canonical, write_canonical, TufError};
 
 /// One signature: the key id and the hex ed25519 signature of the canonical
 /// JSON of `signed`.
@@ -51,11 +60,56 @@ struct RawEnvelope {
     signed: serde_json::Value,
 }
 
+/// The envelope with `signed` left as the text it was read from.
+#[derive(Deserialize)]
+struct BorrowedEnvelope<'a> {
+    signatures: Vec<Signature>,
+    #[serde(borrow)]
+    signed: &'a RawValue,
+}
+
 impl<T: Role> Signed<T> {
     /// Parses a metadata file. The canonical bytes are computed from the JSON as
     /// read (so fields this crate does not know still count), and `_type` must
     /// be `T::TYPE`. Does not verify anything: see [`super::verify_role`].
+    ///
+    /// Takes the fast path when `signed` is already canonical, else
+    /// [`Signed::from_bytes_via_value`]; both give the same result.
     pub fn from_bytes(raw: Vec<u8>) -> Result<Self, TufError> {
+        match Self::parse_canonical(&raw) {
+            Some((signed, signatures, canonical)) => Ok(Signed {
+                signed,
+                signatures,
+                canonical,
+                raw,
+            }),
+            None => Self::from_bytes_via_value(raw),
+        }
+    }
+
+    /// The fast path: `Some` only if `signed` is already canonical, has
+    /// `_type` `T::TYPE` and deserialises as `T`; then the general path would
+    /// give the same payload, signatures and canonical bytes.
+    fn parse_canonical(raw: &[u8]) -> Option<(T, Vec<Signature>, Vec<u8>)> {
+        debug_assert!(!T::TYPE.contains(['"', '\\']));
+        let env: BorrowedEnvelope = serde_json::from_slice(raw).ok()?;
+        let text = env.signed.get();
+        let scanned = scanner::scan(text)?;
+        // `T::TYPE` has no `"` or `\`, so the escaped text equals it exactly
+        // when the unescaped string does.
+        if scanned.type_? != T::TYPE {
+            return None;
+        }
+        let signed = serde_json::from_str(text).ok()?;
+        Some((signed, env.signatures, text.as_bytes().to_vec()))
+    }
+
+    /// The general path of [`Signed::from_bytes`], for any input: `signed` is
+    /// parsed into a [`serde_json::Value`], re-encoded as canonical JSON and
+    /// the payload deserialised from the `Value`. Same results as
+    /// [`Signed::from_bytes`], slower on canonical files; public for the
+    /// equivalence tests and the benchmark (`cargo bench -p hsp-index`).
+    pub fn from_bytes_via_value(raw: Vec<u8>) -> Result<Self, TufError> {
         let env: RawEnvelope = serde_json::from_slice(&raw).map_err(TufError::Json)?;
         let found = env
             .signed
@@ -145,5 +199,306 @@ impl<T> Signed<T> {
     /// The file bytes, consuming `self`.
     pub fn into_raw(self) -> Vec<u8> {
         self.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use ed25519_dalek::{Signer as _, SigningKey};
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::publisher::KeyVal;
+    use crate::tuf::key_id;
+    use crate::tuf::metadata::{
+        DelegatedRole, Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets,
+        Timestamp, SPEC_VERSION,
+    };
+
+    /// A payload of any shape with `_type` `any`: the equivalence tests' role.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct AnyRole(Value);
+
+    impl Role for AnyRole {
+        const TYPE: &'static str = "any";
+        fn version(&self) -> u64 {
+            0
+        }
+        fn expires(&self) -> DateTime<Utc> {
+            DateTime::UNIX_EPOCH
+        }
+    }
+
+    struct TestKey(SigningKey);
+
+    impl Signer for TestKey {
+        fn key_id(&self) -> KeyId {
+            key_id(&public(&self.0))
+        }
+        fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+            self.0.sign(message).to_bytes()
+        }
+    }
+
+    fn public(key: &SigningKey) -> Key {
+        Key {
+            keytype: "ed25519".into(),
+            scheme: "ed25519".into(),
+            keyval: KeyVal {
+                public: hex::encode(key.verifying_key().as_bytes()),
+            },
+        }
+    }
+
+    /// The error and its sources, one line.
+    fn describe(e: &TufError) -> String {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
+        text
+    }
+
+    /// Checks that [`Signed::from_bytes`] and [`Signed::from_bytes_via_value`]
+    /// agree on `file`; returns whether the fast path took it.
+    fn same_both_ways<T: Role>(file: &[u8]) -> bool {
+        let fast = Signed::<T>::from_bytes(file.to_vec());
+        let slow = Signed::<T>::from_bytes_via_value(file.to_vec());
+        let text = String::from_utf8_lossy(file);
+        match (&fast, &slow) {
+            (Ok(f), Ok(s)) => {
+                assert_eq!(f.canonical(), s.canonical(), "{text}");
+                assert_eq!(
+                    to_canonical(&f.signed).unwrap(),
+                    to_canonical(&s.signed).unwrap(),
+                    "{text}"
+                );
+                assert_eq!(f.signatures, s.signatures, "{text}");
+                assert_eq!(f.raw(), file, "{text}");
+            }
+            (Err(f), Err(s)) => assert_eq!(describe(f), describe(s), "{text}"),
+            _ => panic!(
+                "{text}: fast {:?} vs general {:?}",
+                fast.as_ref().err().map(describe),
+                slow.as_ref().err().map(describe)
+            ),
+        }
+        Signed::<T>::parse_canonical(file).is_some()
+    }
+
+    fn envelope(signed: &str) -> Vec<u8> {
+        format!(r#"{{"signatures":[{{"keyid":"ab","sig":"cd"}}],"signed":{signed}}}"#).into_bytes()
+    }
+
+    #[test]
+    fn tricky_and_random_payloads_parse_the_same_both_ways() {
+        let mut fast = 0;
+        let payloads = scanner::tests::tricky_payloads();
+        let random = scanner::tests::random_payloads();
+        for text in payloads.iter().chain(&random) {
+            let took_fast = same_both_ways::<AnyRole>(&envelope(text));
+            // `signed` is read without the whitespace around it.
+            let value = text.trim_matches([' ', '\t', '\n', '\r']);
+            let expected = scanner::scan(value).is_some_and(|c| c.type_ == Some("any"));
+            assert_eq!(took_fast, expected, "{text}");
+            fast += usize::from(took_fast);
+        }
+        let total = payloads.len() + random.len();
+        assert!(fast > 1000 && total - fast > 1000, "fast {fast} of {total}");
+    }
+
+    #[test]
+    fn type_is_checked_like_the_general_path() {
+        for signed in [
+            r#"{"_type":"any"}"#,
+            r#"{"_type":"targets"}"#,
+            r#"{"_type":"an\"y"}"#,
+            r#"{"_type":1}"#,
+            r#"{"a":1}"#,
+            r#"{"x":{"_type":"any"}}"#,
+            r#"["_type","any"]"#,
+            r#""any""#,
+        ] {
+            let fast = same_both_ways::<AnyRole>(&envelope(signed));
+            assert_eq!(fast, signed == r#"{"_type":"any"}"#, "{signed}");
+        }
+    }
+
+    #[test]
+    fn envelopes_are_read_like_the_general_path() {
+        let signed = r#"{"_type":"any"}"#;
+        for (file, fast) in [
+            (format!(r#"{{"signatures":[],"signed":{signed}}}"#), true),
+            (format!(r#"{{"signed":{signed},"signatures":[]}}"#), true),
+            (
+                format!(" {{ \"signatures\" : [ ] , \"signed\" : {signed} }}\n"),
+                true,
+            ),
+            (
+                format!(r#"{{"signatures":[],"signed":{signed},"x":[1.5]}}"#),
+                true,
+            ),
+            (format!(r#"{{"signatures":[],"signed":{signed}}}x"#), false),
+            (format!(r#"{{"signatures":{{}},"signed":{signed}}}"#), false),
+            (
+                format!(r#"{{"signatures":[{{"keyid":"a"}}],"signed":{signed}}}"#),
+                false,
+            ),
+            (format!(r#"{{"signed":{signed}}}"#), false),
+            (r#"{"signatures":[]}"#.to_string(), false),
+            (
+                format!(r#"{{"signatures":[],"signed":{signed},"signed":{signed}}}"#),
+                false,
+            ),
+            (format!(r#"{{"signatures":[],"signed":{signed}"#), false),
+            (
+                format!(r#"{{"signatures":["\ud800"],"signed":{signed}}}"#),
+                false,
+            ),
+            (String::new(), false),
+        ] {
+            assert_eq!(same_both_ways::<AnyRole>(file.as_bytes()), fast, "{file}");
+        }
+        let mut invalid_utf8 = envelope(r#"{"_type":"any","v":"é"}"#);
+        let at = invalid_utf8.len() - 4;
+        invalid_utf8[at] = 0xff;
+        assert!(!same_both_ways::<AnyRole>(&invalid_utf8));
+    }
+
+    fn expires() -> DateTime<Utc> {
+        "2030-01-02T03:04:05Z".parse().unwrap()
+    }
+
+    /// A targets role as `hsp sign` writes it, with delegations and custom data.
+    fn targets(n: usize, key: &SigningKey) -> Targets {
+        let targets = (0..n)
+            .map(|i| {
+                let mut file = TargetFile::from_bytes(format!("document {i}").as_bytes());
+                if i % 7 == 0 {
+                    file.custom = Some(
+                        json!({"note": "quote \" back \\ é", "n": -i64::try_from(i).unwrap()}),
+                    );
+                }
+                (format!("services/org.example.svc{i}/1.{i}.0.json"), file)
+            })
+            .collect();
+        let delegations = Delegations {
+            keys: BTreeMap::from([(key_id(&public(key)), public(key))]),
+            roles: vec![DelegatedRole {
+                name: "org.example".into(),
+                keyids: vec![key_id(&public(key))],
+                threshold: 1,
+                terminating: true,
+                paths: Some(vec!["services/org.example.*/*".into()]),
+                path_hash_prefixes: None,
+            }],
+        };
+        Targets {
+            type_: "targets".into(),
+            spec_version: SPEC_VERSION.into(),
+            version: 3,
+            expires: expires(),
+            targets,
+            delegations: Some(delegations),
+        }
+    }
+
+    /// Both paths on the file as signed (canonical: fast) and pretty-printed
+    /// as python-tuf writes by default (general path); a file of another role
+    /// is refused the same way.
+    fn check_role<T: Role>(signed: T, key: &TestKey) {
+        let file = Signed::sign(signed, &[key as &dyn Signer]).unwrap();
+        assert!(same_both_ways::<T>(file.raw()));
+        let reread = Signed::<T>::from_bytes(file.raw().to_vec()).unwrap();
+        assert_eq!(reread.canonical(), file.canonical());
+        let pretty: Value = serde_json::from_slice(file.raw()).unwrap();
+        let pretty = serde_json::to_vec_pretty(&pretty).unwrap();
+        assert!(!same_both_ways::<T>(&pretty));
+        assert_eq!(
+            Signed::<T>::from_bytes(pretty).unwrap().canonical(),
+            file.canonical()
+        );
+        assert!(!same_both_ways::<AnyRole>(file.raw()));
+        assert!(matches!(
+            Signed::<AnyRole>::from_bytes(file.raw().to_vec()),
+            Err(TufError::WrongType {
+                expected: "any",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn every_role_takes_the_fast_path_when_canonical() {
+        let key = TestKey(SigningKey::from_bytes(&[7; 32]));
+        check_role(targets(50, &key.0), &key);
+        let meta = BTreeMap::from([(
+            "targets.json".to_string(),
+            MetaFile {
+                version: 3,
+                length: Some(1234),
+                hashes: Some(BTreeMap::from([("sha256".into(), "ab".repeat(32))])),
+            },
+        )]);
+        check_role(
+            Snapshot {
+                type_: "snapshot".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: 4,
+                expires: expires(),
+                meta: meta.clone(),
+            },
+            &key,
+        );
+        check_role(
+            Timestamp {
+                type_: "timestamp".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: 5,
+                expires: expires(),
+                meta,
+            },
+            &key,
+        );
+        let keyids = vec![key.key_id()];
+        check_role(
+            Root {
+                type_: "root".into(),
+                spec_version: SPEC_VERSION.into(),
+                version: 1,
+                expires: expires(),
+                consistent_snapshot: true,
+                keys: BTreeMap::from([(key.key_id(), public(&key.0))]),
+                roles: ["root", "targets", "snapshot", "timestamp"]
+                    .map(|r| {
+                        let keys = RoleKeys {
+                            keyids: keyids.clone(),
+                            threshold: 1,
+                        };
+                        (r.to_string(), keys)
+                    })
+                    .into(),
+            },
+            &key,
+        );
+    }
+
+    #[test]
+    fn payload_errors_are_the_general_paths() {
+        // Canonical, right `_type`, but not a valid `Targets`.
+        for signed in [
+            r#"{"_type":"targets"}"#,
+            r#"{"_type":"targets","expires":"2030-01-02T03:04:05.5Z","spec_version":"1.0.31","targets":{},"version":1}"#,
+            r#"{"_type":"targets","expires":"2030-01-02T03:04:05Z","spec_version":"1.0.31","targets":{},"version":-1}"#,
+        ] {
+            assert!(scanner::is_canonical(signed));
+            assert!(!same_both_ways::<Targets>(&envelope(signed)));
+        }
     }
 }
