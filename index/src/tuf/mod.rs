@@ -11,6 +11,9 @@
 //!   [`Verified<T>`]; ed25519 over canonical JSON, threshold of distinct keys.
 //! - [`canonical`]: canonical JSON as securesystemslib encodes it, the form
 //!   that is signed.
+//! - [`scanner`]: an allocation-free check that JSON text already is that
+//!   form, so [`Signed::from_bytes`] can take a canonical file's `signed` bytes
+//!   as they are instead of parsing them into a `Value` and re-encoding them.
 //!
 //! Files written by `hsp build` are the canonical JSON of the whole envelope
 //! (`{"signatures":[...],"signed":{...}}`), so they are compact and byte-identical
@@ -19,6 +22,10 @@
 //! **Invariant:** only [`verify`] constructs a [`Verified<T>`].
 //! **Invariant:** a [`Signed<T>`]'s [`Signed::raw`] bytes are written and served
 //! verbatim; what was hashed is what is written.
+//! **Invariant:** [`Signed::from_bytes`] gives the same result (payload,
+//! signatures, canonical bytes, or error) as the general `Value` path
+//! [`Signed::from_bytes_via_value`] for every input; the fast path is taken only
+//! when [`scanner`] finds `signed` already canonical.
 //! **Invariant:** no I/O in this module.
 
 pub mod canonical;

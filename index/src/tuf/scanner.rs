@@ -136,6 +136,7 @@ impl Scanner<'_> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            self.pos = skip_plain(self.bytes, self.pos);
             let b = *self.bytes.get(self.pos)?;
             match b {
                 b'"' => {
@@ -154,8 +155,7 @@ impl Scanner<'_> {
                     }
                     _ => return None,
                 },
-                0x00..=0x1f => return None,
-                _ => self.pos += 1,
+                _ => return None, // a control character
             }
         }
     }
@@ -227,6 +227,32 @@ impl Scanner<'_> {
     }
 }
 
+/// The first position from `pos` of a `"`, a `\\` or a control character
+/// (or the end): eight bytes at a time, the bit tricks of "Bit Twiddling
+/// Hacks" (haszero/hasless), exact for the first match in each word.
+fn skip_plain(bytes: &[u8], mut pos: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        let special = w.wrapping_sub(ONES * 0x20) & !w & HIGH // a byte below 0x20
+            | zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            return pos + (special.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while bytes
+        .get(pos)
+        .is_some_and(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    {
+        pos += 1;
+    }
+    pos
+}
+
 /// The bytes of a string's contents with `\"` and `\\` unescaped (the only
 /// escapes [`Scanner::string`] lets through).
 fn unescaped(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
@@ -293,6 +319,45 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn skip_plain_finds_the_first_special_byte() {
+        let naive = |bytes: &[u8], from: usize| {
+            (from..bytes.len())
+                .find(|&i| bytes[i] < 0x20 || bytes[i] == b'"' || bytes[i] == b'\\')
+                .unwrap_or(bytes.len())
+        };
+        let fillers = [b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff];
+        for len in 0..26 {
+            for (f, &filler) in fillers.iter().enumerate() {
+                let plain: Vec<u8> = (0..len)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            fillers[(f + i) % fillers.len()]
+                        } else {
+                            filler
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    assert_eq!(skip_plain(&plain, from), naive(&plain, from));
+                }
+                for at in 0..len {
+                    for special in [b'"', b'\\', 0x00, 0x0a, 0x1f] {
+                        let mut bytes = plain.clone();
+                        bytes[at] = special;
+                        // A second special byte later must not hide the first.
+                        if at + 3 < len {
+                            bytes[at + 3] = 0x01;
+                        }
+                        for from in 0..=len {
+                            assert_eq!(skip_plain(&bytes, from), naive(&bytes, from));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn depth_limit() {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(is_canonical(&nested(MAX_DEPTH)));
@@ -319,6 +384,10 @@ pub(crate) mod tests {
         let mut cases: Vec<String> = [
             // Strings and escapes.
             r#""plain""#,
+            r#""sixteen bytes...\" then more than eight bytes""#,
+            r#""sixteen bytes...\\ then more than eight bytes""#,
+            "\"sixteen bytes...\u{1f} then more than eight bytes\"",
+            "\"sixteen bytes...\u{7f}\u{80}\u{ff}é𝄞 non-ASCII\"",
             r#""quote \" back \\""#,
             r#""\/""#,
             r#""\n""#,
@@ -432,6 +501,11 @@ pub(crate) mod tests {
     }
 
     const WORDS: &[&str] = &[
+        "services/org.example.svc12/1.10.0.json",
+        "longer than eight bytes \" then a quote",
+        "longer than eight bytes \\ then a backslash",
+        "longer than eight bytes\tthen a tab",
+        "ééééé 𝄞𝄞 long non-ASCII text",
         "",
         "a",
         "b",

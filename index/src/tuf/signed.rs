@@ -92,6 +92,9 @@ impl<T: Role> Signed<T> {
     /// give the same payload, signatures and canonical bytes.
     fn parse_canonical(raw: &[u8]) -> Option<(T, Vec<Signature>, Vec<u8>)> {
         debug_assert!(!T::TYPE.contains(['"', '\\']));
+        if !signed_may_be_canonical(raw) {
+            return None;
+        }
         let env: BorrowedEnvelope = serde_json::from_slice(raw).ok()?;
         let text = env.signed.get();
         let scanned = scanner::scan(text)?;
@@ -183,6 +186,23 @@ impl<T: Role> Signed<T> {
             raw,
         })
     }
+}
+
+/// A cheap look before the fast path: the first `"signed"` key is followed by
+/// an object that starts as canonical text does (`{"` or `{}`). Pretty-printed
+/// files fail here without being parsed twice; a wrong guess only costs speed.
+fn signed_may_be_canonical(raw: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"signed\"";
+    let Some(at) = raw.windows(KEY.len()).position(|w| w == KEY) else {
+        return false;
+    };
+    let space = |b: &&u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut rest = raw[at + KEY.len()..].iter().skip_while(space);
+    if rest.next() != Some(&b':') {
+        return false;
+    }
+    let mut rest = rest.skip_while(space);
+    rest.next() == Some(&b'{') && matches!(rest.next(), Some(b'"' | b'}'))
 }
 
 impl<T> Signed<T> {
