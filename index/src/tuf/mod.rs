@@ -32,6 +32,8 @@ pub mod canonical;
 pub mod error;
 pub mod metadata;
 pub mod pattern;
+#[cfg(test)]
+mod payloads;
 pub mod scanner;
 pub mod signed;
 pub mod verify;

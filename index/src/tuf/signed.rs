@@ -232,11 +232,11 @@ mod tests {
 
     use super::*;
     use crate::publisher::KeyVal;
-    use crate::tuf::key_id;
     use crate::tuf::metadata::{
         DelegatedRole, Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets,
         Timestamp, SPEC_VERSION,
     };
+    use crate::tuf::{key_id, payloads};
 
     /// A payload of any shape with `_type` `any`: the equivalence tests' role.
     #[derive(Serialize, Deserialize)]
@@ -319,8 +319,8 @@ mod tests {
     #[test]
     fn tricky_and_random_payloads_parse_the_same_both_ways() {
         let mut fast = 0;
-        let payloads = scanner::tests::tricky_payloads();
-        let random = scanner::tests::random_payloads();
+        let payloads = payloads::tricky();
+        let random = payloads::random();
         for text in payloads.iter().chain(&random) {
             let took_fast = same_both_ways::<AnyRole>(&envelope(text));
             // `signed` is read without the whitespace around it.
