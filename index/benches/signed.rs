@@ -4,8 +4,8 @@
 //!
 //! `cargo bench -p hsp-index --bench signed` parses, in alternating rounds:
 //! - a 500-target `targets` file as `hsp sign` writes it (canonical, ~72 KB);
-//! - the same file pretty-printed as python-tuf writes by default (general
-//!   path both ways: the cost of trying the fast path first);
+//! - the same file pretty-printed, as python-tuf's `JSONSerializer()` writes
+//!   (general path both ways: the cost of trying the fast path first);
 //! - `/tmp/hspbench/repo/publishers/bench7/bench7.json` if it exists (read only).
 //!
 //! Env: `HSP_BENCH_PARSES` (parses per round, default 100), `HSP_BENCH_ROUNDS`

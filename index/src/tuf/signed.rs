@@ -4,10 +4,11 @@
 //!
 //! Parsing has two paths with the same results for every input. The fast path
 //! borrows `signed` as raw text and, when [`super::scanner`] finds it already
-//! canonical (files `hsp sign` and `hsp build` write), takes those bytes as the
-//! canonical bytes and deserialises the payload straight from them. Any other
-//! input (pretty-printed files such as python-tuf's, unsorted keys, escapes,
-//! invalid files) goes the general path: a [`serde_json::Value`], re-encoded by
+//! canonical (files `hsp sign` and `hsp build` write; python-tuf's compact
+//! output when all its text is printable ASCII), takes those bytes as the canonical bytes and
+//! deserialises the payload straight from them. Any other input (pretty-printed
+//! files, unsorted keys, escapes such as python-tuf's `\u00e9`, invalid files)
+//! goes the general path: a [`serde_json::Value`], re-encoded by
 //! [`super::write_canonical`]; its errors are the ones reported.
 
 use serde::{Deserialize, Serialize};
@@ -430,8 +431,8 @@ mod tests {
     }
 
     /// Both paths on the file as signed (canonical: fast) and pretty-printed
-    /// as python-tuf writes by default (general path); a file of another role
-    /// is refused the same way.
+    /// as python-tuf's `JSONSerializer()` writes (general path); a file of
+    /// another role is refused the same way.
     fn check_role<T: Role>(signed: T, key: &TestKey) {
         let file = Signed::sign(signed, &[key as &dyn Signer]).unwrap();
         assert!(same_both_ways::<T>(file.raw()));
