@@ -124,10 +124,17 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
         .find(|p| p.starts_with("targets/services/"))
         .unwrap();
     std::fs::remove_file(cached.join(target)).unwrap();
-    let repaired = build_json(&f, &cached, &["--now", "2026-11-26T02:00:00Z", "--no-cache"]);
+    let repaired = build_json(
+        &f,
+        &cached,
+        &["--now", "2026-11-26T02:00:00Z", "--no-cache"],
+    );
     assert_eq!(repaired["written"].as_u64(), Some(1 + 3), "{repaired}");
     build_json(&f, &clean, &["--now", "2026-11-26T02:00:00Z", "--no-cache"]);
-    assert!(tree(&cached) == tree(&clean), "--no-cache did not repair OUT");
+    assert!(
+        tree(&cached) == tree(&clean),
+        "--no-cache did not repair OUT"
+    );
 }
 
 #[test]

@@ -224,7 +224,11 @@ fn verify_one(
                 p.name
             )),
             // Only sha256 is computed: metadata listing other hashes is refused.
-            Some(d) if target_file(d).hashes != file.hashes || d.length != file.length => {
+            Some(d)
+                if file.hashes.len() != 1
+                    || file.sha256() != Some(d.sha256.as_str())
+                    || d.length != file.length =>
+            {
                 errors.push(format!(
                     "{}: changed after publisher {} signed it (hint: {sign_hint})",
                     d.path, p.name

@@ -41,8 +41,7 @@ impl From<&str> for KeyId {
     }
 }
 
-/// Hash algorithm name to hex digest; `hsp` writes `sha256`.
-pub type Hashes = BTreeMap<String, String>;
+pub use super::hashes::Hashes;
 
 /// Common fields of every role's `signed` payload.
 pub trait Role: Serialize + for<'de> Deserialize<'de> {

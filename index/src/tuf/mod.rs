@@ -30,6 +30,7 @@
 
 pub mod canonical;
 pub mod error;
+pub mod hashes;
 pub mod metadata;
 pub mod pattern;
 #[cfg(test)]

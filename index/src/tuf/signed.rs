@@ -464,7 +464,10 @@ mod tests {
             MetaFile {
                 version: 3,
                 length: Some(1234),
-                hashes: Some(BTreeMap::from([("sha256".into(), "ab".repeat(32))])),
+                hashes: Some(super::super::Hashes::from([(
+                    "sha256".into(),
+                    "ab".repeat(32),
+                )])),
             },
         )]);
         check_role(
