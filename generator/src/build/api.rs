@@ -192,9 +192,22 @@ pub fn files<'a>(
     reuse: &Reuse,
     sink: Option<&Sink>,
 ) -> std::io::Result<Vec<ApiFile>> {
-    let mut by_service: BTreeMap<String, Vec<(DocSummary, &str)>> = BTreeMap::new();
+    // Runs of one service (documents come by path, so a service's versions
+    // are adjacent), then in id order, runs of one id merged.
+    let mut runs: Vec<Vec<(DocSummary, &str)>> = Vec::new();
     for d in docs {
-        by_service.entry(d.0.id.clone()).or_default().push(d);
+        match runs.last_mut() {
+            Some(run) if run[0].0.id == d.0.id => run.push(d),
+            _ => runs.push(vec![d]),
+        }
+    }
+    runs.sort_by(|a, b| a[0].0.id.cmp(&b[0].0.id));
+    let mut by_service: Vec<(String, Vec<(DocSummary, &str)>)> = Vec::with_capacity(runs.len());
+    for run in runs {
+        match by_service.last_mut() {
+            Some((id, versions)) if *id == run[0].0.id => versions.extend(run),
+            _ => by_service.push((run[0].0.id.clone(), run)),
+        }
     }
     // In id order (an order-preserving parallel map), so each interface lists
     // its providers and consumers by service id, then version newest first.

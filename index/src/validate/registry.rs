@@ -114,12 +114,36 @@ pub fn check_documents<D: Facts + Sync>(
     registry_mode: bool,
     licences: &LicencePolicy,
 ) -> Vec<(usize, Finding)> {
-    let mut out = Vec::new();
-    let mut at = |i: usize, f: Finding| out.push((i, f));
-    duplicate_versions(docs, &mut at);
     if !registry_mode {
+        let mut out = Vec::new();
+        duplicate_versions(docs, &mut |i, f| out.push((i, f)));
         return out;
     }
+    // The open-source rule on one core, the others on the other.
+    let (mut out, open_source) = rayon::join(
+        || {
+            let mut out = Vec::new();
+            duplicate_versions(docs, &mut |i, f| out.push((i, f)));
+            out.extend(per_document(docs, publishers));
+            out
+        },
+        || {
+            let mut out = Vec::new();
+            open_source_dependencies(docs, interfaces, licences, &mut |i, f| out.push((i, f)));
+            out
+        },
+    );
+    out.extend(open_source);
+    out
+}
+
+/// Each document's location, publisher and namespace.
+fn per_document<D: Facts>(
+    docs: &[(&str, &D)],
+    publishers: &[Loaded<Publisher>],
+) -> Vec<(usize, Finding)> {
+    let mut out = Vec::new();
+    let mut at = |i: usize, f: Finding| out.push((i, f));
     let publishers: HashMap<&str, _> = publishers
         .iter()
         .map(|p| (p.value.name.as_str(), &p.value))
@@ -156,7 +180,6 @@ pub fn check_documents<D: Facts + Sync>(
             Some(_) => {}
         }
     }
-    open_source_dependencies(docs, interfaces, licences, &mut at);
     out
 }
 
@@ -177,25 +200,34 @@ fn overlaps(a: &str, b: &str) -> bool {
 
 /// `publishers/<publisher>/services/<id>/<version>.json` must match the content.
 fn document_location(path: &str, doc: &impl Facts) -> Vec<Finding> {
-    let parts: Vec<&str> = path.split('/').collect();
-    let want = format!(
-        "{PUBLISHERS_DIR}/{}/{SERVICES_DIR}/{}/{}.json",
-        doc.publisher(),
-        doc.id(),
-        doc.version()
-    );
-    let [_, publisher, _, id, file] = parts.as_slice() else {
-        return vec![location("", path, &want)];
+    let want = || {
+        format!(
+            "{PUBLISHERS_DIR}/{}/{SERVICES_DIR}/{}/{}.json",
+            doc.publisher(),
+            doc.id(),
+            doc.version()
+        )
+    };
+    let mut parts = path.split('/');
+    let (Some(_), Some(publisher), Some(_), Some(id), Some(file), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return vec![location("", path, &want())];
     };
     let mut out = Vec::new();
-    if *publisher != doc.publisher() {
-        out.push(location("/publisher", path, &want));
+    if publisher != doc.publisher() {
+        out.push(location("/publisher", path, &want()));
     }
-    if *id != doc.id() {
-        out.push(location("/id", path, &want));
+    if id != doc.id() {
+        out.push(location("/id", path, &want()));
     }
     if file.strip_suffix(".json") != Some(doc.version()) {
-        out.push(location("/version", path, &want));
+        out.push(location("/version", path, &want()));
     }
     out
 }
