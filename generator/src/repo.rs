@@ -28,7 +28,7 @@ use hsp_index::registry::{
 use hsp_index::validate::{self, Kind, RepoInput, Source};
 use rayon::prelude::*;
 
-pub use cache::folder as cache_folder;
+pub use cache::{folder as cache_folder, Cache};
 pub use hsp_index::validate::Repo;
 pub use scan::{read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
 

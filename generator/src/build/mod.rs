@@ -147,76 +147,50 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         );
     }
     let keys = trust::load(&opts.keys, &opts.repo, opts.now)?;
-    let roles = match &opts.keys {
-        KeySource::Dir(_) => publishers::verify(&opts.repo, &repo.publishers, documents, opts.now)
-            .map_err(|errors| {
-                for e in &errors {
-                    eprintln!("error: {e}");
-                }
-                anyhow::anyhow!(
-                    "{} publisher signature problem(s); nothing was published:\n  {}",
-                    errors.len(),
-                    errors.join("\n  ")
-                )
-            })?,
-        KeySource::Dev => publishers::dev_sign(
-            &repo.publishers,
-            documents,
-            opts.now,
-            config.expiry.publisher_days,
-        ),
-    };
-    phase(&mut report, "verify publishers");
-
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
     check_not_older(&opts.out, opts.now)?;
-    let previous = metadata::Previous::read(&opts.out);
-    // A service file whose inputs did not change since the last build, and
-    // that OUT serves with the hash that build recorded, is not encoded again.
-    let recorded = match opts.cache {
-        true => cache.read_api(),
-        false => HashMap::new(),
-    };
-    let served = previous.api_targets();
-    let reuse = |path: &str, key: &str| {
-        let (k, target) = recorded.get(path)?;
-        let sha = target.sha256()?;
-        (k == key && served.get(path) == Some(&sha)).then(|| target.clone())
-    };
-    let with_sha = summaries
-        .into_iter()
-        .zip(documents)
-        .map(|(s, d)| (s, d.sha256.as_str()));
-    // A first build writes them into its staging folder as they are encoded.
-    let stage_api = |path: &str, target: &TargetFile, bytes: &[u8]| match &staging {
-        Some(s) => s.write(
-            &target_file_path(path, target.sha256().expect("sha256 listed")),
-            bytes,
-        ),
-        None => Ok(()),
-    };
-    let api_sink = staging.is_some().then_some(&stage_api as &api::Sink);
-    let api_files = api::files(config, &interfaces, with_sha, &reuse, api_sink)
-        .context("writing the API files for publication")?;
-    let records: HashMap<&str, (&str, &TargetFile)> = api_files
-        .iter()
-        .filter_map(|f| Some((f.path.as_str(), (f.key.as_deref()?, &f.target))))
-        .collect();
-    let unchanged = records.len() == recorded.len()
-        && records
-            .iter()
-            .all(|(p, (k, t))| recorded.get(*p).is_some_and(|(rk, rt)| rk == k && rt == *t));
-    if !unchanged {
-        if let Err(e) = cache.write_api(records) {
-            eprintln!("warning: cannot write the build cache: {e}");
-        }
-    }
-    let api_targets: BTreeMap<String, TargetFile> = api_files
-        .iter()
-        .map(|f| (f.path.clone(), f.target.clone()))
-        .collect();
-    phase(&mut report, "api");
+    // Independent: publisher verification and the API, side by side.
+    let (roles, api) = rayon::join(
+        || match &opts.keys {
+            KeySource::Dir(_) => {
+                publishers::verify(&opts.repo, &repo.publishers, documents, opts.now).map_err(
+                    |errors| {
+                        for e in &errors {
+                            eprintln!("error: {e}");
+                        }
+                        anyhow::anyhow!(
+                            "{} publisher signature problem(s); nothing was published:\n  {}",
+                            errors.len(),
+                            errors.join("\n  ")
+                        )
+                    },
+                )
+            }
+            KeySource::Dev => Ok(publishers::dev_sign(
+                &repo.publishers,
+                documents,
+                opts.now,
+                config.expiry.publisher_days,
+            )),
+        },
+        || {
+            let with_sha = summaries
+                .into_iter()
+                .zip(documents)
+                .map(|(s, d)| (s, d.sha256.as_str()));
+            api_files(
+                opts,
+                config,
+                &interfaces,
+                with_sha,
+                &cache,
+                staging.as_ref(),
+            )
+        },
+    );
+    let (roles, (previous, api_files, api_targets)) = (roles?, api?);
+    phase(&mut report, "verify publishers and api");
 
     let top = metadata::sign_top_level(&keys, config, api_targets, &roles, &previous, opts.now)?;
     phase(&mut report, "sign");
@@ -358,6 +332,64 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     )?;
     phase(&mut report, "publish");
     Ok(report)
+}
+
+/// The API files (see [`api`]), the build OUT serves, and the API targets. A
+/// service file whose inputs did not change since the last build, and that
+/// OUT serves with the hash that build recorded, is not encoded again; a
+/// first build writes each file into `staging` as it is encoded.
+fn api_files<'a>(
+    opts: &BuildOptions,
+    config: &hsp_index::RegistryConfig,
+    interfaces: &[hsp_index::Interface],
+    docs: impl IntoIterator<Item = (api::DocSummary, &'a str)>,
+    cache: &crate::repo::Cache,
+    staging: Option<&publish::Staging>,
+) -> anyhow::Result<(
+    metadata::Previous,
+    Vec<api::ApiFile>,
+    BTreeMap<String, TargetFile>,
+)> {
+    let previous = metadata::Previous::read(&opts.out);
+    let recorded = match opts.cache {
+        true => cache.read_api(),
+        false => HashMap::new(),
+    };
+    let served = previous.api_targets();
+    let reuse = |path: &str, key: &str| {
+        let (k, target) = recorded.get(path)?;
+        let sha = target.sha256()?;
+        (k == key && served.get(path) == Some(&sha)).then(|| target.clone())
+    };
+    let stage = |path: &str, target: &TargetFile, bytes: &[u8]| match staging {
+        Some(s) => s.write(
+            &target_file_path(path, target.sha256().expect("sha256 listed")),
+            bytes,
+        ),
+        None => Ok(()),
+    };
+    let sink = staging.is_some().then_some(&stage as &api::Sink);
+    let files = api::files(config, interfaces, docs, &reuse, sink)
+        .context("writing the API files for publication")?;
+    let records: HashMap<&str, (&str, &TargetFile)> = files
+        .iter()
+        .filter_map(|f| Some((f.path.as_str(), (f.key.as_deref()?, &f.target))))
+        .collect();
+    let unchanged = records.len() == recorded.len()
+        && records
+            .iter()
+            .all(|(p, (k, t))| recorded.get(*p).is_some_and(|(rk, rt)| rk == k && rt == *t));
+    if !unchanged {
+        if let Err(e) = cache.write_api(records) {
+            eprintln!("warning: cannot write the build cache: {e}");
+        }
+    }
+    let targets = files
+        .iter()
+        .map(|f| (f.path.clone(), f.target.clone()))
+        .collect();
+    drop(served);
+    Ok((previous, files, targets))
 }
 
 /// Refuses to publish metadata older than what OUT already serves (clients
