@@ -38,18 +38,9 @@ fn settle(dir: &Path) {
 }
 
 fn build_json(f: &Fixture, out: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec![
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(out),
-        "--no-site",
-        "--json",
-    ];
+    let mut args = vec!["--no-site", "--json"];
     args.extend_from_slice(extra);
-    let o = hsp(args);
+    let o = f.build_output(out, &args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -231,33 +222,13 @@ fn a_poisoned_cache_cannot_publish_bytes_that_differ_from_the_signed_hash() {
     // Into a new OUT the document is copied, and the copy is checked against
     // the signed hash: the build fails and publishes nothing.
     let fresh = f.tmp.path().join("fresh");
-    let err = hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&fresh),
-        "--now",
-        "2026-11-26T01:00:00Z",
-        "--no-site",
-    ]);
+    let err = f.build_fails(&fresh, &["--now", "2026-11-26T01:00:00Z", "--no-site"]);
     assert!(err.contains("changed during the build"), "{err}");
     assert!(!fresh.exists(), "a failed first build left {fresh:?}");
 
     // In place, the signed bytes are already served under their hash: the
     // build may reuse them, but every served file still has its signed hash.
-    let o = hsp([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&out),
-        "--now",
-        "2026-11-26T01:00:00Z",
-        "--no-site",
-    ]);
+    let o = f.build_output(&out, &["--now", "2026-11-26T01:00:00Z", "--no-site"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_targets_match_their_names(&out);
     let served = files_under(&out.join("targets/services"))
@@ -273,17 +244,7 @@ fn a_poisoned_cache_cannot_publish_bytes_that_differ_from_the_signed_hash() {
 
     // A poisoned entry whose hash is not the signed one fails like a change.
     poison(&out, "axllent", &f.repo, &doc, &"0".repeat(64));
-    let err = hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&out),
-        "--now",
-        "2026-11-26T02:00:00Z",
-        "--no-site",
-    ]);
+    let err = f.build_fails(&out, &["--now", "2026-11-26T02:00:00Z", "--no-site"]);
     assert!(
         err.contains("changed after publisher axllent signed it"),
         "{err}"

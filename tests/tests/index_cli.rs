@@ -288,16 +288,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     let doc = f.a_document("mariadb");
     let text = std::fs::read_to_string(&doc).unwrap();
     std::fs::write(&doc, text.replacen("\"name\": \"", "\"name\": \"X", 1)).unwrap();
-    let err = hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&out),
-        "--now",
-        "2026-11-26T01:00:00Z",
-    ]);
+    let err = f.build_fails(&out, &["--now", "2026-11-26T01:00:00Z"]);
     assert!(
         err.contains("changed after publisher mariadb signed it"),
         "{err}"
@@ -313,16 +304,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
         serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
     c["site"]["templates"] = "tpl".into();
     std::fs::write(&config, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
-    let err = hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&out),
-        "--now",
-        "2026-11-26T02:00:00Z",
-    ]);
+    let err = f.build_fails(&out, &["--now", "2026-11-26T02:00:00Z"]);
     assert!(err.contains("website"), "{err}");
     assert!(
         tree(&out) == before,
@@ -331,14 +313,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     // A first build that fails (here in the website, after every document
     // and API file was written into its staging folder) creates nothing.
     let fresh = f.tmp.path().join("fresh");
-    hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&fresh),
-    ]);
+    f.build_fails(&fresh, &[]);
     assert!(!fresh.exists());
     let siblings: Vec<_> = std::fs::read_dir(f.tmp.path())
         .unwrap()
@@ -452,15 +427,7 @@ fn build_errors_name_the_file_and_the_fix() {
         let f = Fixture::new();
         break_it(&f);
         let out = f.tmp.path().join("out");
-        let err = hsp_fails([
-            "build",
-            s(&f.repo),
-            "--keys",
-            s(&f.keys),
-            "--out",
-            s(&out),
-            "--no-site",
-        ]);
+        let err = f.build_fails(&out, &["--no-site"]);
         for e in expected {
             assert!(err.contains(e), "{name}: expected {e:?} in:\n{err}");
         }
@@ -489,17 +456,7 @@ fn publisher_key_rotation_and_revocation() {
     let third = f.tmp.path().join("keycloak-3.key");
     hsp_ok(["keygen", "--out", s(&third)]);
     f.set_publisher_keys("keycloak", &[&third]);
-    let err = hsp_fails([
-        "build",
-        s(&f.repo),
-        "--keys",
-        s(&f.keys),
-        "--out",
-        s(&out),
-        "--no-site",
-        "--now",
-        "2026-11-26T00:02:00Z",
-    ]);
+    let err = f.build_fails(&out, &["--no-site", "--now", "2026-11-26T00:02:00Z"]);
     assert!(err.contains("unknown key(s)"), "{err}");
 }
 

@@ -136,7 +136,22 @@ impl Fixture {
         docs.remove(0)
     }
 
+    /// `hsp build REPO --keys KEYS --out OUT EXTRA...`, which must succeed.
     pub fn build(&self, out: &Path, extra: &[&str]) -> String {
+        hsp_ok(self.build_args(out, extra))
+    }
+
+    /// The same build, whatever its outcome.
+    pub fn build_output(&self, out: &Path, extra: &[&str]) -> Output {
+        hsp(self.build_args(out, extra))
+    }
+
+    /// The same build, which must fail: its stderr.
+    pub fn build_fails(&self, out: &Path, extra: &[&str]) -> String {
+        hsp_fails(self.build_args(out, extra))
+    }
+
+    fn build_args<'a>(&'a self, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "build",
             s(&self.repo),
@@ -146,7 +161,7 @@ impl Fixture {
             s(out),
         ];
         args.extend_from_slice(extra);
-        hsp_ok(args)
+        args
     }
 }
 
