@@ -1,8 +1,9 @@
 //! Atomic publication of a build into OUT.
 //!
-//! - OUT does not exist: everything is written into a sibling staging folder
-//!   (`.<OUT>.hsp-new-<pid>`), flushed to disk (`syncfs`), then renamed to OUT
-//!   in one step.
+//! - OUT does not exist: everything is written into a sibling [`Staging`]
+//!   folder (`.<OUT>.hsp-new-<pid>`), documents and API files as soon as the
+//!   build has them, flushed to disk (`syncfs`, started in the background
+//!   after the scan), then renamed to OUT in one step.
 //! - OUT holds a previous build: every file of the new build except the two
 //!   entry points is either content-addressed (`targets/**/<sha256>.<name>`) or
 //!   versioned (`metadata/N.<role>.json`), so it never replaces a file the
@@ -15,10 +16,13 @@
 //!   older ones (except every `N.root.json`) are then removed, looking only in
 //!   `metadata/` and the folders of roles that changed (see [`collect_garbage`]).
 //!
-//! Document targets are [`CopyFile`]s: read again from the registry repo while
-//! publishing and written only if their length and sha256 are the ones the
-//! publisher signed, so the build never holds every document in memory and
-//! never serves bytes that differ from the signed hash.
+//! Document targets are [`CopyFile`]s: unless already in place (staged by the
+//! scan under the sha256 it computed, which verification then found to be the
+//! signed one; or a target of a role OUT serves unchanged, see
+//! [`OutFile::present`]), read again from the registry repo while publishing
+//! and written only if their length and sha256 are the ones the publisher
+//! signed, so the build never holds every document in memory and never
+//! serves bytes that differ from the signed hash.
 //!
 //! Flushing: a new OUT, or an update writing many files, is flushed with one
 //! `syncfs`; an update writing at most [`FSYNC_MAX_FILES`] files (a rebuild
