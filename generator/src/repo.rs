@@ -112,11 +112,7 @@ fn records(root: &Path) -> Result<Records, LoadError> {
         });
     }
     let mut others = vec![CONFIG_FILE.to_string()];
-    others.extend(json_files(
-        &root.join(INTERFACES_DIR),
-        INTERFACES_DIR,
-        false,
-    )?);
+    others.extend(json_files(&root.join(INTERFACES_DIR), INTERFACES_DIR)?);
     let publishers = root.join(PUBLISHERS_DIR);
     let folders = subdirs(&publishers)?;
     others.extend(
@@ -139,8 +135,13 @@ fn list(root: &Path) -> Result<Listing, LoadError> {
     let documents = folders
         .into_par_iter()
         .map(|name| {
-            let services = services_dir(&name);
-            json_files(&root.join(&services), &services, true)
+            let mut rels = Vec::new();
+            walk::json_files_at(root, &services_dir(&name), &mut |found| {
+                rels.push(found.rel);
+                Ok(())
+            })?;
+            rels.sort();
+            Ok(rels)
         })
         .collect::<Result<Vec<_>, LoadError>>()?;
     Ok(Listing {
@@ -223,16 +224,13 @@ fn subdirs(dir: &Path) -> Result<Vec<String>, LoadError> {
     Ok(out)
 }
 
-/// `.json` files under `dir` (recursively when `deep`), as `prefix/...` paths.
-fn json_files(dir: &Path, prefix: &str, deep: bool) -> Result<Vec<String>, LoadError> {
+/// `.json` files directly in `dir`, as `prefix/...` paths, sorted.
+fn json_files(dir: &Path, prefix: &str) -> Result<Vec<String>, LoadError> {
     if !dir.is_dir() {
         return Ok(vec![]);
     }
     let mut out = Vec::new();
-    let walk = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .max_depth(if deep { usize::MAX } else { 1 });
-    for e in walk {
+    for e in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1) {
         let e = e.map_err(|e| LoadError::Read {
             path: e.path().unwrap_or(dir).to_path_buf(),
             source: e.into(),

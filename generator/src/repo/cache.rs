@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -69,18 +68,8 @@ pub struct StatKey {
 }
 
 impl StatKey {
-    pub fn of(m: &fs::Metadata) -> StatKey {
-        StatKey {
-            len: m.len(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
-            ino: m.ino(),
-            dev: m.dev(),
-        }
-    }
-
-    /// The same identity from a `stat` result (see `super::walk`).
-    pub fn of_stat(s: &rustix::fs::Stat) -> StatKey {
+    /// The identity in a `stat` result (see `super::walk`).
+    pub fn of(s: &rustix::fs::Stat) -> StatKey {
         let ns = |secs: i64, nanos: u64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         StatKey {
             len: s.st_size as u64,
@@ -216,8 +205,11 @@ pub fn context<'a>(inputs: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Str
     h.update(FORMAT.to_le_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     // A rebuilt `hsp` may check differently under the same version number.
-    if let Some(m) = std::env::current_exe().ok().and_then(|e| e.metadata().ok()) {
-        let k = StatKey::of(&m);
+    if let Some(s) = std::env::current_exe()
+        .ok()
+        .and_then(|e| rustix::fs::stat(e).ok())
+    {
+        let k = StatKey::of(&s);
         h.update(format!("{}:{}:{}:{}", k.len, k.mtime_ns, k.ino, k.dev).as_bytes());
     }
     for (path, bytes) in inputs {

@@ -100,12 +100,17 @@ fn walk(
                 Err(Errno::NOENT) => {}
                 Err(e) => return Err(read_err(&root.join(&rel))(e.into())),
             },
-            FileType::RegularFile if rel.ends_with(".json") => visit(Found {
-                rel,
-                key: StatKey::of_stat(&stat),
-                dir: fd,
-                name,
-            })?,
+            FileType::RegularFile
+                if Path::new(OsStr::from_bytes(name.as_bytes())).extension()
+                    == Some(OsStr::new("json")) =>
+            {
+                visit(Found {
+                    rel,
+                    key: StatKey::of(&stat),
+                    dir: fd,
+                    name,
+                })?
+            }
             _ => {}
         }
     }
