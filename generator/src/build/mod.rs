@@ -96,7 +96,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let mut staging = publish::Staging::for_first_build(&opts.out)?;
     let stage =
         |rel: &str, bytes: &[u8], sha256: &str| match (&staging, publishers::split_path(rel)) {
-            (Some(s), Some((_, target))) => s.write(&target_file_path(target, sha256), bytes),
+            (Some(s), Some((_, target))) => s.write_target(target, sha256, bytes),
             _ => Ok(()),
         };
     let sink = staging.is_some().then_some(&stage as &crate::repo::Sink);
@@ -362,10 +362,7 @@ fn api_files<'a>(
         (k == key && served.get(path) == Some(&sha)).then(|| target.clone())
     };
     let stage = |path: &str, target: &TargetFile, bytes: &[u8]| match staging {
-        Some(s) => s.write(
-            &target_file_path(path, target.sha256().expect("sha256 listed")),
-            bytes,
-        ),
+        Some(s) => s.write_target(path, target.sha256().expect("sha256 listed"), bytes),
         None => Ok(()),
     };
     let sink = staging.is_some().then_some(&stage as &api::Sink);

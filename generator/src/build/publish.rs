@@ -188,9 +188,10 @@ impl Staging {
         })
     }
 
-    /// Writes `bytes` at OUT-relative `rel`, creating its folders.
-    pub fn write(&self, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.path.join(rel);
+    /// Writes `bytes` as the copy of target `target` with hex `sha256`
+    /// ([`target_file_path`]), creating its folders.
+    pub fn write_target(&self, target: &str, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let path = self.path.join(target_file_path(target, sha256));
         let file = match fs::File::create(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(path.parent().unwrap_or(&self.path))?;
