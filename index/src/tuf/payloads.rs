@@ -1,10 +1,41 @@
 //! Test inputs for the canonical-form equivalence tests of [`super::scanner`]
 //! and [`super::signed`]: tricky `signed` texts, and random payloads (fixed
-//! seed) in canonical, near-canonical and non-canonical renderings.
+//! seed) in canonical, near-canonical and non-canonical renderings; and the
+//! signing key of the `tuf` unit tests.
 
+use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{json, Value};
 
-use super::value_to_canonical;
+use super::{key_id, value_to_canonical, Key, KeyId, Signer};
+use crate::publisher::KeyVal;
+
+/// An ed25519 key from a fixed seed.
+pub(crate) struct TestKey(SigningKey);
+
+impl TestKey {
+    pub(crate) fn new(seed: u8) -> TestKey {
+        TestKey(SigningKey::from_bytes(&[seed; 32]))
+    }
+
+    pub(crate) fn public(&self) -> Key {
+        Key {
+            keytype: "ed25519".into(),
+            scheme: "ed25519".into(),
+            keyval: KeyVal {
+                public: hex::encode(self.0.verifying_key().as_bytes()),
+            },
+        }
+    }
+}
+
+impl Signer for TestKey {
+    fn key_id(&self) -> KeyId {
+        key_id(&self.public())
+    }
+    fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+}
 
 /// Tricky `signed` texts, each alone and as a field of an `{"_type":"any"}`
 /// payload: escapes, Unicode, control characters, numbers at the edges of

@@ -228,16 +228,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use chrono::{DateTime, Utc};
-    use ed25519_dalek::{Signer as _, SigningKey};
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::publisher::KeyVal;
     use crate::tuf::metadata::{
-        DelegatedRole, Delegations, Key, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets,
+        DelegatedRole, Delegations, MetaFile, RoleKeys, Root, Snapshot, TargetFile, Targets,
         Timestamp, SPEC_VERSION,
     };
-    use crate::tuf::{key_id, payloads};
+    use crate::tuf::payloads::{self, TestKey};
 
     /// A payload of any shape with `_type` `any`: the equivalence tests' role.
     #[derive(Serialize, Deserialize)]
@@ -251,27 +249,6 @@ mod tests {
         }
         fn expires(&self) -> DateTime<Utc> {
             DateTime::UNIX_EPOCH
-        }
-    }
-
-    struct TestKey(SigningKey);
-
-    impl Signer for TestKey {
-        fn key_id(&self) -> KeyId {
-            key_id(&public(&self.0))
-        }
-        fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
-            self.0.sign(message).to_bytes()
-        }
-    }
-
-    fn public(key: &SigningKey) -> Key {
-        Key {
-            keytype: "ed25519".into(),
-            scheme: "ed25519".into(),
-            keyval: KeyVal {
-                public: hex::encode(key.verifying_key().as_bytes()),
-            },
         }
     }
 
@@ -397,7 +374,7 @@ mod tests {
     }
 
     /// A targets role as `hsp sign` writes it, with delegations and custom data.
-    fn targets(n: usize, key: &SigningKey) -> Targets {
+    fn targets(n: usize, key: &TestKey) -> Targets {
         let targets = (0..n)
             .map(|i| {
                 let mut file = TargetFile::from_bytes(format!("document {i}").as_bytes());
@@ -410,10 +387,10 @@ mod tests {
             })
             .collect();
         let delegations = Delegations {
-            keys: BTreeMap::from([(key_id(&public(key)), public(key))]),
+            keys: BTreeMap::from([(key.key_id(), key.public())]),
             roles: vec![DelegatedRole {
                 name: "org.example".into(),
-                keyids: vec![key_id(&public(key))],
+                keyids: vec![key.key_id()],
                 threshold: 1,
                 terminating: true,
                 paths: Some(vec!["services/org.example.*/*".into()]),
@@ -457,8 +434,8 @@ mod tests {
 
     #[test]
     fn every_role_takes_the_fast_path_when_canonical() {
-        let key = TestKey(SigningKey::from_bytes(&[7; 32]));
-        check_role(targets(50, &key.0), &key);
+        let key = TestKey::new(7);
+        check_role(targets(50, &key), &key);
         let meta = BTreeMap::from([(
             "targets.json".to_string(),
             MetaFile {
@@ -498,7 +475,7 @@ mod tests {
                 version: 1,
                 expires: expires(),
                 consistent_snapshot: true,
-                keys: BTreeMap::from([(key.key_id(), public(&key.0))]),
+                keys: BTreeMap::from([(key.key_id(), key.public())]),
                 roles: ["root", "targets", "snapshot", "timestamp"]
                     .map(|r| {
                         let keys = RoleKeys {

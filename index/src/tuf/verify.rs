@@ -167,36 +167,9 @@ pub fn verify_root(new: Signed<Root>, trusted: &Root) -> Result<Verified<Root>, 
 #[cfg(test)]
 mod tests {
     use super::super::metadata::{Snapshot, SPEC_VERSION};
+    use super::super::payloads::TestKey;
     use super::super::Signer;
     use super::*;
-    use crate::publisher::KeyVal;
-    use ed25519_dalek::{Signer as _, SigningKey};
-
-    struct TestKey(SigningKey);
-
-    impl TestKey {
-        fn new(seed: u8) -> TestKey {
-            TestKey(SigningKey::from_bytes(&[seed; 32]))
-        }
-        fn public(&self) -> Key {
-            Key {
-                keytype: "ed25519".into(),
-                scheme: "ed25519".into(),
-                keyval: KeyVal {
-                    public: hex::encode(self.0.verifying_key().as_bytes()),
-                },
-            }
-        }
-    }
-
-    impl Signer for TestKey {
-        fn key_id(&self) -> KeyId {
-            key_id(&self.public())
-        }
-        fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
-            self.0.sign(message).to_bytes()
-        }
-    }
 
     fn snapshot() -> Snapshot {
         Snapshot {
