@@ -208,22 +208,15 @@ fn document_location(path: &str, doc: &impl Facts) -> Vec<Finding> {
             doc.version()
         )
     };
-    let mut parts = path.split('/');
-    let (Some(_), Some(publisher), Some(_), Some(id), Some(file), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let parts: Vec<&str> = path.split('/').collect();
+    let [_, publisher, _, id, file] = parts.as_slice() else {
         return vec![location("", path, &want())];
     };
     let mut out = Vec::new();
-    if publisher != doc.publisher() {
+    if *publisher != doc.publisher() {
         out.push(location("/publisher", path, &want()));
     }
-    if id != doc.id() {
+    if *id != doc.id() {
         out.push(location("/id", path, &want()));
     }
     if file.strip_suffix(".json") != Some(doc.version()) {
