@@ -36,8 +36,8 @@ use futures_util::StreamExt;
 use hsp_index::plan::{PlannedInstance, PlannedTask};
 
 use super::{
-    check_name, health, unit_from_labels, unit_labels, unit_name, Driver, Error, Probe, Unit,
-    UnitSpec, LABEL_ENVIRONMENT, LABEL_INSTANCE,
+    check_name, health, unit_from_labels, unit_labels, Driver, Error, Probe, Unit, UnitSpec,
+    LABEL_ENVIRONMENT, LABEL_INSTANCE,
 };
 
 pub struct DockerDriver {
@@ -358,13 +358,7 @@ impl Driver for DockerDriver {
     }
 
     fn start(&mut self, spec: &UnitSpec) -> Result<(), Error> {
-        let name = unit_name(
-            spec.environment,
-            &spec.instance.name,
-            &spec.task.name,
-            spec.replica,
-            spec.spec,
-        );
+        let name = spec.name();
         match self.rt.block_on(self.docker.inspect_container(&name, None)) {
             Ok(c) if self.owned(c.config.as_ref().and_then(|c| c.labels.as_ref())) => {
                 self.remove_container(&name)?

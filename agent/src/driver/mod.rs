@@ -93,6 +93,19 @@ pub struct UnitSpec<'a> {
     pub env_hash: &'a str,
 }
 
+impl UnitSpec<'_> {
+    /// The unit's name ([`unit_name`]): container or systemd unit.
+    pub fn name(&self) -> String {
+        unit_name(
+            self.environment,
+            &self.instance.name,
+            &self.task.name,
+            self.replica,
+            self.spec,
+        )
+    }
+}
+
 /// Result of one health probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Probe {

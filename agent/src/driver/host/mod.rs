@@ -143,13 +143,7 @@ impl HostDriver {
         let artifact = self.artifact(spec.instance, spec.task)?;
         let release = self.release_dir(spec.instance, artifact);
         let program = release.join(&artifact.entrypoint);
-        let name = unit_name(
-            spec.environment,
-            &spec.instance.name,
-            &spec.task.name,
-            spec.replica,
-            spec.spec,
-        );
+        let name = spec.name();
         let unit = format!("{name}.service");
         let entry = units::Entry {
             instance: spec.instance.name.clone(),
