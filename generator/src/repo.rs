@@ -28,9 +28,9 @@ use hsp_index::registry::{
 use hsp_index::validate::{self, Kind, RepoInput, Source};
 use rayon::prelude::*;
 
-pub use cache::{folder as cache_folder, Cache};
+pub use cache::{folder as cache_folder, now_ns, RoleRecord, StatKey};
 pub use hsp_index::validate::Repo;
-pub use scan::{read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
+pub use scan::{documents, read_documents, scan, CacheMode, Folder, ScannedDoc, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

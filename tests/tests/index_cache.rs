@@ -99,8 +99,10 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
     let second = build_json(&f, &cached, &later);
     assert_eq!(second["documents_read"].as_u64(), Some(1), "{second}");
     assert_eq!(second["documents_cached"].as_u64(), Some(docs - 1));
-    // Only the changed service's API file is encoded again.
-    assert_eq!(second["api_files_reused"].as_u64(), Some(services - 1));
+    // Only the changed service's API file can differ (and does unless the
+    // edit is in a part of the document the API does not carry).
+    let reused = second["api_files_reused"].as_u64().unwrap();
+    assert!(reused == services || reused == services - 1, "{second}");
     build_json(&f, &clean, &[later[0], later[1], "--no-cache"]);
     let (a, b) = (tree(&cached), tree(&clean));
     assert!(a == b, "rebuilds with and without the cache differ");
@@ -174,9 +176,14 @@ fn a_document_edited_without_re_signing_fails_the_rebuild_like_a_clean_build() {
 }
 
 /// Rewrites the cache entry of `doc` so that it claims the file as it is now
-/// (its current identity on disk) has `sha256`.
+/// (its current identity on disk) has `sha256`. The entry is in the folder's
+/// JSON shard; its binary record (`<publisher>.bin`, the same facts for a
+/// folder that did not change) is removed so that the build reads the shard.
 fn poison(out: &Path, publisher: &str, repo: &Path, doc: &Path, sha256: &str) {
     let shard = cache_shard(out, publisher);
+    let record = shard.with_extension("bin");
+    assert!(record.exists(), "{} exists", record.display());
+    std::fs::remove_file(record).unwrap();
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&shard).unwrap()).unwrap();
     let rel = doc

@@ -126,7 +126,7 @@ pub fn sign_top_level(
     versions.extend(
         publishers
             .iter()
-            .map(|p| (p.delegation.name.clone(), p.metadata.signed.version)),
+            .map(|p| (p.delegation.name.clone(), p.version)),
     );
     versions.extend(api_roles.iter().map(|(n, m)| (n.clone(), m.signed.version)));
     let snapshot = sign_snapshot(keys, config, version, now, versions)?;

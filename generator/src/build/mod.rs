@@ -29,7 +29,8 @@ use hsp_index::tuf::{Signed, TargetFile, Timestamp};
 use self::metadata::{target_file_path, METADATA_DIR};
 use self::publish::{CopyFile, OutFile, Published};
 pub use self::trust::KeySource;
-use crate::repo::ScannedDoc;
+use crate::repo::{RoleRecord, ScannedDoc};
+use rayon::prelude::*;
 
 /// What to build, from where, with which keys, at what time.
 #[derive(Clone, Debug)]
@@ -91,6 +92,16 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         true => crate::repo::CacheMode::Use(cache),
         false => crate::repo::CacheMode::Refresh(cache),
     };
+    let started = crate::repo::now_ns();
+    // What OUT serves: a rebuild keeps what did not change. Without the
+    // cache, every file is checked (`--no-cache` restores a deleted one).
+    let previous = metadata::Previous::read(&opts.out);
+    let served_api = match opts.cache {
+        true => previous.api_targets(),
+        false => HashMap::new(),
+    };
+    let served = |path: &str, sha256: &str| served_api.get(path) == Some(&sha256);
+    let serves = |name: &str, version| opts.cache && previous.serves(name, version);
     // A first build writes into a staging folder from the start: each
     // document read is copied while it is in memory (see `publish`).
     let mut staging = publish::Staging::for_first_build(&opts.out)?;
@@ -100,15 +111,8 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             _ => Ok(()),
         };
     let sink = staging.is_some().then_some(&stage as &crate::repo::Sink);
-    let crate::repo::Scanned {
-        repo,
-        documents,
-        summaries,
-        read,
-        cached,
-        cache,
-    } = crate::repo::scan(&opts.repo, &mode, sink)?;
-    let (repo, documents) = (&repo, &documents[..]);
+    let scanned = crate::repo::scan(&opts.repo, &mode, sink, &served)?;
+    let repo = &scanned.repo;
     for d in &repo.diagnostics {
         eprintln!("{d}");
     }
@@ -150,46 +154,85 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     let interfaces: Vec<hsp_index::Interface> =
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
     check_not_older(&opts.out, opts.now)?;
+    let mut folders = scanned.folders;
+    let fresh: Vec<Option<Vec<api::DocSummary>>> =
+        folders.iter_mut().map(|f| f.summaries.take()).collect();
     // Independent: publisher verification and the API, side by side.
     let (roles, api) = rayon::join(
         || match &opts.keys {
-            KeySource::Dir(_) => {
-                publishers::verify(&opts.repo, &repo.publishers, documents, opts.now).map_err(
-                    |errors| {
-                        for e in &errors {
-                            eprintln!("error: {e}");
-                        }
-                        anyhow::anyhow!(
-                            "{} publisher signature problem(s); nothing was published:\n  {}",
-                            errors.len(),
-                            errors.join("\n  ")
-                        )
-                    },
-                )
-            }
-            KeySource::Dev => Ok(publishers::dev_sign(
+            KeySource::Dir(_) => publishers::verify(
+                &opts.repo,
                 &repo.publishers,
-                documents,
+                &folders,
+                &serves,
                 opts.now,
-                config.expiry.publisher_days,
-            )),
+                started,
+            )
+            .map_err(|errors| {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                anyhow::anyhow!(
+                    "{} publisher signature problem(s); nothing was published:\n  {}",
+                    errors.len(),
+                    errors.join("\n  ")
+                )
+            }),
+            KeySource::Dev => {
+                let documents = crate::repo::documents(&folders);
+                Ok(publishers::dev_sign(
+                    &repo.publishers,
+                    &documents,
+                    opts.now,
+                    config.expiry.publisher_days,
+                )
+                .into_iter()
+                .map(|r| (r, None))
+                .collect())
+            }
         },
         || {
-            let with_sha = summaries
-                .into_iter()
-                .zip(documents)
-                .map(|(s, d)| (s, d.sha256.as_str()));
-            api_files(
-                opts,
-                config,
-                &interfaces,
-                with_sha,
-                &cache,
-                staging.as_ref(),
-            )
+            let api_sink = |path: &str, target: &TargetFile, bytes: &[u8]| match &staging {
+                Some(s) => s.write_target(path, target.sha256().expect("sha256 listed"), bytes),
+                None => Ok(()),
+            };
+            let api_sink = staging.is_some().then_some(&api_sink as &api::Sink);
+            api_files(config, &interfaces, &folders, fresh, api_sink, &served)
+                .context("writing the API files for publication")
         },
     );
-    let (roles, (previous, api_files, api_targets)) = (roles?, api?);
+    let (roles, (new_parts, api_files)) = (roles?, api?);
+    // Keep what this build learnt of each folder for the next one.
+    let mut records: HashMap<String, RoleRecord> = HashMap::new();
+    let mut roles_out = Vec::with_capacity(roles.len());
+    for (role, record) in roles {
+        if let Some(r) = record {
+            records.insert(role.delegation.name.clone(), r);
+        }
+        roles_out.push(role);
+    }
+    let roles = roles_out;
+    folders
+        .par_iter_mut()
+        .zip(new_parts)
+        .for_each(|(f, parts)| {
+            let role = records.get(&f.name).cloned();
+            let changed = parts.is_some() || role != f.role;
+            if let Some(parts) = parts {
+                f.products.services = parts;
+            }
+            f.role = role;
+            if changed {
+                let record = f.record(scanned.cache.context(), &scanned.records);
+                if let Err(e) = scanned.cache.write_record(&f.name, &record) {
+                    eprintln!("warning: cannot write the build cache: {e}");
+                }
+            }
+        });
+    let api_targets: BTreeMap<String, TargetFile> = api_files
+        .iter()
+        .map(|f| (f.path.clone(), f.target.clone()))
+        .collect();
     phase(&mut report, "verify publishers and api");
 
     let top = metadata::sign_top_level(&keys, config, api_targets, &roles, &previous, opts.now)?;
@@ -203,8 +246,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     };
     // Targets of roles OUT serves at the same version are known to be there
     // (a clean build, `--no-cache`, checks every file).
-    let serves = |name: &str, version| opts.cache && previous.serves(name, version);
-    let served_api: HashSet<&str> = top
+    let served_api_roles: HashSet<&str> = top
         .api_roles
         .iter()
         .filter(|(name, m)| serves(name, m.signed.version))
@@ -218,10 +260,15 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         top.targets.raw(),
     ));
     for p in &roles {
-        files.push(meta(
-            format!("{}.{}.json", p.metadata.signed.version, p.delegation.name),
-            p.metadata.raw(),
-        ));
+        let path = format!("{}.{}.json", p.version, p.delegation.name);
+        files.push(match &p.metadata {
+            Some(m) => meta(path, m.raw()),
+            // Served as it is (see `PublisherRole::metadata`).
+            None => OutFile {
+                present: true,
+                ..meta(path, &[])
+            },
+        });
     }
     for (name, m) in &top.api_roles {
         files.push(meta(format!("{}.{name}.json", m.signed.version), m.raw()));
@@ -234,24 +281,37 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let sha = f.target.sha256().expect("sha256 listed");
         let (bytes, placed): (&[u8], bool) = match &f.content {
             api::Content::Bytes(b) => (b, false),
-            api::Content::Reused | api::Content::Written => (&[], true),
+            api::Content::Served | api::Content::Written => (&[], true),
         };
         files.push(OutFile {
             path: target_file_path(&f.path, sha),
             bytes: Cow::Borrowed(bytes),
-            present: placed || served_api.contains(f.path.as_str()),
+            present: placed || served_api_roles.contains(f.path.as_str()),
         });
     }
-    // Document targets are copied from the repo, checked against the signed hash.
-    let by_target: HashMap<(&str, &str), &ScannedDoc> = documents
+    // Document targets of the roles verified by this build are copied from
+    // the repo, checked against the signed hash. Those of a role OUT serves
+    // unchanged are not listed: `publish` never looks in their folders (see
+    // `publish::collect_garbage`).
+    let documents: Vec<Vec<ScannedDoc>> = roles
         .iter()
-        .filter_map(|d| Some((publishers::split_path(&d.path)?, d)))
+        .map(
+            |p| match (&p.metadata, folder_of(&folders, &p.delegation.name)) {
+                (Some(_), Some(f)) => f.documents(),
+                _ => Vec::new(),
+            },
+        )
         .collect();
-    let mut copies: Vec<CopyFile> = Vec::with_capacity(documents.len());
-    for p in &roles {
-        let served = serves(&p.delegation.name, p.metadata.signed.version);
-        for (target, tf) in &p.metadata.signed.targets {
-            let doc = by_target[&(p.delegation.name.as_str(), target.as_str())];
+    let mut copies: Vec<CopyFile> = Vec::new();
+    for (p, docs) in roles.iter().zip(&documents) {
+        let Some(m) = &p.metadata else { continue };
+        let served = serves(&p.delegation.name, p.version);
+        let by_target: HashMap<&str, &ScannedDoc> = docs
+            .iter()
+            .filter_map(|d| Some((publishers::split_path(&d.path)?.1, d)))
+            .collect();
+        for (target, tf) in &m.signed.targets {
+            let doc = by_target[target.as_str()];
             let sha256 = tf.sha256().expect("sha256 listed");
             copies.push(CopyFile {
                 path: target_file_path(target, sha256),
@@ -270,12 +330,17 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         meta("timestamp.json".into(), top.timestamp.raw()),
     ];
 
-    report.documents = documents.len();
-    report.documents_read = read;
-    report.documents_cached = cached;
+    report.documents = folders
+        .iter()
+        .map(|f| f.index.iter().filter(|(.., parsed)| *parsed).count())
+        .sum();
+    report.documents_read = scanned.read;
+    report.documents_cached = scanned.cached;
     report.api_files_reused = api_files
         .iter()
-        .filter(|f| matches!(f.content, api::Content::Reused))
+        .filter(|f| {
+            f.path.starts_with("api/services/") && matches!(f.content, api::Content::Served)
+        })
         .count();
     report.publishers = roles.len();
     report.api_files = api_files.len();
@@ -305,10 +370,11 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
                     .collect(),
             })
             .collect();
-        let parsed = crate::repo::read_documents(&opts.repo, documents)?;
+        let documents = crate::repo::documents(&folders);
+        let parsed = crate::repo::read_documents(&opts.repo, &documents)?;
         let docs = parsed
             .iter()
-            .zip(documents)
+            .zip(&documents)
             .map(|(document, d)| hsp_site::DocumentInput {
                 document,
                 target: publishers::split_path(&d.path)
@@ -334,59 +400,79 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     Ok(report)
 }
 
-/// The API files (see [`api`]), the build OUT serves, and the API targets. A
-/// service file whose inputs did not change since the last build, and that
-/// OUT serves with the hash that build recorded, is not encoded again; a
-/// first build writes each file into `staging` as it is encoded.
-fn api_files<'a>(
-    opts: &BuildOptions,
+/// The service parts computed for each folder (`None`: its record's kept).
+type NewParts = Vec<Option<Vec<api::ServiceParts>>>;
+
+/// The folder named `name` of `folders` (sorted by name).
+fn folder_of<'a>(
+    folders: &'a [crate::repo::Folder],
+    name: &str,
+) -> Option<&'a crate::repo::Folder> {
+    let i = folders
+        .binary_search_by(|f| f.name.as_str().cmp(name))
+        .ok()?;
+    Some(&folders[i])
+}
+
+/// The API files (see [`api`]), sorted by path, and the service parts of the
+/// folders read by this build (`fresh`: their summaries; the others' parts
+/// are those their records kept).
+fn api_files(
     config: &hsp_index::RegistryConfig,
     interfaces: &[hsp_index::Interface],
-    docs: impl IntoIterator<Item = (api::DocSummary, &'a str)>,
-    cache: &crate::repo::Cache,
-    staging: Option<&publish::Staging>,
-) -> anyhow::Result<(
-    metadata::Previous,
-    Vec<api::ApiFile>,
-    BTreeMap<String, TargetFile>,
-)> {
-    let previous = metadata::Previous::read(&opts.out);
-    let recorded = match opts.cache {
-        true => cache.read_api(),
-        false => HashMap::new(),
-    };
-    let served = previous.api_targets();
-    let reuse = |path: &str, key: &str| {
-        let (k, target) = recorded.get(path)?;
-        let sha = target.sha256()?;
-        (k == key && served.get(path) == Some(&sha)).then(|| target.clone())
-    };
-    let stage = |path: &str, target: &TargetFile, bytes: &[u8]| match staging {
-        Some(s) => s.write_target(path, target.sha256().expect("sha256 listed"), bytes),
-        None => Ok(()),
-    };
-    let sink = staging.is_some().then_some(&stage as &api::Sink);
-    let files = api::files(config, interfaces, docs, &reuse, sink)
-        .context("writing the API files for publication")?;
-    let records: HashMap<&str, (&str, &TargetFile)> = files
-        .iter()
-        .filter_map(|f| Some((f.path.as_str(), (f.key.as_deref()?, &f.target))))
-        .collect();
-    let unchanged = records.len() == recorded.len()
-        && records
-            .iter()
-            .all(|(p, (k, t))| recorded.get(*p).is_some_and(|(rk, rt)| rk == k && rt == *t));
-    if !unchanged {
-        if let Err(e) = cache.write_api(records) {
-            eprintln!("warning: cannot write the build cache: {e}");
-        }
+    folders: &[crate::repo::Folder],
+    fresh: Vec<Option<Vec<api::DocSummary>>>,
+    sink: Option<&api::Sink>,
+    served: &api::Served,
+) -> std::io::Result<(NewParts, Vec<api::ApiFile>)> {
+    let per_folder: Vec<(Option<Vec<api::ServiceParts>>, Vec<api::ApiFile>)> = folders
+        .par_iter()
+        .zip(fresh)
+        .map(|(f, summaries)| match summaries {
+            Some(summaries) => {
+                let shas = f
+                    .index
+                    .iter()
+                    .filter(|(.., parsed)| *parsed)
+                    .map(|(_, _, _, sha256, _)| sha256);
+                let (parts, files) = api::services(summaries.into_iter().zip(shas), sink, served)?
+                    .into_iter()
+                    .unzip();
+                Ok((Some(parts), files))
+            }
+            None => Ok((
+                None,
+                f.products
+                    .services
+                    .iter()
+                    .map(api::ServiceParts::served_file)
+                    .collect(),
+            )),
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut new_parts = Vec::with_capacity(folders.len());
+    let mut files = Vec::new();
+    for (parts, fs) in per_folder {
+        new_parts.push(parts);
+        files.extend(fs);
     }
-    let targets = files
+    let all: Vec<&api::ServiceParts> = folders
         .iter()
-        .map(|f| (f.path.clone(), f.target.clone()))
+        .zip(&new_parts)
+        .flat_map(|(f, parts)| parts.as_ref().unwrap_or(&f.products.services))
         .collect();
-    drop(served);
-    Ok((previous, files, targets))
+    let mut ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        // The checks rule this out (a service id belongs to one publisher).
+        return Err(std::io::Error::other(format!(
+            "service {} is in two publisher folders",
+            w[0]
+        )));
+    }
+    files.extend(api::indexes(config, interfaces, all, sink, served)?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((new_parts, files))
 }
 
 /// Refuses to publish metadata older than what OUT already serves (clients

@@ -330,7 +330,10 @@ fn in_place(
 ) -> anyhow::Result<Published> {
     // Versioned metadata that exists must be identical: a different file under
     // the same version means two builds at the same time with different inputs.
-    for f in files.iter().filter(|f| f.path().starts_with(METADATA_DIR)) {
+    for f in files
+        .iter()
+        .filter(|f| !f.present() && f.path().starts_with(METADATA_DIR))
+    {
         if let Ok(existing) = fs::read(out.join(f.path())) {
             if existing != *f.bytes()? {
                 bail!(

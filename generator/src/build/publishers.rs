@@ -18,14 +18,19 @@ use hsp_keys::PrivateKey;
 use rayon::prelude::*;
 
 use crate::clock;
-use crate::repo::ScannedDoc;
+use crate::repo::{Folder, RoleRecord, ScannedDoc, StatKey};
 
 /// A verified publisher role, ready to publish.
 pub struct PublisherRole {
     pub delegation: DelegatedRole,
     pub keys: BTreeMap<KeyId, Key>,
-    /// Served verbatim as `N.<name>.json`.
-    pub metadata: Signed<Targets>,
+    /// The version of its metadata.
+    pub version: u64,
+    /// The metadata, read and verified by this build, served verbatim as
+    /// `N.<name>.json`; `None` when OUT serves it already and an earlier
+    /// build verified it against the same record, file and documents (see
+    /// [`RoleRecord`]).
+    pub metadata: Option<Signed<Targets>>,
 }
 
 /// A document's TUF target path (`services/<id>/<file>`), from its repo path
@@ -103,21 +108,67 @@ pub fn documents_by_folder(docs: &[ScannedDoc]) -> BTreeMap<&str, Vec<(&str, &Sc
     out
 }
 
-/// Verifies every publisher's metadata against its record and documents.
-/// Returns the roles, or every problem found (each naming the file and the fix).
+/// Whether OUT serves role `name` at a version.
+pub type Serves<'a> = dyn Fn(&str, u64) -> bool + Sync + 'a;
+
+/// A verified role, and what to record of the verification for the next
+/// build (`None`: nothing, as when its file changed too recently to key).
+pub type Verified = (PublisherRole, Option<RoleRecord>);
+
+/// Verifies every publisher's metadata against its record and the documents
+/// of its folder (`folders`, by name). A publisher whose folder kept the
+/// [`RoleRecord`] of an earlier verification, whose metadata file has the
+/// identity recorded, not expired, and that OUT serves at that version, is not
+/// verified again. Returns each role with what to record of it, or every
+/// problem found (each naming the file and the fix).
 pub fn verify(
     repo: &Path,
     publishers: &[Loaded<Publisher>],
-    docs: &[ScannedDoc],
+    folders: &[Folder],
+    serves: &Serves,
     now: DateTime<Utc>,
-) -> Result<Vec<PublisherRole>, Vec<String>> {
-    let by_folder = documents_by_folder(docs);
-    let empty = Vec::new();
-    let results: Vec<Result<Option<PublisherRole>, Vec<String>>> = publishers
+    started: i128,
+) -> Result<Vec<Verified>, Vec<String>> {
+    let results: Vec<Result<Option<Verified>, Vec<String>>> = publishers
         .par_iter()
         .map(|p| {
-            let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
-            verify_one(repo, &p.value, docs, now)
+            let p = &p.value;
+            let folder = folders
+                .binary_search_by(|f| f.name.as_str().cmp(&p.name))
+                .ok()
+                .map(|i| &folders[i]);
+            let file = rustix::fs::stat(repo.join(metadata_path(&p.name)));
+            let key = file.ok().map(|s| StatKey::of(&s));
+            if let (Some(r), Some(key)) = (folder.and_then(|f| f.role.as_ref()), key) {
+                if r.key == key && r.expires > now.timestamp() && serves(&p.name, r.version) {
+                    let keys = keys_of(p);
+                    let role = PublisherRole {
+                        delegation: delegation(p, keys.keys().cloned().collect()),
+                        keys,
+                        version: r.version,
+                        metadata: None,
+                    };
+                    return Ok(Some((role, Some(r.clone()))));
+                }
+            }
+            let docs = folder.map(Folder::documents).unwrap_or_default();
+            let docs: Vec<(&str, &ScannedDoc)> = docs
+                .iter()
+                .filter_map(|d| Some((split_path(&d.path)?.1, d)))
+                .collect();
+            let role = verify_one(repo, p, &docs, now)?;
+            Ok(role.map(|role| {
+                let expires = role.metadata.as_ref().map(|m| m.signed.expires.timestamp());
+                let record =
+                    key.filter(|k| !k.is_racy(started))
+                        .zip(expires)
+                        .map(|(key, expires)| RoleRecord {
+                            key,
+                            version: role.version,
+                            expires,
+                        });
+                (role, record)
+            }))
         })
         .collect();
     let mut roles = Vec::new();
@@ -247,11 +298,15 @@ fn verify_one(
         }
     }
     match verified {
-        Some(v) if errors.is_empty() => Ok(Some(PublisherRole {
-            delegation: role,
-            keys,
-            metadata: v.into_inner(),
-        })),
+        Some(v) if errors.is_empty() => {
+            let metadata = v.into_inner();
+            Ok(Some(PublisherRole {
+                delegation: role,
+                keys,
+                version: metadata.signed.version,
+                metadata: Some(metadata),
+            }))
+        }
         _ => Err(errors),
     }
 }
@@ -289,7 +344,8 @@ pub fn dev_sign(
                     ..delegation(&p.value, vec![key.key_id().clone()])
                 },
                 keys,
-                metadata,
+                version: metadata.signed.version,
+                metadata: Some(metadata),
             }
         })
         .collect()
@@ -385,7 +441,11 @@ mod tests {
                 bytes: vec![],
                 value: publisher(threshold, &key),
             };
-            let result = verify(dir.path(), &[p], &docs, now);
+            let docs: Vec<(&str, &ScannedDoc)> = docs
+                .iter()
+                .map(|d| (split_path(&d.path).unwrap().1, d))
+                .collect();
+            let result = verify_one(dir.path(), &p.value, &docs, now);
             match expected {
                 None => assert!(result.is_ok(), "{name}: {:?}", result.err()),
                 Some(e) => {

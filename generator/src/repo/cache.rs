@@ -23,7 +23,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hsp_index::tuf::TargetFile;
 use hsp_index::validate::{Code, Diagnostic, Severity};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -32,7 +31,7 @@ use sha2::{Digest, Sha256};
 use crate::build::api::DocSummary;
 
 /// Bumped whenever an entry's meaning or encoding changes.
-const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// The name of the cache folder, beside OUT.
 pub const CACHE_DIR: &str = ".hsp_cache";
@@ -159,24 +158,111 @@ pub struct Entry {
     pub read_now: bool,
 }
 
+/// What a build learnt of one publisher folder as a whole, beside its shard
+/// (`<folder>.bin`, postcard): the identity of every document file, their
+/// diagnostics, and what the later steps need of them (see
+/// `crate::repo::scan`), so that a rebuild in which the folder did not change
+/// decodes none of its documents' summaries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FolderRecord {
+    pub format: u32,
+    /// The shard's context (see [`context`]).
+    pub context: String,
+    /// sha256 over every publisher record: `products.clean` and `role`
+    /// depend on them.
+    pub records: String,
+    pub index: Index,
+    /// Each document's diagnostics, by its position in `index`.
+    pub diagnostics: Vec<(u32, CachedDiagnostic)>,
+    pub products: Products,
+    /// The publisher's metadata as last verified (with these documents).
+    pub role: Option<RoleRecord>,
+}
+
+/// The document files of a folder, in walk order, as columns (a few
+/// allocations per folder rather than several per document).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    /// Repo-relative paths, each followed by a newline.
+    pub paths: String,
+    pub keys: Vec<Option<StatKey>>,
+    pub lengths: Vec<u64>,
+    /// Hex sha256 of each file, concatenated.
+    pub sha256: String,
+    /// Whether each file parsed as a document.
+    pub parsed: Vec<bool>,
+}
+
+impl Index {
+    pub fn push(
+        &mut self,
+        path: &str,
+        key: Option<StatKey>,
+        length: u64,
+        sha256: &str,
+        parsed: bool,
+    ) {
+        self.paths.push_str(path);
+        self.paths.push('\n');
+        self.keys.push(key);
+        self.lengths.push(length);
+        self.sha256.push_str(sha256);
+        self.parsed.push(parsed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// (path, key, length, sha256, parsed) of each file.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<StatKey>, u64, &str, bool)> {
+        let sha = |i: usize| self.sha256.get(i * 64..(i + 1) * 64).unwrap_or("");
+        self.paths
+            .split_terminator('\n')
+            .enumerate()
+            .map(move |(i, p)| (p, self.keys[i], self.lengths[i], sha(i), self.parsed[i]))
+    }
+
+    /// Whether the record is whole: every column has one value per path.
+    pub fn is_consistent(&self) -> bool {
+        let n = self.keys.len();
+        self.paths.split_terminator('\n').count() == n
+            && self.lengths.len() == n
+            && self.parsed.len() == n
+            && self.sha256.len() == n * 64
+    }
+}
+
+/// What the cross-file rules and the API need of a folder's documents.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Products {
+    /// [`hsp_index::validate::folder_is_clean`] held (under the records).
+    pub clean: bool,
+    /// (interface, version, service id) of what each non-yanked document
+    /// provides, without repeats.
+    pub provides: Vec<(String, String, String)>,
+    /// (interface, range, service id) of every requirement the open-source
+    /// rule checks ([`hsp_index::validate::open_source_needs`]), without repeats.
+    pub needs: Vec<(String, String, String)>,
+    /// The folder's services, by id.
+    pub services: Vec<crate::build::api::ServiceParts>,
+}
+
+/// A publisher's signed metadata as a build verified it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleRecord {
+    /// The identity of `<name>.json` when verified.
+    pub key: StatKey,
+    pub version: u64,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
 #[derive(Deserialize)]
 struct Shard {
     format: u32,
     context: String,
     entries: Vec<Entry>,
-}
-
-/// The record of the service API files, beside the shards.
-const API_FILE: &str = "api.records";
-
-/// A service API file's key and target (see `crate::build::api::Reuse`).
-pub type ApiRecord = (String, TargetFile);
-
-#[derive(Serialize, Deserialize)]
-struct ApiFiles<K: Eq + std::hash::Hash, R> {
-    format: u32,
-    context: String,
-    files: HashMap<K, R>,
 }
 
 #[derive(Serialize)]
@@ -252,45 +338,46 @@ impl Cache {
 
     /// Replaces the shard of `folder` with `entries`.
     pub fn write(&self, folder: &str, entries: &[Entry]) -> std::io::Result<()> {
-        self.store(
-            &self.shard_path(folder),
-            &ShardRef {
-                format: FORMAT,
-                context: &self.context,
-                entries,
-            },
-        )
+        let shard = ShardRef {
+            format: FORMAT,
+            context: &self.context,
+            entries,
+        };
+        let bytes = serde_json::to_vec(&shard).map_err(std::io::Error::other)?;
+        self.store(&self.shard_path(folder), &bytes)
     }
 
-    /// The service API files of the last build (see `crate::build::api::Reuse`):
-    /// path -> key and target; empty when missing or from another context.
-    pub fn read_api(&self) -> HashMap<String, ApiRecord> {
-        match load::<ApiFiles<String, ApiRecord>>(&self.dir.join(API_FILE)) {
-            Some(a) if a.format == FORMAT && a.context == self.context => a.files,
-            _ => HashMap::new(),
-        }
+    fn record_path(&self, folder: &str) -> PathBuf {
+        self.dir.join(format!("{folder}.bin"))
     }
 
-    /// Replaces the record of service API files.
-    pub fn write_api(&self, files: HashMap<&str, (&str, &TargetFile)>) -> std::io::Result<()> {
-        self.store(
-            &self.dir.join(API_FILE),
-            &ApiFiles {
-                format: FORMAT,
-                context: self.context.clone(),
-                files,
-            },
-        )
+    /// The [`FolderRecord`] of publisher folder `folder`, when there is one
+    /// from this context.
+    pub fn read_record(&self, folder: &str) -> Option<FolderRecord> {
+        let bytes = fs::read(self.record_path(folder)).ok()?;
+        let record: FolderRecord = postcard::from_bytes(&bytes).ok()?;
+        (record.format == FORMAT && record.context == self.context).then_some(record)
     }
 
-    /// Writes `value` at `path` in the cache (temporary file + rename).
-    fn store(&self, path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+    /// Replaces the [`FolderRecord`] of `folder`.
+    pub fn write_record(&self, folder: &str, record: &FolderRecord) -> std::io::Result<()> {
+        let bytes = postcard::to_stdvec(record).map_err(std::io::Error::other)?;
+        self.store(&self.record_path(folder), &bytes)
+    }
+
+    /// The context records are made in (see [`FolderRecord::context`]).
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// Writes `bytes` at `path` in the cache (temporary file + rename).
+    fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         fs::create_dir_all(&self.dir)?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let tmp = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let result = (|| {
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(value).map_err(std::io::Error::other)?)?;
+            f.write_all(bytes)?;
             fs::rename(&tmp, path)
         })();
         if result.is_err() {
@@ -299,14 +386,14 @@ impl Cache {
         result
     }
 
-    /// Removes shards of publisher folders that no longer exist.
+    /// Removes shards and records of publisher folders that no longer exist.
     pub fn retain(&self, folders: &[&str]) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(folder) = name.strip_suffix(".json") {
+            if let Some(folder) = name.strip_suffix(".json").or(name.strip_suffix(".bin")) {
                 if !folder.starts_with('.') && !folders.contains(&folder) {
                     let _ = fs::remove_file(e.path());
                 }

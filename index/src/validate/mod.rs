@@ -42,7 +42,7 @@ pub use codes::Code;
 pub use document::Context;
 pub use licence::LicencePolicy;
 pub use locate::Position;
-pub use registry::{check_documents, Facts};
+pub use registry::{check_documents, folder_is_clean, open_source_needs, Facts, Need, Providers};
 
 use crate::registry::{CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR};
 use crate::{Document, Interface, Publisher, RegistryConfig};

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use semver::Version;
+use semver::{Version, VersionReq};
 
 use super::{Code, Diagnostic, Finding, LicencePolicy, Loaded};
 use crate::registry::{INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR};
@@ -250,80 +250,153 @@ fn duplicate_versions<D: Facts>(docs: &[(&str, &D)], at: &mut impl FnMut(usize, 
     }
 }
 
+/// The providers the open-source rule consults: for each interface and
+/// version offered by a non-yanked document, up to two distinct service ids
+/// (enough to find one that is not the consumer itself), so each lookup is
+/// O(versions). Which two does not matter: only whether a service other than
+/// the consumer offers a version does.
+#[derive(Default)]
+pub struct Providers<'a> {
+    by_interface: HashMap<&'a str, BTreeMap<Version, Vec<&'a str>>>,
+}
+
+impl<'a> Providers<'a> {
+    /// Records that service `id` provides `interface` at `version` (ignored
+    /// when the version does not parse: reported by the per-document rules).
+    pub fn add(&mut self, interface: &'a str, version: &str, id: &'a str) {
+        if let Ok(v) = parse_version(version) {
+            let ids = self
+                .by_interface
+                .entry(interface)
+                .or_default()
+                .entry(v)
+                .or_default();
+            if ids.len() < 2 && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+
+    /// Records what a non-yanked document provides (a yanked one provides nothing).
+    pub fn add_document<D: Facts>(&mut self, doc: &'a D) {
+        if !doc.yanked() {
+            for (interface, version) in doc.provides() {
+                self.add(interface, version, doc.id());
+            }
+        }
+    }
+
+    /// The versions of `interface` that services other than `consumer` offer.
+    fn offered_to<'s>(
+        &'s self,
+        interface: &str,
+        consumer: &'s str,
+    ) -> impl Iterator<Item = &'s Version> + Clone + 's {
+        self.by_interface
+            .get(interface)
+            .into_iter()
+            .flatten()
+            .filter(move |(_, ids)| ids.iter().any(|id| *id != consumer))
+            .map(|(v, _)| v)
+    }
+
+    /// Whether a service other than `consumer` provides `interface` at a
+    /// version `range` accepts.
+    pub fn satisfies(&self, interface: &str, range: &VersionReq, consumer: &str) -> bool {
+        self.offered_to(interface, consumer)
+            .any(|v| range.matches(v))
+    }
+}
+
+/// One requirement the open-source rule checks: of the document, its index
+/// among the requirements, the interface and the parsed range.
+pub struct Need<'d> {
+    pub requirement: usize,
+    pub interface: &'d str,
+    pub range_text: &'d str,
+    pub range: VersionReq,
+}
+
+/// The requirements of `doc` the open-source rule checks: every non-optional
+/// one on a known interface with a valid range, when `doc` is open source
+/// (per `is_open`, by licence) and not yanked.
+pub fn open_source_needs<'d, D: Facts>(
+    doc: &'d D,
+    known: impl Fn(&str) -> bool,
+    is_open: impl FnOnce(&'d str) -> bool,
+) -> Vec<Need<'d>> {
+    if doc.yanked() || doc.requires().all(|(_, _, optional)| optional) || !is_open(doc.license()) {
+        return Vec::new();
+    }
+    doc.requires()
+        .enumerate()
+        .filter(|(_, (interface, _, optional))| !optional && known(interface))
+        .filter_map(|(requirement, (interface, range_text, _))| {
+            Some(Need {
+                requirement,
+                interface,
+                range_text,
+                range: parse_range(range_text).ok()?,
+            })
+        })
+        .collect()
+}
+
 fn open_source_dependencies<D: Facts>(
     docs: &[(&str, &D)],
     interfaces: &[Loaded<Interface>],
     licences: &LicencePolicy,
     at: &mut impl FnMut(usize, Finding),
 ) {
-    // Interface -> version -> up to two distinct provider ids (enough to find
-    // one that is not the consumer itself), so each lookup is O(versions).
-    let mut providers: HashMap<&str, BTreeMap<Version, Vec<&str>>> = HashMap::new();
-    for (_, d) in docs.iter().filter(|(_, d)| !d.yanked()) {
-        for (interface, version) in d.provides() {
-            if let Ok(v) = parse_version(version) {
-                let ids = providers
-                    .entry(interface)
-                    .or_default()
-                    .entry(v)
-                    .or_default();
-                if ids.len() < 2 && !ids.contains(&d.id()) {
-                    ids.push(d.id());
-                }
-            }
-        }
+    let mut providers = Providers::default();
+    for (_, d) in docs {
+        providers.add_document(*d);
     }
     let known = |id: &str| interfaces.iter().any(|i| i.value.id == id);
-    let empty = BTreeMap::new();
     let mut open_cache: HashMap<&str, bool> = HashMap::new();
     for (n, (_, doc)) in docs.iter().enumerate() {
-        if doc.yanked() || doc.requires().all(|(_, _, optional)| optional) {
-            continue;
-        }
-        let open = *open_cache
-            .entry(doc.license())
-            .or_insert_with(|| licences.is_open(doc.license()).unwrap_or(false));
-        if !open {
-            continue;
-        }
-        let needs = doc
-            .requires()
-            .enumerate()
-            .filter(|(_, (_, _, optional))| !optional);
-        for (i, (interface, version, _)) in needs {
-            if !known(interface) {
-                continue; // reported as an unknown interface
-            }
-            let Ok(range) = parse_range(version) else {
-                continue;
-            };
-            let offered = providers.get(interface).unwrap_or(&empty);
-            let mut others = offered
-                .iter()
-                .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id()))
-                .map(|(v, _)| v);
-            if others.clone().any(|v| range.matches(v)) {
+        let is_open = |license| {
+            *open_cache
+                .entry(license)
+                .or_insert_with(|| licences.is_open(license).unwrap_or(false))
+        };
+        for need in open_source_needs(*doc, known, is_open) {
+            if providers.satisfies(need.interface, &need.range, doc.id()) {
                 continue;
             }
-            let msg = if others.next().is_none() {
+            let interface = need.interface;
+            let mut others = providers.offered_to(interface, doc.id()).peekable();
+            let msg = if others.peek().is_none() {
                 format!("open-source `{}` requires interface `{interface}` but no service in this registry provides it", doc.id())
             } else {
-                let vs: Vec<String> = offered
-                    .iter()
-                    .filter(|(_, ids)| ids.iter().any(|id| *id != doc.id()))
-                    .map(|(v, _)| v.to_string())
-                    .collect();
+                let vs: Vec<String> = others.map(|v| v.to_string()).collect();
                 format!(
-                    "open-source `{}` requires `{interface}` {version} but this registry provides only {}",
+                    "open-source `{}` requires `{interface}` {} but this registry provides only {}",
                     doc.id(),
+                    need.range_text,
                     vs.join(", ")
                 )
             };
-            at(n, Finding::new(Code::OpenSourceDependency, format!("/requires/{i}"), msg).hint(
+            at(n, Finding::new(Code::OpenSourceDependency, format!("/requires/{}", need.requirement), msg).hint(
                 "an open-source service may depend on a service only if it is deployable from the index: add a provider, widen the range, or mark the requirement `optional`",
             ));
         }
     }
+}
+
+/// Whether the rules that look at one publisher's documents alone (file
+/// locations, publisher, namespaces, duplicate versions among them) find
+/// nothing in `docs` (one publisher folder's documents, sorted by path).
+///
+/// Across a registry whose publisher records have no errors (so namespaces do
+/// not overlap), two documents with one service id belong to the same
+/// publisher once these rules pass; so when every folder passes, the
+/// registry-wide duplicate rule finds nothing either, and [`check_documents`]
+/// reports only what the open-source rule does.
+pub fn folder_is_clean<D: Facts>(docs: &[(&str, &D)], publishers: &[Loaded<Publisher>]) -> bool {
+    let mut duplicates = false;
+    duplicate_versions(docs, &mut |_, _| duplicates = true);
+    !duplicates && per_document(docs, publishers).is_empty()
 }
 
 #[cfg(test)]
