@@ -130,6 +130,18 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
     );
 }
 
+/// `hsp build` arguments into `out` at `now` (no website), and `extra`.
+fn build_args(f: &Fixture, out: &Path, now: &str, extra: &str) -> Vec<String> {
+    let mut a: Vec<String> = ["build", s(&f.repo), "--keys", s(&f.keys), "--out", s(out)]
+        .map(String::from)
+        .into();
+    a.extend(["--now", now, "--no-site"].map(String::from));
+    if !extra.is_empty() {
+        a.push(extra.into());
+    }
+    a
+}
+
 #[test]
 fn a_document_edited_without_re_signing_fails_the_rebuild_like_a_clean_build() {
     let f = Fixture::new();
@@ -139,23 +151,7 @@ fn a_document_edited_without_re_signing_fails_the_rebuild_like_a_clean_build() {
     let before = tree(&out);
     let doc = f.a_document("axllent");
     edit(&doc, "\"summary\": \"", "\"summary\": \"Unsigned: ");
-    let args = |extra: &'static str| {
-        let mut a = vec![
-            "build".to_string(),
-            s(&f.repo).into(),
-            "--keys".into(),
-            s(&f.keys).into(),
-            "--out".into(),
-            s(&out).into(),
-            "--now".into(),
-            "2026-11-26T01:00:00Z".into(),
-            "--no-site".into(),
-        ];
-        if !extra.is_empty() {
-            a.push(extra.into());
-        }
-        a
-    };
+    let args = |extra: &'static str| build_args(&f, &out, "2026-11-26T01:00:00Z", extra);
     let cached = hsp_fails(args(""));
     let clean = hsp_fails(args("--no-cache"));
     assert!(
@@ -256,4 +252,129 @@ fn a_poisoned_cache_cannot_publish_bytes_that_differ_from_the_signed_hash() {
         err.contains("changed after publisher axllent signed it"),
         "{err}"
     );
+}
+
+/// A rebuild takes the publisher folders that did not change from their
+/// records; a change in one folder can still break a rule across folders,
+/// which must be reported exactly as a clean build reports it.
+#[test]
+fn a_change_that_breaks_a_rule_across_folders_fails_like_a_clean_build() {
+    let f = Fixture::new();
+    let out = f.tmp.path().join("out");
+    settle(&f.repo);
+    build_json(&f, &out, &["--now", "2026-11-26T00:00:00Z"]);
+    let before = tree(&out);
+    // Every postgres provider yanked: the open-source services in other
+    // (unchanged) folders that need one now break the open-source rule.
+    let postgres = f
+        .publisher_dir("hsp-community")
+        .join("services/org.hsp.community.postgresql");
+    for doc in files_under(&postgres) {
+        edit(
+            &doc,
+            "\"license\":",
+            "\"yanked\": \"withdrawn\",\n  \"license\":",
+        );
+    }
+    f.sign("hsp-community");
+    let later = "2026-11-26T01:00:00Z";
+    let cached = hsp_fails(build_args(&f, &out, later, ""));
+    let clean = hsp_fails(build_args(&f, &out, later, "--no-cache"));
+    for consumer in [
+        "org.hapifhir.server/8.0.0.json",
+        "org.keycloak.server/26.0.7.json",
+    ] {
+        assert!(
+            cached
+                .lines()
+                .any(|l| l.contains(consumer) && l.contains("error[E075]")),
+            "{consumer}: {cached}"
+        );
+    }
+    assert_eq!(cached, clean, "the cached build fails differently");
+    assert!(tree(&out) == before, "a failed build changed OUT");
+}
+
+/// What the records of the folders keep depends on the publisher records, the
+/// signed metadata and OUT: a change to any gives what a clean build gives.
+#[test]
+fn records_follow_publisher_records_metadata_and_out() {
+    let f = Fixture::new();
+    let (cached, clean) = (f.tmp.path().join("a/out"), f.tmp.path().join("b/out"));
+    settle(&f.repo);
+    let mut minute = 0;
+    let mut both = |what: &str| {
+        minute += 1;
+        let now = format!("2026-11-26T00:{minute:02}:00Z");
+        let report = build_json(&f, &cached, &["--now", &now]);
+        build_json(&f, &clean, &["--now", &now, "--no-cache"]);
+        assert!(tree(&cached) == tree(&clean), "{what}: the builds differ");
+        assert_targets_match_their_names(&cached);
+        report
+    };
+    both("first build");
+    let unchanged = both("nothing changed");
+    assert_eq!(unchanged["documents_read"].as_u64(), Some(0), "{unchanged}");
+
+    // A publisher record changes (a new namespace): no document is read
+    // again, but every folder's checks and roles are redone.
+    let record = f.publisher_dir("axllent").join("publisher.json");
+    edit(
+        &record,
+        "\"namespaces\": [",
+        "\"namespaces\": [\"org.axllent-labs\", ",
+    );
+    let r = both("a publisher record changed");
+    assert_eq!(r["documents_read"].as_u64(), Some(0), "{r}");
+
+    // Metadata signed again with no document changed: a new version.
+    f.sign("hapifhir");
+    both("metadata re-signed");
+
+    // Records that are missing or do not decode are rebuilt from the shards.
+    let caches = cached.parent().unwrap().join(".hsp_cache");
+    let records: Vec<PathBuf> = files_under(&caches)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    assert!(records.len() >= 8, "{records:?}");
+    std::fs::remove_file(&records[0]).unwrap();
+    std::fs::write(&records[1], b"not a record").unwrap();
+    let r = both("records lost");
+    assert_eq!(r["documents_read"].as_u64(), Some(0), "{r}");
+
+    // OUT replaced by an older copy of itself (both OUTs, so that they stay
+    // comparable): the records then describe files and roles that OUT no
+    // longer serves, which are written again, not assumed.
+    let saved = [f.tmp.path().join("saved-a"), f.tmp.path().join("saved-b")];
+    copy_tree(&cached, &saved[0]);
+    copy_tree(&clean, &saved[1]);
+    // The newest version: its summary is the service's, in the API files.
+    let doc = f
+        .publisher_dir("keycloak")
+        .join("services/org.keycloak.server/26.0.7.json");
+    edit(&doc, "\"summary\": \"", "\"summary\": \"Changed: ");
+    f.sign("keycloak");
+    // And a role whose documents (so API files) did not change.
+    f.sign("hapifhir");
+    settle(&f.repo);
+    both("one more build");
+    for (out, copy) in [(&cached, &saved[0]), (&clean, &saved[1])] {
+        std::fs::remove_dir_all(out).unwrap();
+        copy_tree(copy, out);
+    }
+    both("OUT rolled back");
+
+    // A key revoked in the publisher record (the metadata not signed again):
+    // the role verified before fails now, as in a clean build.
+    settle(&f.repo);
+    both("settled");
+    let other = f.tmp.path().join("pkeys/other.key");
+    hsp_ok(["keygen", "--out", s(&other)]);
+    f.set_publisher_keys("axllent", &[&other]);
+    let now = "2026-11-26T01:00:00Z";
+    let a = hsp_fails(build_args(&f, &cached, now, ""));
+    let b = hsp_fails(build_args(&f, &clean, now, "--no-cache"));
+    assert!(a.contains("signed by unknown key"), "{a}");
+    assert_eq!(a.replace(s(&cached), "OUT"), b.replace(s(&clean), "OUT"));
 }
