@@ -16,6 +16,14 @@
 //! all match what was recorded. Files changed within [`RACY_SECONDS`] of the
 //! scan that recorded them are stored without a key (re-read next time): their
 //! timestamps could repeat within the file system's clock tick.
+//!
+//! Beside each shard, `<publisher folder>.bin` holds the folder's
+//! [`FolderRecord`] (postcard, written by `hsp build` after verification):
+//! every file's identity, length and hash in walk order, the diagnostics, and
+//! what the cross-file rules, the API and the publisher's verification gave.
+//! A rebuild in which every file of the folder kept its identity takes the
+//! folder from it without decoding the shard (see `super::scan`); the shard
+//! stays the source of each document's summary when any file changed.
 
 use std::collections::HashMap;
 use std::fs;
