@@ -28,7 +28,7 @@ use hsp_index::registry::{
 use hsp_index::validate::{self, Kind, RepoInput, Source};
 use rayon::prelude::*;
 
-pub use cache::{folder as cache_folder, now_ns, RoleRecord, StatKey};
+pub use cache::{folder as cache_folder, now_ns, Cache, RoleRecord, StatKey};
 pub use hsp_index::validate::Repo;
 pub use scan::{documents, read_documents, scan, CacheMode, Folder, ScannedDoc, Sink};
 

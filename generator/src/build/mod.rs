@@ -202,33 +202,15 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         },
     );
     let (roles, (new_parts, api_files)) = (roles?, api?);
-    // Keep what this build learnt of each folder for the next one.
-    let mut records: HashMap<String, RoleRecord> = HashMap::new();
-    let mut roles_out = Vec::with_capacity(roles.len());
-    for (role, record) in roles {
-        if let Some(r) = record {
-            records.insert(role.delegation.name.clone(), r);
-        }
-        roles_out.push(role);
-    }
-    let roles = roles_out;
-    folders
-        .par_iter_mut()
-        .zip(new_parts)
-        .for_each(|(f, parts)| {
-            let role = records.get(&f.name).cloned();
-            let changed = parts.is_some() || role != f.role;
-            if let Some(parts) = parts {
-                f.products.services = parts;
-            }
-            f.role = role;
-            if changed {
-                let record = f.record(scanned.cache.context(), &scanned.records);
-                if let Err(e) = scanned.cache.write_record(&f.name, &record) {
-                    eprintln!("warning: cannot write the build cache: {e}");
-                }
-            }
-        });
+    let (roles, role_records): (Vec<_>, Vec<_>) = roles.into_iter().unzip();
+    keep_records(
+        &scanned.cache,
+        &scanned.records,
+        &mut folders,
+        new_parts,
+        &roles,
+        role_records,
+    );
     let api_targets: BTreeMap<String, TargetFile> = api_files
         .iter()
         .map(|f| (f.path.clone(), f.target.clone()))
@@ -398,6 +380,40 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     )?;
     phase(&mut report, "publish");
     Ok(report)
+}
+
+/// Records what this build learnt of each folder for the next one (see
+/// `crate::repo::scan`): the service parts computed (`new_parts`) and the
+/// verification of each role. Only changed records are written.
+fn keep_records(
+    cache: &crate::repo::Cache,
+    records: &str,
+    folders: &mut [crate::repo::Folder],
+    new_parts: NewParts,
+    roles: &[publishers::PublisherRole],
+    role_records: Vec<Option<RoleRecord>>,
+) {
+    let verified: HashMap<&str, RoleRecord> = roles
+        .iter()
+        .zip(role_records)
+        .filter_map(|(p, r)| Some((p.delegation.name.as_str(), r?)))
+        .collect();
+    folders
+        .par_iter_mut()
+        .zip(new_parts)
+        .for_each(|(f, parts)| {
+            let role = verified.get(f.name.as_str()).cloned();
+            let changed = parts.is_some() || role != f.role;
+            if let Some(parts) = parts {
+                f.products.services = parts;
+            }
+            f.role = role;
+            if changed {
+                if let Err(e) = cache.write_record(&f.name, &f.record(cache.context(), records)) {
+                    eprintln!("warning: cannot write the build cache: {e}");
+                }
+            }
+        });
 }
 
 /// The service parts computed for each folder (`None`: its record's kept).
