@@ -303,7 +303,7 @@ pub fn show(out: &Output) -> String {
 pub fn wanted(plan: &Plan, kind: Kind) -> Vec<(String, String, String, u32)> {
     let mut out = Vec::new();
     for i in &plan.instances {
-        let spec = hsp_agent::driver::spec_hash(i);
+        let spec = hsp_deploy::spec_hash(i);
         for t in &i.tasks {
             let n = if kind == Kind::Host && !t.ports.is_empty() {
                 1

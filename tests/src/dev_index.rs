@@ -188,7 +188,7 @@ pub fn host_artifact(path: &Path, version: &str) -> Json {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let script =
             std::fs::read(crate::root().join("tests/fixtures/images/svc/bin/start")).unwrap();
-        hsp_agent::driver::host::archive::build_tar_gz(
+        hsp_deploy::host::archive::build_tar_gz(
             &[
                 ("bin/start", &script, 0o755),
                 ("VERSION", version.as_bytes(), 0o644),
@@ -199,9 +199,9 @@ pub fn host_artifact(path: &Path, version: &str) -> Json {
     }
     let bytes = std::fs::read(path).unwrap();
     json!({
-        "platform": hsp_agent::driver::host::platform(),
+        "platform": hsp_deploy::host::platform(),
         "url": format!("file://{}", path.display()),
-        "sha256": hsp_index::tuf::sha256_hex(&bytes),
+        "sha256": hsp_tuf::sha256_hex(&bytes),
         "size": bytes.len(),
         "entrypoint": "bin/start",
     })

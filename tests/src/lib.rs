@@ -37,7 +37,7 @@ pub fn bin(name: &str) -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--bins", "-p", "hsp-generator", "-p", "hsp-agent"])
+            .args(["build", "--bins", "-p", "hsp", "-p", "hsp-agent"])
             .current_dir(root())
             .status()
             .expect("running cargo build");

@@ -1,5 +1,5 @@
 //! The python-tuf scenarios of `agent_tuf_attacks.rs`, run in one process with
-//! ONE `hsp_agent::tuf::Updater` kept across all steps, as the agent daemon
+//! ONE `hsp_tuf::client::Updater` kept across all steps, as the agent daemon
 //! polls: the updater resumes the previous refresh's verified metadata instead
 //! of re-reading it, and must reach exactly the same verdicts, leave the
 //! trusted files unchanged on every rejection (but for roots of the chain that
@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use hsp_agent::tuf::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
-use hsp_agent::tuf::{Limits, UpdateError, Updater};
 use hsp_tests::tuf_scenario::*;
+use hsp_tuf::client::fetch::{DirFetcher, Fetch, Fetched, Stats, Validators};
+use hsp_tuf::client::{Limits, UpdateError, Updater};
 
 /// A folder source whose folder the test switches between stages; logs the
 /// files it returned a body for.

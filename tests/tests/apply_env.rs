@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use hsp_agent::driver::host::process::scan;
+use hsp_deploy::host::process::scan;
 use hsp_tests::dev_index::{run_ok, show, DevIndex, ID};
 use serde_json::{json, Value as Json};
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hsp_index::validate::{classify, validate_repo, Code, RepoInput, Severity, Source};
+use hsp_check::{classify, validate_repo, Code, RepoInput, Severity, Source};
 use hsp_tests::{bin, root};
 
 fn fixture_registry() -> PathBuf {
@@ -419,7 +419,7 @@ fn a_missing_path_is_an_error() {
 #[test]
 fn diagnostics_are_errors_or_warnings_by_code() {
     for c in Code::ALL {
-        let d = hsp_index::validate::Finding::new(*c, "", "m").resolve("f.json", b"{}");
+        let d = hsp_check::Finding::new(*c, "", "m").resolve("f.json", b"{}");
         let want = if c.id().starts_with('W') {
             Severity::Warning
         } else {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hsp_agent::driver::host::process::{scan, Labelled};
+use hsp_deploy::host::process::{scan, Labelled};
 use hsp_index::Plan;
 use hsp_tests::deploy::*;
 use hsp_tests::scenario::{self, Stage, Target};
@@ -407,7 +407,7 @@ fn kill_minus_9_at_random_points_converges() {
 /// The unit files the host driver renders for systemd pass `systemd-analyze verify`.
 #[test]
 fn systemd_units_verify() {
-    use hsp_agent::driver::host::systemd::{env_file, render, UnitFile};
+    use hsp_deploy::host::systemd::{env_file, render, UnitFile};
     let analyze = PathBuf::from("/usr/bin/systemd-analyze");
     assert!(
         analyze.exists(),
@@ -474,7 +474,7 @@ fn systemd_units_verify() {
         "secrets stay in the env file: {unit}"
     );
     assert_eq!(
-        hsp_agent::driver::host::systemd::markers(&unit),
+        hsp_deploy::host::systemd::markers(&unit),
         markers,
         "the ownership markers read back"
     );

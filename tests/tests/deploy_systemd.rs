@@ -358,7 +358,7 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
         "hsp-{}-{}-app-0-{}.service",
         site.env,
         inst.name,
-        hsp_agent::driver::spec_hash(inst)
+        hsp_deploy::spec_hash(inst)
     );
     let theirs = "[Service]\nExecStart=/bin/busybox sleep 1000\n";
     let path = format!("/etc/systemd/system/{unit}");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use hsp_index::tuf::{self, Root, Signed};
+use hsp_tuf::{self as tuf, Root, Signed};
 use index_support::*;
 
 fn mode(p: &Path) -> u32 {

@@ -4,9 +4,9 @@
 
 mod planner_support;
 
-use hsp_agent::planner::{self, Action, PlanError};
 use hsp_index::document::Scope;
 use hsp_index::plan::{Part, ProviderRef, SecretRef};
+use hsp_planner::{self as planner, Action, PlanError};
 use planner_support::*;
 use serde_json::json;
 

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hsp_agent::planner::{self, Deployed};
 use hsp_index::plan::{Part, ProviderRef, SecretRef};
 use hsp_index::Plan;
+use hsp_planner::{self as planner, Deployed};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -162,7 +162,7 @@ fn generate(seed: u64) -> Case {
     }
 }
 
-fn to_index_and_env(c: &Case) -> (hsp_agent::planner::MemorySource, hsp_index::Environment) {
+fn to_index_and_env(c: &Case) -> (hsp_planner::MemorySource, hsp_index::Environment) {
     let mut docs = Vec::new();
     for (s, rels) in c.services.iter().enumerate() {
         for rel in rels {
@@ -542,7 +542,7 @@ fn check(seed: u64, with_deployed: bool) -> Result<(), String> {
     let plan = match (planned, &exists) {
         (Ok(p), Some(_)) => p,
         (Err(e), None) => {
-            return matches!(e, hsp_agent::planner::PlanError::NoSolution(_))
+            return matches!(e, hsp_planner::PlanError::NoSolution(_))
                 .then_some(())
                 .ok_or(format!("wrong error: {e}"))
         }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use hsp_agent::planner::{self, Deployed, MemorySource, PlanError};
 use hsp_index::document::{ConfigEntry, Port, Protocol, Provide, Requirement, Scope, Task};
 use hsp_index::interface::{BindingField, FieldType};
 use hsp_index::{Document, Environment, Interface, Plan};
+use hsp_planner::{self as planner, Deployed, MemorySource, PlanError};
 
 pub const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -78,7 +78,7 @@ impl Registry {
                 key_ids: p
                     .keys
                     .iter()
-                    .map(|k| hsp_index::tuf::key_id(k).to_string())
+                    .map(|k| hsp_tuf::key_id(k).to_string())
                     .collect(),
             })
             .collect();

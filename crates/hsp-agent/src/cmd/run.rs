@@ -1,0 +1,182 @@
+//! `hsp-agent run ENV`: the daemon. Polls the index, plans and applies, forever.
+//!
+//! Each poll refreshes the verified index and applies the plan; updates of
+//! deployed instances wait for the environment's update window (missing units
+//! are restarted at any time). When the index is unreachable the services keep
+//! running, the poll interval doubles up to `--max-backoff`, and `status` shows
+//! the error. SIGTERM (or SIGINT) drains: the instance being rolled out finishes,
+//! the rest waits for the next start; services keep running.
+//!
+//! Each poll runs in a child process (this binary with the same arguments and
+//! `--once`), so the daemon between polls is a small scheduler: no index,
+//! plan or allocator high-water mark stays resident, and a crash of one poll
+//! cannot take the daemon down. The daemon forwards SIGTERM to a running poll
+//! and waits for it to drain.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use hsp_deploy::rollout::describe;
+use hsp_deploy::schedule::{backoff, in_window, jittered};
+use hsp_deploy::{self as driver, ApplyOptions, StateDir};
+
+use super::apply::{init_logging, open_driver, Source};
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  hsp-agent run clinic.json --interval 300
+  hsp-agent run --plan plan.json --target host --interval 30 --log-json")]
+pub struct Args {
+    #[command(flatten)]
+    source: Source,
+    /// Seconds between polls of the index.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    interval: u64,
+    /// Spread of each interval as a fraction (0.1 = ±10%), so sites do not poll in step.
+    #[arg(long, default_value_t = 0.1)]
+    jitter: f64,
+    /// Longest delay between polls while the index is unreachable.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    max_backoff: u64,
+    /// Log JSON lines to stderr (for journald or a log collector).
+    #[arg(long)]
+    log_json: bool,
+    /// Run one poll of this environment and exit: 0 when the index was read,
+    /// 3 when it was not (what the daemon runs for each poll).
+    #[arg(long, hide = true, value_name = "ENVIRONMENT")]
+    once: Option<String>,
+}
+
+/// Exit code of a `--once` poll that could not read the index or plan.
+const POLL_FAILED: u8 = 3;
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_json);
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    if let Some(environment) = &args.once {
+        return poll_once(&args, environment, &stop);
+    }
+    let target = args.source.target()?;
+    // Fail at start, not in every poll, when the state dir cannot be opened.
+    StateDir::open(&args.source.index.state, &target.environment)?;
+    let interval = Duration::from_secs(args.interval.max(1));
+    let max = Duration::from_secs(args.max_backoff).max(interval);
+    let mut delay = interval;
+    tracing::info!(environment = %target.environment, interval = args.interval, "agent running");
+    while !stop.load(Ordering::SeqCst) {
+        delay = match run_poll(&target.environment, &stop)? {
+            Some(0) => interval,
+            Some(code) => {
+                if code != i32::from(POLL_FAILED) {
+                    tracing::error!(code, "a poll exited abnormally; services keep running");
+                }
+                backoff(delay, max)
+            }
+            None => {
+                tracing::error!("a poll was killed by a signal; services keep running");
+                backoff(delay, max)
+            }
+        };
+        let until = Instant::now() + jittered(delay, args.jitter);
+        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    tracing::info!("stopping on signal; services keep running");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one poll as a child process (this binary, the daemon's own arguments
+/// and `--once ENVIRONMENT`); forwards SIGTERM to it when `stop` is set. Its exit code, or
+/// `None` when a signal killed it.
+fn run_poll(environment: &str, stop: &AtomicBool) -> anyhow::Result<Option<i32>> {
+    let exe = std::env::current_exe().context("finding the hsp-agent binary")?;
+    let mut child = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .args(["--once", environment])
+        .spawn()
+        .with_context(|| format!("starting a poll ({})", exe.display()))?;
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code());
+        }
+        if stop.load(Ordering::SeqCst) && !forwarded {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            forwarded = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One poll: refresh the index, plan, apply; the journal records the poll
+/// and its error. Exits [`POLL_FAILED`] when the index or plan could not be read.
+fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let state = StateDir::open(&args.source.index.state, environment)?;
+    let now = Utc::now();
+    let mut journal = state.load()?;
+    journal.last_poll = Some(now);
+    state.save(&journal)?;
+    let target_and_plan = args.source.target().and_then(|target| {
+        if target.environment != environment {
+            anyhow::bail!(
+                "the environment is now named {:?}, not {environment:?} (hint: restart \
+                 `hsp-agent run` to manage it)",
+                target.environment
+            );
+        }
+        Ok((target, args.source.plan()?))
+    });
+    let (target, plan) = match target_and_plan {
+        Ok(pair) => pair,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            tracing::error!("poll failed; services keep running: {msg}");
+            journal.last_error = Some(format!("poll failed: {msg}"));
+            state.save(&journal)?;
+            return Ok(ExitCode::from(POLL_FAILED));
+        }
+    };
+    journal.last_poll_ok = Some(now);
+    state.save(&journal)?;
+    let hold = match &target.window {
+        Some(w) => !in_window(w, now).map_err(anyhow::Error::msg)?,
+        None => false,
+    };
+    let opts = ApplyOptions {
+        purge: false,
+        hold_updates: hold,
+        drain: Some(Arc::clone(stop)),
+    };
+    let mut driver = match open_driver(&target, &state) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!("cannot reach the deployment target; services keep running: {e:#}");
+            journal.last_error = Some(format!("apply failed: {e:#}"));
+            state.save(&journal)?;
+            return Ok(ExitCode::from(POLL_FAILED));
+        }
+    };
+    match driver::apply(driver.as_mut(), &plan, &state, &opts) {
+        Ok(report) => {
+            for (name, outcome) in report.outcomes.iter().filter(|(_, o)| !o.is_ok()) {
+                tracing::warn!(instance = %name, "{}", describe(outcome));
+            }
+        }
+        Err(e) => {
+            tracing::error!("apply failed: {e:#}");
+            let mut j = state.load()?;
+            j.last_error = Some(format!("apply failed: {}", driver::rollout::chain(&e)));
+            state.save(&j)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,256 @@
+//! `hsp-agent status ENV`: services, versions, health, last poll and last error.
+//!
+//! Reads the journal (without taking the lock, so it works while `run` is
+//! running) and probes every unit once through the driver.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hsp_deploy::docker::DockerDriver;
+use hsp_deploy::host::{HostDriver, HostMode};
+use hsp_deploy::journal::Journal;
+use hsp_deploy::{secrets, spec_hash, Driver, Probe};
+use serde::Serialize;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  hsp-agent status clinic
+  hsp-agent status clinic.json --json")]
+pub struct Args {
+    /// Environment name, or its environment file.
+    env: String,
+    /// State directory.
+    #[arg(long, env = "HSP_AGENT_STATE", default_value = "/var/lib/hsp-agent")]
+    state: PathBuf,
+    /// Host target: the folder given to `apply --root`, if any.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Status {
+    environment: String,
+    target: Option<String>,
+    last_apply: Option<String>,
+    last_poll: Option<String>,
+    last_poll_ok: Option<String>,
+    last_error: Option<String>,
+    /// Why the units could not be observed (engine down, ...).
+    observe_error: Option<String>,
+    services: Vec<Service>,
+    /// Instances removed without `--purge`: their volumes and generated
+    /// secrets are kept until `apply --purge`.
+    kept: Vec<KeptData>,
+}
+
+#[derive(Serialize)]
+struct KeptData {
+    instance: String,
+    service: String,
+    version: String,
+    pruned: String,
+}
+
+#[derive(Serialize)]
+struct Service {
+    instance: String,
+    service: String,
+    version: String,
+    health: String,
+    units_healthy: u32,
+    units_wanted: u32,
+    rollout_in_progress: Option<String>,
+    bad_versions: BTreeMap<String, String>,
+    last_error: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let name = if args.env.ends_with(".json") || Path::new(&args.env).is_file() {
+        hsp_planner::read_environment(Path::new(&args.env))?
+            .env
+            .name
+    } else {
+        args.env.clone()
+    };
+    hsp_deploy::check_name("environment", &name)?;
+    let dir = args.state.join(&name);
+    let path = dir.join("journal.json");
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: no journal: environment {name} was never applied with this state dir (hint: --state, or run `hsp-agent apply`)",
+            path.display()
+        );
+    }
+    let journal =
+        Journal::read(&path, &name).with_context(|| format!("reading {}", path.display()))?;
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let mut driver: Result<Box<dyn Driver>, String> = match journal.target.as_deref() {
+        Some("docker") => DockerDriver::connect(&name, None)
+            .map(|d| Box::new(d) as Box<dyn Driver>)
+            .map_err(|e| format!("{e}")),
+        Some(kind @ ("host" | "systemd")) => {
+            let exe = std::env::current_exe()?;
+            let mode = if kind == "systemd" {
+                HostMode::Systemd
+            } else {
+                HostMode::Process
+            };
+            HostDriver::new(&name, &dir, args.root.clone(), exe, mode)
+                .map(|d| Box::new(d) as Box<dyn Driver>)
+                .map_err(|e| format!("{e}"))
+        }
+        other => Err(format!("unknown target {other:?}")),
+    };
+    let units = match &mut driver {
+        Ok(d) => d.units().map_err(|e| format!("{e}")),
+        Err(e) => Err(e.clone()),
+    };
+    let mut status = Status {
+        environment: name.clone(),
+        target: journal.target.clone(),
+        last_apply: journal.last_apply.map(|t| t.to_rfc3339()),
+        last_poll: journal.last_poll.map(|t| t.to_rfc3339()),
+        last_poll_ok: journal.last_poll_ok.map(|t| t.to_rfc3339()),
+        last_error: journal.last_error.clone(),
+        observe_error: units.as_ref().err().cloned(),
+        services: Vec::new(),
+        kept: journal
+            .kept
+            .iter()
+            .map(|(n, k)| KeptData {
+                instance: n.clone(),
+                service: k.service.clone(),
+                version: k.version.clone(),
+                pruned: k.pruned.to_rfc3339(),
+            })
+            .collect(),
+    };
+    let mut names: Vec<&String> = journal
+        .order
+        .iter()
+        .filter(|n| journal.instances.contains_key(*n))
+        .collect();
+    names.extend(
+        journal
+            .instances
+            .keys()
+            .filter(|n| !journal.order.contains(n)),
+    );
+    for n in names {
+        let rec = &journal.instances[n];
+        let mut svc = Service {
+            instance: n.clone(),
+            service: rec
+                .good
+                .as_ref()
+                .map(|g| g.service.clone())
+                .unwrap_or_default(),
+            version: rec
+                .good
+                .as_ref()
+                .map(|g| g.version.clone())
+                .unwrap_or_else(|| "-".into()),
+            health: rec.health.clone().unwrap_or_else(|| "unknown".into()),
+            units_healthy: 0,
+            units_wanted: 0,
+            rollout_in_progress: rec.attempt.as_ref().map(|a| a.version.clone()),
+            bad_versions: rec.bad_versions.clone(),
+            last_error: rec.last_error.clone(),
+        };
+        if let (Some(good), Ok(units), Ok(d)) = (&rec.good, &units, &mut driver) {
+            let spec = spec_hash(good);
+            let mut problems = Vec::new();
+            for task in &good.tasks {
+                svc.units_wanted += d.replicas(task);
+                let env = secrets::render_env(&dir, task).unwrap_or_default();
+                for u in units
+                    .iter()
+                    .filter(|u| u.instance == *n && u.spec == spec && u.task == task.name)
+                {
+                    match d.probe(u, task, &env) {
+                        Probe::Healthy => svc.units_healthy += 1,
+                        Probe::Unhealthy(m) | Probe::Exited(m) => {
+                            problems.push(format!("{}: {m}", u.name))
+                        }
+                    }
+                }
+            }
+            svc.health = if svc.units_healthy >= svc.units_wanted {
+                "healthy".into()
+            } else if let Some(p) = problems.first() {
+                format!("unhealthy: {p}")
+            } else {
+                "down".into()
+            };
+        }
+        status.services.push(svc);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status));
+    }
+    let all_healthy = status.services.iter().all(|s| s.health == "healthy");
+    Ok(if all_healthy && status.observe_error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn render(s: &Status) -> String {
+    let mut out = format!(
+        "environment {} ({})\nlast apply: {}\nlast poll:  {}{}\nlast error: {}\n",
+        s.environment,
+        s.target.as_deref().unwrap_or("?"),
+        s.last_apply.as_deref().unwrap_or("never"),
+        s.last_poll.as_deref().unwrap_or("never (apply only)"),
+        match (&s.last_poll, &s.last_poll_ok) {
+            (Some(p), Some(ok)) if p != ok => format!(" (last successful: {ok})"),
+            (Some(_), None) => " (never successful)".to_string(),
+            _ => String::new(),
+        },
+        s.last_error.as_deref().unwrap_or("none"),
+    );
+    if let Some(e) = &s.observe_error {
+        out.push_str(&format!("cannot observe units: {e}\n"));
+    }
+    out.push_str(&format!(
+        "\n{:<20} {:<28} {:<10} {:<6} {}\n",
+        "INSTANCE", "SERVICE", "VERSION", "UNITS", "HEALTH"
+    ));
+    for v in &s.services {
+        out.push_str(&format!(
+            "{:<20} {:<28} {:<10} {:<6} {}\n",
+            v.instance,
+            v.service,
+            v.version,
+            format!("{}/{}", v.units_healthy, v.units_wanted),
+            v.health
+        ));
+        for (bad, why) in &v.bad_versions {
+            out.push_str(&format!("{:<20} marked bad: {bad} ({why})\n", ""));
+        }
+        if let Some(a) = &v.rollout_in_progress {
+            out.push_str(&format!(
+                "{:<20} rollout of {a} was interrupted; the next apply resumes it\n",
+                ""
+            ));
+        }
+    }
+    if !s.kept.is_empty() {
+        out.push_str("\nkept data of removed instances (`hsp-agent apply --purge` deletes it):\n");
+        for k in &s.kept {
+            out.push_str(&format!(
+                "{:<20} {:<28} {:<10} removed {}\n",
+                k.instance, k.service, k.version, k.pruned
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,930 @@
+//! Rules on one conformance document (after it parsed).
+//!
+//! With the registry's interfaces in the [`Context`], the rules that need them run
+//! too: interfaces exist, bindings fill the interface's fields, features exist,
+//! `${<requirement>.<field>}` names a binding field.
+
+use std::collections::{HashMap, HashSet};
+
+use super::format::{
+    is_env_name, is_ident, is_name, is_platform, is_relative_path, is_reverse_dns, is_sha256,
+    is_web_url,
+};
+use super::locate::escape;
+use super::template::{refs, Ref};
+use super::{Code, Finding, LicencePolicy};
+use hsp_index::document::{Document, Task};
+use hsp_index::interface::Interface;
+use hsp_index::version::{parse_range, parse_version};
+
+/// Largest sane memory limit per task: 1 TiB.
+pub const MAX_MEMORY_MIB: u32 = 1 << 20;
+/// Longest allowed stop timeout, in seconds.
+pub const MAX_STOP_TIMEOUT_S: u32 = 15;
+
+/// What a document is checked against.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub licences: &'a LicencePolicy,
+    /// The registry's interfaces by id; `None` outside a registry, which skips
+    /// the rules that need them.
+    pub interfaces: Option<&'a HashMap<&'a str, &'a Interface>>,
+}
+
+/// `^(?:pattern)$` compiled, or the compiler's error. Registries repeat a few
+/// patterns across many documents, so each thread keeps what it compiled (up to
+/// a bound): compiling dominated checking before.
+fn whole_value_regex(pattern: &str) -> Result<regex::Regex, String> {
+    use std::cell::RefCell;
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, Result<regex::Regex, String>>> =
+            RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(r) = c.get(pattern) {
+            return r.clone();
+        }
+        let r = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string());
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(pattern.to_string(), r.clone());
+        r
+    })
+}
+
+/// Every finding on `doc`.
+pub fn check(doc: &Document, ctx: &Context) -> Vec<Finding> {
+    let mut c = Checker {
+        doc,
+        ctx,
+        out: Vec::new(),
+    };
+    c.identity();
+    c.licence();
+    c.provides();
+    c.requires();
+    c.config();
+    c.tasks();
+    c.artifacts();
+    c.smoke_test();
+    c.out
+}
+
+pub(super) struct Checker<'a> {
+    pub(super) doc: &'a Document,
+    pub(super) ctx: &'a Context<'a>,
+    pub(super) out: Vec<Finding>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn push(&mut self, f: Finding) {
+        self.out.push(f);
+    }
+
+    pub(super) fn err(&mut self, code: Code, ptr: impl Into<String>, msg: impl Into<String>) {
+        self.out.push(Finding::new(code, ptr, msg));
+    }
+
+    fn identity(&mut self) {
+        let d = self.doc;
+        if !is_reverse_dns(&d.id) {
+            self.push(
+                Finding::new(Code::IdFormat, "/id", format!("`{}` is not a reverse-DNS id", d.id))
+                    .hint("lowercase labels of a-z, 0-9 and -, separated by dots, e.g. `org.hapifhir.server`"),
+            );
+        }
+        if parse_version(&d.version).is_err() {
+            self.push(
+                Finding::new(
+                    Code::VersionFormat,
+                    "/version",
+                    format!("`{}` is not a semantic version", d.version),
+                )
+                .hint("write MAJOR.MINOR.PATCH, e.g. `7.4.0` (`7.4` is read as `7.4.0`)"),
+            );
+        }
+        for (ptr, value) in [("/name", &d.name), ("/summary", &d.summary)] {
+            if value.trim().is_empty() {
+                self.err(Code::EmptyField, ptr, "must not be empty");
+            }
+        }
+        if !is_name(&d.publisher) {
+            self.push(
+                Finding::new(
+                    Code::NameFormat,
+                    "/publisher",
+                    format!("`{}` is not a publisher name", d.publisher),
+                )
+                .hint("publisher names are `[a-z][a-z0-9-]*`, the folder under publishers/"),
+            );
+        }
+        for (ptr, url) in [("/homepage", &d.homepage), ("/support_url", &d.support_url)] {
+            if let Some(u) = url.as_deref().filter(|u| !is_web_url(u)) {
+                self.err(Code::UrlFormat, ptr, format!("`{u}` is not an http(s) URL"));
+            }
+        }
+    }
+
+    fn licence(&mut self) {
+        let open = match self.ctx.licences.is_open(&self.doc.license) {
+            Ok(open) => open,
+            Err(e) => {
+                let hint = match e.suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "use an SPDX expression such as `Apache-2.0`, `MIT OR Apache-2.0` or `LicenseRef-<name>`".into(),
+                };
+                let msg = format!(
+                    "`{}` is not an SPDX expression: {}",
+                    self.doc.license, e.message
+                );
+                self.push(Finding::new(Code::LicenseExpression, "/license", msg).hint(hint));
+                return;
+            }
+        };
+        if open {
+            return;
+        }
+        let Some(l) = &self.doc.licensing else {
+            self.push(
+                Finding::new(
+                    Code::LicensePolicy,
+                    "/license",
+                    format!("`{}` is not an open-source licence of this registry and `licensing` is missing", self.doc.license),
+                )
+                .hint("declare `licensing` with `base_form`, `no_trial_period: true`, `no_revocation: true` and `terms_url`"),
+            );
+            return;
+        };
+        if !l.no_trial_period {
+            self.push(
+                Finding::new(Code::LicensePolicy, "/licensing/no_trial_period", "the base form must have no trial period")
+                    .hint("HSP lists non-open services only when their base form is free forever (freemium)"),
+            );
+        }
+        if !l.no_revocation {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/no_revocation",
+                "the base form must not be revocable",
+            );
+        }
+        if l.base_form.trim().is_empty() {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/base_form",
+                "describe what the free base form does",
+            );
+        }
+        if !is_web_url(&l.terms_url) {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/terms_url",
+                format!("`{}` is not an http(s) URL", l.terms_url),
+            );
+        }
+    }
+
+    fn interface(&mut self, ptr: String, id: &str) -> Option<&'a Interface> {
+        if !is_name(id) {
+            self.err(
+                Code::NameFormat,
+                ptr,
+                format!("`{id}` is not an interface id (`[a-z][a-z0-9-]*`)"),
+            );
+            return None;
+        }
+        let known = self.ctx.interfaces?;
+        let found = known.get(id).copied();
+        if found.is_none() {
+            let mut f = Finding::new(
+                Code::UnknownInterface,
+                ptr,
+                format!("interface `{id}` is not defined in this registry"),
+            );
+            let ids: Vec<&str> = known.keys().copied().collect();
+            f.hint = Some(match super::structure::closest(id, &ids) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None => {
+                    format!("add interfaces/{id}.json, or use one of the registry's interfaces")
+                }
+            });
+            self.push(f);
+        }
+        found
+    }
+
+    fn features(&mut self, base: &str, features: &[String], iface: Option<&Interface>) {
+        for (k, feat) in features.iter().enumerate() {
+            if let Some(i) = iface.filter(|i| !i.features.iter().any(|f| &f.name == feat)) {
+                let known: Vec<&str> = i.features.iter().map(|f| f.name.as_str()).collect();
+                let known = if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                };
+                self.push(
+                    Finding::new(
+                        Code::UnknownFeature,
+                        format!("{base}/features/{k}"),
+                        format!("interface `{}` has no feature `{feat}`", i.id),
+                    )
+                    .hint(format!("features of `{}`: {known}", i.id)),
+                );
+            }
+        }
+    }
+
+    fn provides(&mut self) {
+        let doc = self.doc;
+        let mut seen = HashSet::new();
+        for (i, p) in doc.provides.iter().enumerate() {
+            let base = format!("/provides/{i}");
+            if !seen.insert(&p.interface) {
+                self.err(
+                    Code::Duplicate,
+                    format!("{base}/interface"),
+                    format!("interface `{}` is provided twice", p.interface),
+                );
+            }
+            let iface = self.interface(format!("{base}/interface"), &p.interface);
+            if parse_version(&p.version).is_err() {
+                self.err(
+                    Code::VersionFormat,
+                    format!("{base}/version"),
+                    format!("`{}` is not a semantic version", p.version),
+                );
+            }
+            self.task_port(&base, &p.task, &p.port);
+            self.features(&base, &p.features, iface);
+            for (k, v) in &p.binding {
+                self.template(format!("{base}/binding/{}", escape(k)), v);
+            }
+            if let Some(iface) = iface {
+                for k in p.binding.keys().filter(|k| iface.field(k).is_none()) {
+                    let fields: Vec<&str> = iface.fields.iter().map(|f| f.name.as_str()).collect();
+                    self.push(
+                        Finding::new(
+                            Code::Binding,
+                            format!("{base}/binding/{}", escape(k)),
+                            format!("interface `{}` has no binding field `{k}`", iface.id),
+                        )
+                        .at_key()
+                        .hint(format!(
+                            "fields of `{}`: {}",
+                            iface.id,
+                            fields.join(", ")
+                        )),
+                    );
+                }
+                let missing: Vec<&str> = iface
+                    .fields
+                    .iter()
+                    .filter(|f| f.required && !p.binding.contains_key(&f.name))
+                    .map(|f| f.name.as_str())
+                    .collect();
+                if !missing.is_empty() {
+                    self.push(
+                        Finding::new(
+                            Code::Binding,
+                            format!("{base}/binding"),
+                            format!(
+                                "binding misses required field(s) of `{}`: {}",
+                                iface.id,
+                                missing.join(", ")
+                            ),
+                        )
+                        .hint("fill them, e.g. `\"base_url\": \"http://${self.app.http}/fhir\"`"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `task` exists and has a port `port`.
+    fn task_port(&mut self, base: &str, task: &str, port: &str) {
+        match self.doc.task(task) {
+            None => self.unknown_task(format!("{base}/task"), task),
+            Some(t) => self.port_of(t, format!("{base}/port"), port),
+        }
+    }
+
+    fn unknown_task(&mut self, ptr: String, task: &str) {
+        let names: Vec<&str> = self.doc.tasks.iter().map(|t| t.name.as_str()).collect();
+        self.push(
+            Finding::new(
+                Code::UnknownTaskOrPort,
+                ptr,
+                format!("there is no task `{task}`"),
+            )
+            .hint(format!("tasks: {}", names.join(", "))),
+        );
+    }
+
+    pub(super) fn port_of(&mut self, t: &Task, ptr: String, port: &str) {
+        if t.port(port).is_none() {
+            let names: Vec<&str> = t.ports.iter().map(|p| p.name.as_str()).collect();
+            let hint = if names.is_empty() {
+                format!("declare it under tasks[].ports of `{}`", t.name)
+            } else {
+                format!("ports of `{}`: {}", t.name, names.join(", "))
+            };
+            self.push(
+                Finding::new(
+                    Code::UnknownTaskOrPort,
+                    ptr,
+                    format!("task `{}` has no port `{port}`", t.name),
+                )
+                .hint(hint),
+            );
+        }
+    }
+
+    fn requires(&mut self) {
+        let mut seen = HashSet::new();
+        for (i, r) in self.doc.requires.iter().enumerate() {
+            let base = format!("/requires/{i}");
+            if !is_ident(&r.name) || r.name == "config" || r.name == "self" {
+                self.push(
+                    Finding::new(Code::NameFormat, format!("{base}/name"), format!("`{}` is not a requirement name", r.name))
+                        .hint("use `[a-z][a-z0-9_]*`, not `config` or `self`; it is how templates say `${<name>.<field>}`"),
+                );
+            }
+            if !seen.insert(&r.name) {
+                self.err(
+                    Code::Duplicate,
+                    format!("{base}/name"),
+                    format!("requirement `{}` is declared twice", r.name),
+                );
+            }
+            let iface = self.interface(format!("{base}/interface"), &r.interface);
+            if let Err(e) = parse_range(&r.version) {
+                self.push(
+                    Finding::new(
+                        Code::VersionRange,
+                        format!("{base}/version"),
+                        format!("`{}` is not a version range: {e}", r.version),
+                    )
+                    .hint("e.g. `>=13, <17`, `^4.0` or `*`"),
+                );
+            }
+            self.features(&base, &r.features, iface);
+        }
+    }
+
+    fn config(&mut self) {
+        let mut seen = HashSet::new();
+        for (i, c) in self.doc.config.iter().enumerate() {
+            let base = format!("/config/{i}");
+            if !is_env_name(&c.name) {
+                self.push(
+                    Finding::new(
+                        Code::EnvName,
+                        format!("{base}/name"),
+                        format!("`{}` is not a config name", c.name),
+                    )
+                    .hint("config names are `[A-Z0-9_]+`, e.g. `OIDC_CLIENT_SECRET`"),
+                );
+            }
+            if !seen.insert(&c.name) {
+                self.err(
+                    Code::Duplicate,
+                    format!("{base}/name"),
+                    format!("config entry `{}` is declared twice", c.name),
+                );
+            }
+            if let Some(p) = &c.pattern {
+                // Matched against the whole value, as the agent does.
+                match whole_value_regex(p) {
+                    Err(e) => self.push(
+                        Finding::new(Code::ConfigPattern, format!("{base}/pattern"), format!("`{p}` is not a regular expression: {}", first_line(&e)))
+                            .hint("the syntax is Rust's `regex` crate; the pattern must match the whole value"),
+                    ),
+                    Ok(re) => {
+                        if let Some(d) = c.default.as_deref().filter(|d| !re.is_match(d)) {
+                            self.err(Code::ConfigPattern, format!("{base}/default"), format!("the default `{d}` does not match the pattern `{p}`"));
+                        }
+                    }
+                }
+            }
+            if c.secret && c.default.is_some() {
+                self.push(
+                    Finding::new(Code::SecretDefault, format!("{base}/default"), format!("secret `{}` has a default value", c.name))
+                        .hint("remove the default, or set `generate: true` to have the agent create one per site"),
+                );
+            }
+        }
+    }
+
+    fn artifacts(&mut self) {
+        let mut seen = HashSet::new();
+        for (i, a) in self.doc.artifacts.iter().enumerate() {
+            let base = format!("/artifacts/{i}");
+            if !is_platform(&a.platform) {
+                self.push(
+                    Finding::new(
+                        Code::NameFormat,
+                        format!("{base}/platform"),
+                        format!("`{}` is not a platform", a.platform),
+                    )
+                    .hint("`<os>-<arch>`, e.g. `linux-x86_64` or `linux-aarch64`"),
+                );
+            }
+            if !seen.insert(&a.platform) {
+                self.err(
+                    Code::Duplicate,
+                    format!("{base}/platform"),
+                    format!("platform `{}` has two artifacts", a.platform),
+                );
+            }
+            if !(is_web_url(&a.url) || a.url.starts_with("file://")) {
+                self.err(
+                    Code::UrlFormat,
+                    format!("{base}/url"),
+                    format!("`{}` is not an https, http or file URL", a.url),
+                );
+            }
+            if !is_sha256(&a.sha256) {
+                self.push(
+                    Finding::new(
+                        Code::ArtifactPin,
+                        format!("{base}/sha256"),
+                        "sha256 must be 64 lowercase hex digits",
+                    )
+                    .hint("`sha256sum <archive>` prints it"),
+                );
+            }
+            if a.size == 0 {
+                self.push(
+                    Finding::new(
+                        Code::ArtifactPin,
+                        format!("{base}/size"),
+                        "size must be the archive's size in bytes",
+                    )
+                    .hint("`stat -c %s <archive>` prints it"),
+                );
+            }
+            if !is_relative_path(&a.entrypoint) {
+                self.err(
+                    Code::UrlFormat,
+                    format!("{base}/entrypoint"),
+                    format!("`{}` is not a path inside the archive", a.entrypoint),
+                );
+            }
+        }
+    }
+
+    fn smoke_test(&mut self) {
+        let doc = self.doc;
+        let Some(s) = &doc.smoke_test else {
+            self.push(
+                Finding::new(Code::NoSmokeTest, "", "there is no smoke test")
+                    .hint("add `\"smoke_test\": {\"task\": \"app\", \"http\": {\"port\": \"http\", \"path\": \"/\"}}`"),
+            );
+            return;
+        };
+        match doc.task(&s.task) {
+            None => self.unknown_task("/smoke_test/task".into(), &s.task),
+            Some(t) => self.probe("/smoke_test", t, &s.http, &s.command),
+        }
+        if s.timeout_s == 0 {
+            self.err(
+                Code::HealthCheck,
+                "/smoke_test/timeout_s",
+                "timeout_s must be at least 1",
+            );
+        }
+    }
+
+    /// Every `${...}` in `value` resolves.
+    pub(super) fn template(&mut self, ptr: String, value: &str) {
+        let found = match refs(value) {
+            Ok(r) => r,
+            Err(e) => {
+                self.err(Code::TemplateSyntax, ptr, e);
+                return;
+            }
+        };
+        for r in found {
+            if let Some(f) = self.unresolved(&ptr, &r) {
+                self.push(f);
+            }
+        }
+    }
+
+    fn unresolved(&self, ptr: &str, r: &Ref) -> Option<Finding> {
+        let doc = self.doc;
+        let bad = |msg: String, hint: String| {
+            Some(Finding::new(Code::TemplateReference, ptr, msg).hint(hint))
+        };
+        match *r {
+            Ref::Config(name) if !doc.config.iter().any(|c| c.name == name) => bad(
+                format!("`${{config.{name}}}` names no config entry"),
+                format!("declare `{{\"name\": \"{name}\"}}` under `config`"),
+            ),
+            Ref::SelfPort { task, port } => match doc.task(task) {
+                None => bad(
+                    format!("`${{self.{task}.{port}}}`: there is no task `{task}`"),
+                    "use `${self.<task>.<port>}`".into(),
+                ),
+                Some(t) if t.port(port).is_none() => bad(
+                    format!("`${{self.{task}.{port}}}`: task `{task}` has no port `{port}`"),
+                    "declare the port under the task's ports".into(),
+                ),
+                Some(_) => None,
+            },
+            Ref::Requirement { name, field } => {
+                let Some(req) = doc.requires.iter().find(|q| q.name == name) else {
+                    return bad(
+                        format!("`${{{name}.{field}}}` names no requirement `{name}`"),
+                        format!("declare a requirement named `{name}`, or use `${{config.NAME}}` / `${{self.<task>.<port>}}`"),
+                    );
+                };
+                let iface = self
+                    .ctx
+                    .interfaces
+                    .and_then(|m| m.get(req.interface.as_str()))?;
+                if iface.field(field).is_some() {
+                    return None;
+                }
+                let fields: Vec<&str> = iface.fields.iter().map(|f| f.name.as_str()).collect();
+                bad(
+                    format!(
+                        "`${{{name}.{field}}}`: interface `{}` has no binding field `{field}`",
+                        iface.id
+                    ),
+                    format!("fields of `{}`: {}", iface.id, fields.join(", ")),
+                )
+            }
+            Ref::Config(_) => None,
+        }
+    }
+}
+
+/// The last line of a multi-line error (the regex crate draws the pattern first).
+fn first_line(msg: &str) -> &str {
+    msg.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(msg)
+        .trim()
+        .trim_start_matches("error: ")
+}
+
+/// A valid document and the interfaces it uses, for the rules' unit tests.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+    use hsp_index::registry::Policy;
+
+    pub const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    pub fn base() -> Document {
+        let text = r#"{
+          "id": "com.acme.app", "version": "1.0.0", "name": "App", "summary": "s",
+          "publisher": "acme", "license": "Apache-2.0",
+          "provides": [{"interface": "fhir", "version": "4.0.1", "task": "app", "port": "http",
+                        "binding": {"base_url": "http://${self.app.http}/fhir"}}],
+          "requires": [{"name": "db", "interface": "postgres", "version": ">=13", "features": ["schema-owner"]}],
+          "config": [{"name": "SECRET", "secret": true}],
+          "tasks": [{"name": "app", "image": "acme/app:1@sha256:HEX",
+                     "ports": [{"name": "http", "port": 8080}],
+                     "env": {"DB": "${db.host}:${db.port}", "S": "${config.SECRET}"},
+                     "memory_mib": 2048,
+                     "health": {"http": {"port": "http", "path": "/health"}}}],
+          "artifacts": [{"platform": "linux-x86_64", "url": "https://acme.example/a.tar.gz",
+                         "sha256": "HEX", "size": 10, "entrypoint": "bin/app"}],
+          "smoke_test": {"task": "app", "http": {"port": "http", "path": "/"}}
+        }"#;
+        serde_json::from_str(&text.replace("HEX", HEX)).unwrap()
+    }
+
+    pub fn interfaces() -> Vec<Interface> {
+        let fhir = r#"{"id": "fhir", "name": "FHIR", "description": "d", "versioning": "v",
+                       "fields": [{"name": "base_url", "type": "url"}]}"#;
+        let pg = r#"{"id": "postgres", "name": "PG", "description": "d", "versioning": "v",
+                     "fields": [{"name": "host", "type": "host"}, {"name": "port", "type": "port"},
+                                {"name": "password", "type": "secret", "required": false}],
+                     "features": [{"name": "schema-owner", "description": "d"}]}"#;
+        vec![
+            serde_json::from_str(fhir).unwrap(),
+            serde_json::from_str(pg).unwrap(),
+        ]
+    }
+
+    /// Codes and pointers of `doc`'s findings, with the interfaces known.
+    pub fn findings(doc: &Document) -> Vec<(Code, String)> {
+        let licences = LicencePolicy::new(&Policy::default());
+        let ifaces = interfaces();
+        let map: HashMap<&str, &Interface> = ifaces.iter().map(|i| (i.id.as_str(), i)).collect();
+        let ctx = Context {
+            licences: &licences,
+            interfaces: Some(&map),
+        };
+        check(doc, &ctx)
+            .into_iter()
+            .map(|f| (f.code, f.pointer))
+            .collect()
+    }
+
+    /// One case: a name, a change to the base document, the expected findings.
+    pub type Case = (
+        &'static str,
+        Box<dyn Fn(&mut Document)>,
+        Vec<(Code, &'static str)>,
+    );
+
+    /// Runs a table of cases against the base document.
+    pub fn table(cases: Vec<Case>) {
+        for (name, mutate, want) in cases {
+            let mut doc = base();
+            mutate(&mut doc);
+            let mut want: Vec<(Code, String)> =
+                want.into_iter().map(|(c, p)| (c, p.to_string())).collect();
+            let mut got = findings(&doc);
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{base, findings, table};
+    use super::*;
+    use hsp_index::document::Licensing;
+
+    #[test]
+    fn base_document_is_clean() {
+        assert_eq!(findings(&base()), vec![]);
+    }
+
+    #[test]
+    fn document_rules() {
+        let licensing = || Licensing {
+            model: "freemium".into(),
+            base_form: "3 users".into(),
+            no_trial_period: true,
+            no_revocation: true,
+            terms_url: "https://acme.example/terms".into(),
+        };
+        table(vec![
+            (
+                "id",
+                Box::new(|d| d.id = "app".into()),
+                vec![(Code::IdFormat, "/id")],
+            ),
+            (
+                "lenient version",
+                Box::new(|d| d.version = "7.4".into()),
+                vec![],
+            ),
+            (
+                "version",
+                Box::new(|d| d.version = "v1".into()),
+                vec![(Code::VersionFormat, "/version")],
+            ),
+            (
+                "empty name",
+                Box::new(|d| d.name = " ".into()),
+                vec![(Code::EmptyField, "/name")],
+            ),
+            (
+                "publisher",
+                Box::new(|d| d.publisher = "Acme".into()),
+                vec![(Code::NameFormat, "/publisher")],
+            ),
+            (
+                "homepage",
+                Box::new(|d| d.homepage = Some("www.acme".into())),
+                vec![(Code::UrlFormat, "/homepage")],
+            ),
+            (
+                "spdx",
+                Box::new(|d| d.license = "Apache2".into()),
+                vec![(Code::LicenseExpression, "/license")],
+            ),
+            (
+                "gpl any form",
+                Box::new(|d| d.license = "GPL-2.0-or-later".into()),
+                vec![],
+            ),
+            (
+                "non-oss",
+                Box::new(|d| d.license = "LicenseRef-Acme".into()),
+                vec![(Code::LicensePolicy, "/license")],
+            ),
+            (
+                "non-oss declared",
+                Box::new(move |d| {
+                    d.license = "LicenseRef-Acme".into();
+                    d.licensing = Some(licensing());
+                }),
+                vec![],
+            ),
+            (
+                "revocable trial",
+                Box::new(move |d| {
+                    d.license = "BUSL-1.1".into();
+                    let mut l = licensing();
+                    l.no_trial_period = false;
+                    l.no_revocation = false;
+                    l.terms_url = "terms".into();
+                    d.licensing = Some(l);
+                }),
+                vec![
+                    (Code::LicensePolicy, "/licensing/no_trial_period"),
+                    (Code::LicensePolicy, "/licensing/no_revocation"),
+                    (Code::LicensePolicy, "/licensing/terms_url"),
+                ],
+            ),
+            (
+                "unknown interfaces",
+                Box::new(|d| {
+                    d.provides[0].interface = "fhirr".into();
+                    d.requires[0].interface = "mysql".into();
+                }),
+                vec![
+                    (Code::UnknownInterface, "/provides/0/interface"),
+                    (Code::UnknownInterface, "/requires/0/interface"),
+                ],
+            ),
+            (
+                "provide task and port",
+                Box::new(|d| d.provides[0].port = "https".into()),
+                vec![(Code::UnknownTaskOrPort, "/provides/0/port")],
+            ),
+            (
+                "provide version",
+                Box::new(|d| d.provides[0].version = "R4".into()),
+                vec![(Code::VersionFormat, "/provides/0/version")],
+            ),
+            (
+                "duplicate provide",
+                Box::new(|d| d.provides.push(d.provides[0].clone())),
+                vec![(Code::Duplicate, "/provides/1/interface")],
+            ),
+            (
+                "binding fields",
+                Box::new(|d| {
+                    d.provides[0].binding.clear();
+                    d.provides[0].binding.insert("url".into(), "x".into());
+                }),
+                vec![
+                    (Code::Binding, "/provides/0/binding/url"),
+                    (Code::Binding, "/provides/0/binding"),
+                ],
+            ),
+            (
+                "feature",
+                Box::new(|d| d.requires[0].features = vec!["superuser".into()]),
+                vec![(Code::UnknownFeature, "/requires/0/features/0")],
+            ),
+            (
+                "requirement name",
+                Box::new(|d| d.requires[0].name = "self".into()),
+                vec![
+                    (Code::NameFormat, "/requires/0/name"),
+                    (Code::TemplateReference, "/tasks/0/env/DB"),
+                    (Code::TemplateReference, "/tasks/0/env/DB"),
+                ],
+            ),
+            (
+                "duplicate requirement",
+                Box::new(|d| d.requires.push(d.requires[0].clone())),
+                vec![(Code::Duplicate, "/requires/1/name")],
+            ),
+            (
+                "range",
+                Box::new(|d| d.requires[0].version = ">= thirteen".into()),
+                vec![(Code::VersionRange, "/requires/0/version")],
+            ),
+            (
+                "config name",
+                Box::new(|d| d.config[0].name = "secret".into()),
+                vec![
+                    (Code::EnvName, "/config/0/name"),
+                    (Code::TemplateReference, "/tasks/0/env/S"),
+                ],
+            ),
+            (
+                "secret default",
+                Box::new(|d| d.config[0].default = Some("x".into())),
+                vec![(Code::SecretDefault, "/config/0/default")],
+            ),
+            (
+                "pattern",
+                Box::new(|d| {
+                    d.config[0].secret = false;
+                    d.config[0].pattern = Some("[a-z]+".into());
+                    d.config[0].default = Some("abc".into());
+                }),
+                vec![],
+            ),
+            (
+                "pattern matches the whole value",
+                Box::new(|d| {
+                    d.config[0].secret = false;
+                    d.config[0].pattern = Some("[a-z]+".into());
+                    d.config[0].default = Some("abc1".into());
+                }),
+                vec![(Code::ConfigPattern, "/config/0/default")],
+            ),
+            (
+                "bad pattern",
+                Box::new(|d| d.config[0].pattern = Some("([a-z]".into())),
+                vec![(Code::ConfigPattern, "/config/0/pattern")],
+            ),
+            (
+                "template syntax",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db".into());
+                }),
+                vec![(Code::TemplateSyntax, "/tasks/0/env/X")],
+            ),
+            (
+                "binding field ref",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db.user}".into());
+                }),
+                vec![(Code::TemplateReference, "/tasks/0/env/X")],
+            ),
+            (
+                "optional field ref",
+                Box::new(|d| {
+                    d.tasks[0].env.insert("X".into(), "${db.password}".into());
+                }),
+                vec![],
+            ),
+            (
+                "own port ref",
+                Box::new(|d| {
+                    d.tasks[0]
+                        .env
+                        .insert("X".into(), "${self.worker.http}".into());
+                }),
+                vec![(Code::TemplateReference, "/tasks/0/env/X")],
+            ),
+            (
+                "artifact platform",
+                Box::new(|d| d.artifacts[0].platform = "linux".into()),
+                vec![(Code::NameFormat, "/artifacts/0/platform")],
+            ),
+            (
+                "artifact url",
+                Box::new(|d| d.artifacts[0].url = "ftp://x/a.tgz".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/url")],
+            ),
+            (
+                "artifact file url",
+                Box::new(|d| d.artifacts[0].url = "file:///srv/a.tar.gz".into()),
+                vec![],
+            ),
+            (
+                "artifact sha",
+                Box::new(|d| d.artifacts[0].sha256 = "abc".into()),
+                vec![(Code::ArtifactPin, "/artifacts/0/sha256")],
+            ),
+            (
+                "artifact size",
+                Box::new(|d| d.artifacts[0].size = 0),
+                vec![(Code::ArtifactPin, "/artifacts/0/size")],
+            ),
+            (
+                "artifact entrypoint",
+                Box::new(|d| d.artifacts[0].entrypoint = "../bin".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/entrypoint")],
+            ),
+            (
+                "no smoke test",
+                Box::new(|d| d.smoke_test = None),
+                vec![(Code::NoSmokeTest, "")],
+            ),
+            (
+                "smoke task",
+                Box::new(|d| d.smoke_test.as_mut().unwrap().task = "ui".into()),
+                vec![(Code::UnknownTaskOrPort, "/smoke_test/task")],
+            ),
+            (
+                "smoke probe",
+                Box::new(|d| d.smoke_test.as_mut().unwrap().http = None),
+                vec![(Code::HealthCheck, "/smoke_test")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn outside_a_registry_interfaces_are_not_checked() {
+        let mut doc = base();
+        doc.requires[0].interface = "mysql".into();
+        doc.provides[0].binding.clear();
+        let licences = LicencePolicy::new(&Default::default());
+        let ctx = Context {
+            licences: &licences,
+            interfaces: None,
+        };
+        assert!(check(&doc, &ctx).is_empty());
+    }
+}

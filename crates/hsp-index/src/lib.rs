@@ -1,0 +1,33 @@
+//! The HSP data model. The index format (TUF metadata) is `hsp-tuf`; the
+//! rules that check these files are `hsp-check`.
+//!
+//! - [`api`]: the JSON API files published as TUF targets.
+//! - [`document`]: the conformance document, one JSON file per service version,
+//!   written by an ISV and signed by its publisher key.
+//! - [`interface`]: interface definitions (`interfaces/<id>.json` in a registry);
+//!   requirements name interfaces, never services.
+//! - [`publisher`]: publisher records (`publishers/<name>/publisher.json`).
+//! - [`registry`]: the registry config (`registry.json`) and the repo layout.
+//! - [`environment`]: a site's environment file, read by `hsp-agent`.
+//! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
+//! - [`version`]: lenient semver versions (`7.4` = `7.4.0`) and ranges.
+//!
+//! **Invariant:** this crate does no I/O except where a function says so in its
+//! name (`read_*`); validators take data and return data.
+
+pub mod api;
+pub mod document;
+pub mod environment;
+pub mod interface;
+pub mod plan;
+pub mod publisher;
+pub mod registry;
+pub mod schema;
+pub mod version;
+
+pub use document::Document;
+pub use environment::Environment;
+pub use interface::Interface;
+pub use plan::Plan;
+pub use publisher::Publisher;
+pub use registry::RegistryConfig;

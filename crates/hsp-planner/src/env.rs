@@ -1,0 +1,522 @@
+//! Loading and checking an environment file, with `file:line:col` positions.
+//!
+//! This is the planner's only module that touches the filesystem: it reads the
+//! environment file and `stat`s each secret file (mode must be owner-only, e.g.
+//! 0600) — it never reads a secret's contents. Relative secret-file paths are made
+//! absolute (against the environment file's folder) so that a plan's
+//! [`hsp_index::plan::SecretRef::File`] means the same thing from any working dir.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use hsp_check::locate::{escape, field_path, locate};
+use hsp_check::structure;
+use hsp_index::environment::{ConfigValue, Environment, TargetKind};
+use hsp_index::version::{parse_range, parse_version};
+
+/// An environment file that parsed and passed every check.
+#[derive(Clone, Debug)]
+pub struct LoadedEnvironment {
+    /// The environment, secret-file paths made absolute.
+    pub env: Environment,
+    /// The file it was read from.
+    pub path: PathBuf,
+}
+
+/// One problem in an environment file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvIssue {
+    pub line: usize,
+    pub column: usize,
+    /// Field path, e.g. `services[1].version`.
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Why an environment file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("reading environment file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", Issues(path, issues))]
+    Invalid {
+        path: PathBuf,
+        issues: Vec<EnvIssue>,
+    },
+}
+
+struct Issues<'a>(&'a Path, &'a [EnvIssue]);
+
+impl fmt::Display for Issues<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, i) in self.1.iter().enumerate() {
+            if n > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{}:{}:{}: ", self.0.display(), i.line, i.column)?;
+            if !i.field.is_empty() {
+                write!(f, "{}: ", i.field)?;
+            }
+            f.write_str(&i.message)?;
+            if let Some(h) = &i.hint {
+                write!(f, " (hint: {h})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads, parses and checks an environment file (see the module docs for the I/O).
+pub fn read_environment(path: &Path) -> Result<LoadedEnvironment, EnvError> {
+    let bytes = std::fs::read(path).map_err(|source| EnvError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    parse_environment(path, &bytes, &dir, &|p: &Path| secret_file_problem(p))
+}
+
+/// Parses and checks environment text. `secret_check` says what is wrong with a
+/// secret file and how to fix it (`None` when it is fine); `base` is where relative paths start.
+pub fn parse_environment(
+    path: &Path,
+    bytes: &[u8],
+    base: &Path,
+    secret_check: &dyn Fn(&Path) -> Option<(String, String)>,
+) -> Result<LoadedEnvironment, EnvError> {
+    let invalid = |issues| EnvError::Invalid {
+        path: path.into(),
+        issues,
+    };
+    let schema = schemars::schema_for!(Environment);
+    let mut env: Environment = match structure::parse(bytes, &schema) {
+        Ok(e) => e,
+        Err(broken) => {
+            let name = path.display().to_string();
+            let issues = broken
+                .findings
+                .into_iter()
+                .map(|f| {
+                    let d = f.resolve(&name, bytes);
+                    EnvIssue {
+                        line: d.line,
+                        column: d.column,
+                        field: d.field,
+                        message: d.message,
+                        hint: d
+                            .hint
+                            .or_else(|| Some("`hsp-agent schema` prints every field".into())),
+                    }
+                })
+                .collect();
+            return Err(invalid(issues));
+        }
+    };
+    let mut c = Checker {
+        bytes,
+        issues: Vec::new(),
+    };
+    c.check(&env);
+    for (ptr, file) in secret_files(&mut env) {
+        let abs = if Path::new(file.as_str()).is_absolute() {
+            PathBuf::from(&*file)
+        } else {
+            base.join(&*file)
+        };
+        if let Some((problem, hint)) = secret_check(&abs) {
+            c.issue(&format!("{ptr}/secret_file"), problem, Some(hint));
+        }
+        *file = abs.display().to_string();
+    }
+    if c.issues.is_empty() {
+        Ok(LoadedEnvironment {
+            env,
+            path: path.into(),
+        })
+    } else {
+        Err(invalid(c.issues))
+    }
+}
+
+/// What is wrong with a secret file, without reading it.
+pub fn secret_file_problem(path: &Path) -> Option<(String, String)> {
+    let chmod = format!("chmod 600 {}", path.display());
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let hint = format!("write the value to {} and {chmod}; relative paths start at the environment file's folder", path.display());
+            return Some((
+                format!("secret file {} cannot be read: {e}", path.display()),
+                hint,
+            ));
+        }
+    };
+    if !meta.is_file() {
+        return Some((
+            format!("secret file {} is not a regular file", path.display()),
+            "point secret_file at a file holding the value".into(),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some((
+                format!("secret file {} has mode {mode:04o}; it must be readable by its owner only (0600)", path.display()),
+                chmod,
+            ));
+        }
+    }
+    None
+}
+
+/// Every secret-file reference with its JSON pointer, mutable.
+fn secret_files(env: &mut Environment) -> Vec<(String, &mut String)> {
+    let mut out = Vec::new();
+    for (n, e) in env.externals.iter_mut().enumerate() {
+        for (field, v) in e.binding.iter_mut() {
+            if let ConfigValue::Secret(s) = v {
+                out.push((
+                    format!("/externals/{n}/binding/{}", escape(field)),
+                    &mut s.secret_file,
+                ));
+            }
+        }
+    }
+    for (scope, values) in env.config.iter_mut() {
+        for (name, v) in values.iter_mut() {
+            if let ConfigValue::Secret(s) = v {
+                out.push((
+                    format!("/config/{}/{}", escape(scope), escape(name)),
+                    &mut s.secret_file,
+                ));
+            }
+        }
+    }
+    out
+}
+
+struct Checker<'a> {
+    bytes: &'a [u8],
+    issues: Vec<EnvIssue>,
+}
+
+impl Checker<'_> {
+    fn issue(&mut self, pointer: &str, message: String, hint: Option<String>) {
+        self.issue_at(pointer, false, message, hint);
+    }
+
+    fn issue_at(&mut self, pointer: &str, at_key: bool, message: String, hint: Option<String>) {
+        let pos = locate(self.bytes, pointer, at_key);
+        self.issues.push(EnvIssue {
+            line: pos.line,
+            column: pos.column,
+            field: field_path(pointer),
+            message,
+            hint,
+        });
+    }
+
+    fn check(&mut self, env: &Environment) {
+        if !is_name(&env.name) {
+            self.issue(
+                "/name",
+                format!("{:?} is not a valid name", env.name),
+                Some(
+                    "use lowercase letters, digits and `-`, starting with a letter, e.g. `clinic`"
+                        .into(),
+                ),
+            );
+        }
+        if env.index.url.trim().is_empty() {
+            self.issue(
+                "/index/url",
+                "the index location is empty".into(),
+                Some("an https:// or http:// URL, or a local folder".into()),
+            );
+        }
+        let mut names = std::collections::BTreeMap::new();
+        let mut ids = std::collections::BTreeMap::new();
+        for (n, s) in env.services.iter().enumerate() {
+            let at = format!("/services/{n}");
+            if !is_service_id(&s.id) {
+                self.issue(
+                    &format!("{at}/id"),
+                    format!("{:?} is not a service id", s.id),
+                    Some("reverse-DNS, e.g. `org.hapifhir.server`".into()),
+                );
+            }
+            if let Some(prev) = ids.insert(s.id.clone(), n) {
+                self.issue(
+                    &format!("{at}/id"),
+                    format!("service {} is already wanted by services[{prev}]", s.id),
+                    Some("list each service once".into()),
+                );
+            }
+            let range = parse_range(&s.version);
+            if let Err(e) = &range {
+                self.issue(
+                    &format!("{at}/version"),
+                    format!("{:?} is not a version range: {e}", s.version),
+                    Some("e.g. \"^7.4\", \">=13, <17\" or \"*\"".into()),
+                );
+            }
+            if let Some(pin) = &s.pin {
+                match parse_version(pin) {
+                    Err(e) => self.issue(
+                        &format!("{at}/pin"),
+                        format!("{pin:?} is not a version: {e}"),
+                        Some("e.g. \"7.4.0\"".into()),
+                    ),
+                    Ok(v) => {
+                        if let Ok(r) = &range {
+                            if !r.matches(&v) {
+                                self.issue(
+                                    &format!("{at}/pin"),
+                                    format!("pin {pin} is outside the wanted range {}", s.version),
+                                    Some("widen `version` or change the pin".into()),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(name) = &s.name {
+                if !is_name(name) {
+                    self.issue(
+                        &format!("{at}/name"),
+                        format!("{name:?} is not a valid instance name"),
+                        Some("lowercase letters, digits and `-`, starting with a letter".into()),
+                    );
+                }
+                if let Some(prev) = names.insert(name.clone(), n) {
+                    self.issue(
+                        &format!("{at}/name"),
+                        format!("instance name {name} is already used by services[{prev}]"),
+                        None,
+                    );
+                }
+            }
+        }
+        let mut ext_names = std::collections::BTreeSet::new();
+        for (n, e) in env.externals.iter().enumerate() {
+            let at = format!("/externals/{n}");
+            if !is_name(&e.name) {
+                self.issue(
+                    &format!("{at}/name"),
+                    format!("{:?} is not a valid name", e.name),
+                    Some("lowercase letters, digits and `-`, e.g. `hospital-smtp`".into()),
+                );
+            }
+            if !ext_names.insert(e.name.clone()) || names.contains_key(&e.name) {
+                self.issue(
+                    &format!("{at}/name"),
+                    format!("name {} is used twice", e.name),
+                    Some("externals and services need distinct names".into()),
+                );
+            }
+            if !is_name(&e.interface) {
+                self.issue(
+                    &format!("{at}/interface"),
+                    format!("{:?} is not an interface id", e.interface),
+                    Some("e.g. `postgres`, `smtp`, `fhir`".into()),
+                );
+            }
+            if let Err(err) = parse_version(&e.version) {
+                self.issue(
+                    &format!("{at}/version"),
+                    format!("{:?} is not a version: {err}", e.version),
+                    Some("the interface version it offers, e.g. \"16\" or \"4.0.1\"".into()),
+                );
+            }
+        }
+        for (scope, values) in &env.config {
+            for name in values.keys() {
+                if !is_env_name(name) {
+                    self.issue_at(
+                        &format!("/config/{}/{}", escape(scope), escape(name)),
+                        true,
+                        format!("{name:?} is not a config name"),
+                        Some("config names are `[A-Z0-9_]+`".into()),
+                    );
+                }
+            }
+        }
+        if let Some(licences) = &env.policy.licenses {
+            for (n, l) in licences.iter().enumerate() {
+                if spdx::license_id(l).is_none() && !l.starts_with("LicenseRef-") {
+                    let hint = spdx::imprecise_license_id(l)
+                        .map(|(id, _)| format!("did you mean {}?", id.name));
+                    self.issue(
+                        &format!("/policy/licenses/{n}"),
+                        format!("{l:?} is not an SPDX licence id"),
+                        hint.or_else(|| Some("e.g. `Apache-2.0`, `MIT`, `GPL-3.0`".into())),
+                    );
+                }
+            }
+        }
+        if let Some(w) = &env.policy.window {
+            for (field, v) in [("start", &w.start), ("end", &w.end)] {
+                if !is_hhmm(v) {
+                    self.issue(
+                        &format!("/policy/window/{field}"),
+                        format!("{v:?} is not a time of day"),
+                        Some("write `HH:MM`, 24-hour UTC, e.g. \"02:00\"".into()),
+                    );
+                }
+            }
+            for (n, d) in w.days.iter().enumerate() {
+                if !["mon", "tue", "wed", "thu", "fri", "sat", "sun"].contains(&d.as_str()) {
+                    self.issue(
+                        &format!("/policy/window/days/{n}"),
+                        format!("{d:?} is not a day"),
+                        Some("use mon, tue, wed, thu, fri, sat or sun".into()),
+                    );
+                }
+            }
+        }
+        for (iface, service) in &env.policy.preferred {
+            if !is_service_id(service) {
+                self.issue(&format!("/policy/preferred/{}", escape(iface)), format!("{service:?} is not a service id"), Some("map an interface id to a service id, e.g. `\"postgres\": \"org.postgresql.server\"`".into()));
+            }
+        }
+        if env.target.kind == TargetKind::Host && env.target.root.is_none() {
+            self.issue(
+                "/target",
+                "a host target needs `root`, the folder where services are unpacked and run".into(),
+                Some("e.g. `\"root\": \"/var/lib/hsp\"`".into()),
+            );
+        }
+    }
+}
+
+/// `[a-z][a-z0-9-]*`.
+pub fn is_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(b'a'..=b'z'))
+        && b.all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'_'))
+}
+
+fn is_service_id(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+fn is_hhmm(s: &str) -> bool {
+    let Some((h, m)) = s.split_once(':') else {
+        return false;
+    };
+    h.len() == 2
+        && m.len() == 2
+        && h.parse::<u8>().is_ok_and(|h| h < 24)
+        && m.parse::<u8>().is_ok_and(|m| m < 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, bad_secrets: bool) -> Result<LoadedEnvironment, String> {
+        let check = move |p: &Path| {
+            bad_secrets.then(|| {
+                let problem = format!(
+                    "secret file {} has mode 0644; it must be readable by its owner only (0600)",
+                    p.display()
+                );
+                (problem, format!("chmod 600 {}", p.display()))
+            })
+        };
+        parse_environment(
+            Path::new("env.json"),
+            text.as_bytes(),
+            Path::new("/site"),
+            &check,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    const BASE: &str = r#"{
+  "name": "clinic",
+  "index": {"url": "https://index.example", "root": "root.json"},
+  "target": {"kind": "docker"}"#;
+
+    #[test]
+    fn reports_positions() {
+        for (extra, bad_secrets, want) in [
+            ("", false, None),
+            (
+                r#","services": [{"id": "org.hapifhir.server", "version": "^x"}]"#,
+                false,
+                Some("env.json:5:56: services[0].version: \"^x\" is not a version range"),
+            ),
+            (
+                r#","services": [{"id": "org.hapifhir.server", "colour": "red"}]"#,
+                false,
+                Some("env.json:5:"),
+            ),
+            (
+                r#","config": {"org.hapifhir.server": {"SECRET": {"secret_file": "s.txt"}}}"#,
+                true,
+                Some("env.json:5:63: config.org.hapifhir.server.SECRET.secret_file: secret file /site/s.txt has mode 0644; it must be readable by its owner only (0600) (hint: chmod 600 /site/s.txt)"),
+            ),
+            (
+                r#","policy": {"licenses": ["Apache2"]}"#,
+                false,
+                Some("policy.licenses[0]: \"Apache2\" is not an SPDX licence id (hint: did you mean Apache-2.0?)"),
+            ),
+            (
+                r#","externals": [{"name": "Mail", "interface": "smtp", "version": "x"}]"#,
+                false,
+                Some("externals[0].name"),
+            ),
+        ] {
+            let text = format!("{BASE}\n{extra}}}");
+            let got = load(&text, bad_secrets);
+            match want {
+                None => assert!(got.is_ok(), "{got:?}"),
+                Some(w) => {
+                    let e = got.expect_err(&text);
+                    assert!(e.contains(w), "{e}\n  does not contain\n{w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let e = load("{\n  \"name\": \"x\",,\n}", false).unwrap_err();
+        assert!(e.starts_with("env.json:2:"), "{e}");
+    }
+
+    #[test]
+    fn secret_paths_become_absolute() {
+        let text =
+            format!("{BASE},\"config\": {{\"x.y\": {{\"A\": {{\"secret_file\": \"sub/a\"}}}}}}}}");
+        let env = load(&text, false).unwrap().env;
+        assert_eq!(
+            env.config["x.y"]["A"],
+            ConfigValue::Secret(hsp_index::environment::SecretFile {
+                secret_file: "/site/sub/a".into()
+            })
+        );
+    }
+}

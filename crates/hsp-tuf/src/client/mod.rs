@@ -1,0 +1,54 @@
+//! The TUF client (updater): the TUF 1.0 detailed client workflow over HTTP(S)
+//! (ureq) or a folder, with trusted metadata persisted atomically.
+//!
+//! - [`fetch`]: where repository files come from ([`fetch::HttpFetcher`],
+//!   [`fetch::DirFetcher`]), with length caps enforced while streaming and
+//!   conditional GETs.
+//! - [`checks`]: the stateless checks of one file (spec version, top-level
+//!   signatures, expiry, listed length and hashes).
+//! - [`trusted`]: [`TrustedSet`], the verification steps with no I/O: root
+//!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
+//! - [`store`]: the metadata directory (non-versioned names, atomic writes).
+//! - [`updater`]: [`Updater`], which ties them together: `refresh`, the
+//!   delegation walk, verified and cached targets.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), crate::client::UpdateError> {
+//! use crate::client::{fetch, Updater};
+//! let mut up = Updater::new("/var/lib/hsp-agent/metadata", fetch::open("https://index.example/metadata")?)
+//!     .with_targets(fetch::open("https://index.example/targets")?, "/var/lib/hsp-agent/targets");
+//! up.refresh()?;
+//! let catalogue = up.get_target("api/catalogue.json")?;
+//! # Ok(()) }
+//! ```
+//!
+//! **Invariant:** trusted metadata is only written after the whole update
+//! (refresh, or one target lookup) verified; a failed update leaves the
+//! metadata directory byte for byte as it was, except that every root of the
+//! chain that verified is persisted as it verifies (§5.3.8), with the removal
+//! of a timestamp and snapshot whose keys it rotated (§5.3.11).
+//! **Invariant:** no download is read past its length cap.
+
+pub mod checks;
+pub mod error;
+pub mod fetch;
+pub mod store;
+pub mod trusted;
+pub mod updater;
+
+pub use error::UpdateError;
+pub use trusted::TrustedSet;
+pub use updater::{Limits, Updater};
+
+use std::path::Path;
+
+/// An updater for the index at `url` (`<url>/metadata`, `<url>/targets`).
+pub fn updater_for(
+    url: &str,
+    metadata_dir: &Path,
+    targets_dir: &Path,
+) -> Result<Updater, UpdateError> {
+    let metadata = fetch::open(&fetch::join(url, "metadata"))?;
+    let targets = fetch::open(&fetch::join(url, "targets"))?;
+    Ok(Updater::new(metadata_dir, metadata).with_targets(targets, targets_dir))
+}

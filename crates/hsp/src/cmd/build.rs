@@ -1,0 +1,105 @@
+//! `hsp build REPO (--keys KEYDIR | --dev-keys) --out OUT`: check the repo,
+//! verify every publisher's signatures, and publish the TUF repository and the
+//! website into OUT atomically (see `hsp_registry::build`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hsp_registry::build::{self, BuildOptions, KeySource};
+use hsp_registry::clock;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The registry repo (the folder holding registry.json).
+    repo: PathBuf,
+    /// Folder with the targets, snapshot and timestamp private keys (`hsp init` made it).
+    #[arg(
+        long,
+        required_unless_present = "dev_keys",
+        conflicts_with = "dev_keys"
+    )]
+    keys: Option<PathBuf>,
+    /// Build with public development keys, re-signing every publisher's documents
+    /// with a development key: for trying things out, NEVER for production.
+    #[arg(long)]
+    dev_keys: bool,
+    /// Output folder; created, or updated in place if it holds a previous build.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, help = clock::HELP)]
+    now: Option<String>,
+    /// Do not render the website (only the TUF repository).
+    #[arg(long)]
+    no_site: bool,
+    /// Print the build report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Read and check every document again instead of trusting the build cache
+    /// (.hsp_cache beside OUT), which is then rewritten.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = BuildOptions {
+        repo: args.repo,
+        keys: match args.keys {
+            Some(dir) => KeySource::Dir(dir),
+            None => KeySource::Dev,
+        },
+        out: args.out,
+        now: clock::now(args.now.as_deref())?,
+        site: !args.no_site,
+        cache: !args.no_cache,
+    };
+    let r = build::build(&opts)?;
+    eprintln!(
+        "built {}: {} documents from {} publishers, {} API files, version {} ({} files written, {} reused, {} old removed)",
+        opts.out.display(),
+        r.documents,
+        r.publishers,
+        r.api_files,
+        r.version,
+        r.published.written,
+        r.published.reused,
+        r.published.removed
+    );
+    eprintln!(
+        "metadata sizes: timestamp {} B, snapshot {} B, targets {} B, largest {} ({} B)",
+        r.timestamp_bytes,
+        r.snapshot_bytes,
+        r.targets_bytes,
+        r.largest_metadata.0,
+        r.largest_metadata.1
+    );
+    if args.json {
+        let phases: serde_json::Map<String, serde_json::Value> = r
+            .phases
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect();
+        let json = serde_json::json!({
+            "documents": r.documents,
+            "documents_read": r.documents_read,
+            "documents_cached": r.documents_cached,
+            "api_files_reused": r.api_files_reused,
+            "publishers": r.publishers,
+            "api_files": r.api_files,
+            "version": r.version,
+            "timestamp_bytes": r.timestamp_bytes,
+            "snapshot_bytes": r.snapshot_bytes,
+            "targets_bytes": r.targets_bytes,
+            "largest_metadata": {"path": r.largest_metadata.0, "bytes": r.largest_metadata.1},
+            "written": r.published.written,
+            "reused": r.published.reused,
+            "sync_seconds": r.published.sync_seconds,
+            "removed": r.published.removed,
+            "phases": phases,
+        });
+        println!("{json}");
+    }
+    if matches!(opts.keys, KeySource::Dev) {
+        eprintln!("WARNING: this was a DEVELOPMENT build (public keys): never for production.");
+    }
+    Ok(ExitCode::SUCCESS)
+}

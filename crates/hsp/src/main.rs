@@ -1,0 +1,65 @@
+//! `hsp`: the static registry generator.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// mimalloc: building the index and rendering the site allocate many small,
+/// short-lived values on every core; with glibc's malloc that was a quarter of
+/// the site render's time (see `site/benches/render/main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "hsp", version, about = "Check, sign and build an HSP registry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate documents, folders or registry repos, reporting every problem.
+    Check(cmd::check::Args),
+    /// Write the JSON Schemas of the registry's file types.
+    Schema(cmd::schema::Args),
+    /// Create a new registry repo and its keys.
+    Init(cmd::init::Args),
+    /// Create an ed25519 key pair (FILE and FILE.pub).
+    Keygen(cmd::keygen::Args),
+    /// Sign a publisher's documents (its delegated TUF targets metadata).
+    Sign(cmd::sign::Args),
+    /// Check a registry and publish it as a TUF repository and website.
+    Build(cmd::build::Args),
+    /// Re-sign the timestamp (and snapshot when needed) of a built index.
+    Timestamp(cmd::timestamp::Args),
+    /// Root metadata ceremonies: rotate keys, add signatures.
+    #[command(subcommand)]
+    Root(cmd::root::Command),
+    /// Build a registry with throwaway keys and serve it on 127.0.0.1, rebuilding on changes.
+    Serve(cmd::serve::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Build(args) => cmd::build::run(args),
+        Command::Timestamp(args) => cmd::timestamp::run(args),
+        Command::Root(cmd) => cmd::root::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
