@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pattern::path_matches;
 
-/// A public key in TUF's encoding (as `publisher.json` and root metadata embed it).
+/// A public key in TUF's encoding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublicKey {
