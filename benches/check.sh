@@ -24,7 +24,7 @@ if [ ! -f "$dir/.complete" ]; then
   python3 benches/gen_registry.py "$dir" "$services" "$versions" >&2
   touch "$dir/.complete"
 fi
-cargo build --release -q -p hsp-generator
+cargo build --release -q -p hsp
 hsp=target/release/hsp
 # Warm the page cache and make sure the registry is clean (exit 0).
 "$hsp" check -q "$dir"

@@ -4,14 +4,14 @@
 # with its dedicated database, then an upgrade, a broken upgrade that is rolled
 # back, and the removal. No internet needed.
 #
-#   agent/demo/deploy.sh host     # bare metal: supervised processes, no Docker
-#   agent/demo/deploy.sh docker   # containers on the local dockerd, images pulled
+#   crates/hsp-agent/demo/deploy.sh host     # bare metal: supervised processes, no Docker
+#   crates/hsp-agent/demo/deploy.sh docker   # containers on the local dockerd, images pulled
 #                                 # by digest from the registry on 127.0.0.1:5000
 # Needs busybox-static (host and docker) and, for docker, .ci/install's dockerd
 # and registry. Everything lives in a temp dir and is removed at the end.
 set -euo pipefail
 kind=${1:-host}
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/../../.." && pwd)
 cargo build -q -p hsp-agent --bin hsp-agent --manifest-path "$root/Cargo.toml"
 agent="$root/target/debug/hsp-agent"
 work=$(mktemp -d)

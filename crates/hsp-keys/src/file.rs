@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use hsp_index::publisher::PublicKey;
+use hsp_tuf::PublicKey;
 use serde::{Deserialize, Serialize};
 
 use crate::{KeyError, PrivateKey};

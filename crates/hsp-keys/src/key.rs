@@ -1,7 +1,7 @@
 //! [`PrivateKey`]: an ed25519 signing key with its public half and TUF key id.
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use hsp_index::publisher::{KeyVal, PublicKey};
+use hsp_tuf::{KeyVal, PublicKey};
 use hsp_tuf::{key_id, KeyId, Signer};
 use sha2::Digest;
 

@@ -21,6 +21,6 @@ pub mod key;
 
 pub use error::KeyError;
 pub use file::{public_path, read_private, read_public, write_private, write_public};
-pub use hsp_index::publisher::PublicKey;
+pub use hsp_tuf::PublicKey;
 pub use hsp_tuf::{key_id, KeyId};
 pub use key::PrivateKey;

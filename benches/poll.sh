@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of the hsp-agent TUF updater (issue 5) against the synthetic index
-# of generator/benches/synth.py (P publishers x S services x V versions, each
+# of benches/synth.py (P publishers x S services x V versions, each
 # publisher signed with its own key), built with `hsp build` and served by
 # python's http.server on 127.0.0.1, side by side with python-tuf's ngclient.
 # Prints medians of RUNS runs:
@@ -11,10 +11,10 @@
 #   - poll after an unrelated publisher changed: bytes (agent that already
 #     read one service of another publisher)
 #
-#   agent/benches/poll.sh [WORKDIR]     (env: P=200 S=50 V=10 RUNS=5)
+#   benches/poll.sh [WORKDIR]     (env: P=200 S=50 V=10 RUNS=5)
 #
 # WORKDIR keeps the generated registry between runs (default: a temp folder);
-# it is compatible with generator/benches/index.sh's WORKDIR.
+# it is compatible with benches/index.sh's WORKDIR.
 #
 # Measured 2026-11-26 13:18 (2 cores, quiet machine: load ~1, release build, RUNS=5,
 # medians; hash-bin layout: snapshot 9,130 B, top-level targets 78,449 B):
@@ -34,24 +34,24 @@
 # Before the hash-bin layout and the canonical-JSON writer (session 1): full refresh
 # 0.10 s, 1,498,636 B per poll after an unrelated change, RSS between polls 28 MB.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-5}
 W=${1:-$(mktemp -d)}
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
-cargo build --release -q -p hsp-generator -p hsp-agent
+cargo build --release -q -p hsp -p hsp-agent
 HSP=$PWD/target/release/hsp
 AGENT=$PWD/target/release/hsp-agent
 PY=$PWD/.venv/bin/python
 [ -x "$PY" ] || { echo "missing $PY: run .ci/install" >&2; exit 1; }
 
-# --- the synthetic registry (same steps as generator/benches/index.sh) -------
+# --- the synthetic registry (same steps as benches/index.sh) -------
 if [ ! -f "$W/repo/registry.json" ]; then
   echo "generating $P x $S x $V documents in $W/repo ..." >&2
   rm -rf "$W/repo" "$W/keys" "$W/pkeys" "$W/init"
   mkdir -p "$W/pkeys"
   for i in $(seq 0 $((P - 1))); do "$HSP" keygen --out "$W/pkeys/bench$i.key" >/dev/null 2>&1; done
-  python3 generator/benches/synth.py "$W/repo" --keys "$W/pkeys" --publishers "$P" --services "$S" --versions "$V"
+  python3 benches/synth.py "$W/repo" --keys "$W/pkeys" --publishers "$P" --services "$S" --versions "$V"
   "$HSP" init "$W/init" --keys "$W/keys" --name bench 2>/dev/null
   mkdir -p "$W/repo/keys" && cp "$W/init/keys/1.root.json" "$W/repo/keys/"
   seq 0 $((P - 1)) | xargs -P 2 -I{} "$HSP" sign --key "$W/pkeys/bench{}.key" "$W/repo/publishers/bench{}" 2>/dev/null

@@ -4,9 +4,9 @@
 #      (each run starts from nothing and is purged afterwards); median of RUNS.
 #   2. resident memory of `hsp-agent run` managing 50 containers: median of
 #      samples taken while it polls.
-# Usage: agent/benches/deploy.sh [RUNS]   (release build; prints medians)
+# Usage: benches/deploy.sh [RUNS]   (release build; prints medians)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
 cargo build -q --release -p hsp-agent --bin hsp-agent --manifest-path "$root/Cargo.toml"
 agent="$root/target/release/hsp-agent"

@@ -7,13 +7,13 @@
 # content-hash cache beside OUT in WORKDIR/.hsp_cache), metadata sizes; then
 # one full build with the website.
 #
-#   generator/benches/index.sh [WORKDIR]       (env: P=200 S=50 V=10 RUNS=3)
+#   benches/index.sh [WORKDIR]       (env: P=200 S=50 V=10 RUNS=3)
 #
 # WORKDIR keeps the generated registry between runs (default: a temp folder).
 # Full builds go to new folders, kept until the next run (see below).
 #
 # Measured 2026-11-26 15:33 UTC (2 cores, quiet: load 0.3-0.8), RUNS=5 medians,
-# `RUNS=5 generator/benches/index.sh /tmp/hspbench`, 100,000 documents:
+# `RUNS=5 benches/index.sh /tmp/hspbench`, 100,000 documents:
 # full build 3.17 s wall / 4.33 s CPU, peak RSS 229 MB (13:14: 4.30 s, 338 MB;
 # session start: 8.7 s, 1.22 GB); rebuild after one changed and re-signed
 # document 0.55 s wall / 0.90 s CPU, 260 MB (17:02, with per-folder records:
@@ -23,11 +23,11 @@
 # top-level targets 78,449 B. Full builds right after a run that deleted its
 # outputs took 3.5-9.0 s (the ext4 effect above). See ARCHITECTURE.md.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 P=${P:-200} S=${S:-50} V=${V:-10} RUNS=${RUNS:-3}
 W=${1:-$(mktemp -d)}
 mkdir -p "$W"
-cargo build --release -q -p hsp-generator
+cargo build --release -q -p hsp
 HSP=$PWD/target/release/hsp
 T0=$(date +%s)
 
@@ -36,7 +36,7 @@ if [ ! -f "$W/repo/registry.json" ]; then
   rm -rf "$W/repo" "$W/keys" "$W/pkeys" "$W/init"
   mkdir -p "$W/pkeys"
   for i in $(seq 0 $((P - 1))); do "$HSP" keygen --out "$W/pkeys/bench$i.key" >/dev/null 2>&1; done
-  python3 generator/benches/synth.py "$W/repo" --keys "$W/pkeys" --publishers "$P" --services "$S" --versions "$V"
+  python3 benches/synth.py "$W/repo" --keys "$W/pkeys" --publishers "$P" --services "$S" --versions "$V"
   "$HSP" init "$W/init" --keys "$W/keys" --name bench 2>/dev/null
   mkdir -p "$W/repo/keys" && cp "$W/init/keys/1.root.json" "$W/repo/keys/"
   seq 0 $((P - 1)) | xargs -P 2 -I{} "$HSP" sign --key "$W/pkeys/bench{}.key" "$W/repo/publishers/bench{}" 2>/dev/null
