@@ -1,7 +1,7 @@
 //! Planning benchmark: a 30-service environment against a synthetic index.
 //!
 //! ```text
-//! cargo run --release -p hsp-agent --example plan_bench [RUNS]
+//! cargo run --release -p hsp-planner --example plan_bench [RUNS]
 //! ```
 //!
 //! The index has 5 interfaces, 3 provider services per interface and 30

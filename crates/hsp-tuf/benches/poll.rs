@@ -1,4 +1,4 @@
-//! In-process poll benchmark of the TUF updater (run by `agent/benches/poll.sh`,
+//! In-process poll benchmark of the TUF updater (run by `benches/poll.sh`,
 //! which builds the synthetic index, serves it and prepares the state).
 //!
 //! Env: `HSP_BENCH_INDEX` (index base URL), `HSP_BENCH_METADATA` (a metadata

@@ -2,7 +2,7 @@
 //! is already canonical) against `Signed::from_bytes_via_value` (the general
 //! path: `serde_json::Value`, re-encoded canonical, payload from the `Value`).
 //!
-//! `cargo bench -p hsp-index --bench signed` parses, in alternating rounds:
+//! `cargo bench -p hsp-tuf --bench signed` parses, in alternating rounds:
 //! - a 500-target `targets` file as `hsp sign` writes it (canonical, ~72 KB);
 //! - the same file pretty-printed, as python-tuf's `JSONSerializer()` writes
 //!   (general path both ways: the cost of trying the fast path first);
