@@ -15,7 +15,8 @@ use hsp_index::document::Health;
 use serde_json::{json, Map, Value as Json};
 
 use super::model::{Model, Unit};
-use super::secrets::{fill_list, Secrets};
+use super::readme::fill_list;
+use super::secrets::Secrets;
 use super::yaml::{comment, to_yaml};
 use super::{ExportError, OutFile};
 

@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use super::model::{is_iana_port_name, Model, Unit, DEFAULT_VOLUME_SIZE};
-use super::secrets::{fill_list, Secrets};
+use super::readme::fill_list;
+use super::secrets::Secrets;
 use super::yaml::{documents, go_string, Tokens};
 use super::{ExportError, OutFile};
 

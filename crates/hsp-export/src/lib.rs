@@ -24,6 +24,7 @@ mod compose;
 mod helm;
 mod kubernetes;
 mod model;
+mod readme;
 mod secrets;
 mod yaml;
 
@@ -160,7 +161,7 @@ pub fn export(
             key: key.to_string(),
             placeholder: secrets::placeholder(key),
             reference: r.clone(),
-            used_by: secrets::uses(&model, r),
+            used_by: readme::uses(&model, r),
         })
         .collect();
     Ok(Export {

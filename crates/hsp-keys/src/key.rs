@@ -1,8 +1,8 @@
 //! [`PrivateKey`]: an ed25519 signing key with its public half and TUF key id.
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use hsp_tuf::{KeyVal, PublicKey};
 use hsp_tuf::{key_id, KeyId, Signer};
+use hsp_tuf::{KeyVal, PublicKey};
 use sha2::Digest;
 
 /// An ed25519 private key. `Debug` prints only the key id.

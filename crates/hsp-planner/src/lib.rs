@@ -45,7 +45,8 @@ use hsp_index::{Environment, Plan};
 pub use deployed::{actions, Action, Deployed, DeployedInstance};
 pub use env::{read_environment, EnvError, LoadedEnvironment};
 pub use explain::Explanation;
-pub use solve::{Rank, MAX_DEDICATED_DEPTH};
+pub use policy::MAX_DEDICATED_DEPTH;
+pub use solve::Rank;
 pub use source::{read_registry_dir, IndexSource, MemorySource, SourceError};
 
 /// Why planning failed.

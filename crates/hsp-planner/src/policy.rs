@@ -6,7 +6,10 @@ use std::fmt;
 use hsp_index::environment::UpdateMode;
 use semver::Version;
 
-use super::solve::MAX_DEDICATED_DEPTH;
+/// Deepest chain of dedicated providers (a dedicated provider's own dedicated
+/// provider, ...). Stops runaway nesting such as a service needing a dedicated
+/// copy of itself.
+pub const MAX_DEDICATED_DEPTH: usize = 6;
 
 /// Why policy rules a release out for one instance.
 #[derive(Clone, PartialEq, Eq, Debug)]

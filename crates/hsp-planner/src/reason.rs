@@ -6,8 +6,7 @@
 use hsp_index::document::Scope;
 use hsp_index::version::{parse_range, parse_version};
 
-use super::render::Inst;
-use super::solve::{in_window, mode_name, Candidate, Pkg, Rank, Solver};
+use super::solve::{in_window, mode_name, Candidate, Inst, Pkg, Rank, Solver};
 
 /// Why this instance runs this version of this service, in a sentence.
 pub(crate) fn reason(solver: &Solver, inst: &Inst, all: &[Inst]) -> String {

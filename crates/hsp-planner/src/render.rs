@@ -18,21 +18,10 @@ use hsp_index::plan::{
 use hsp_index::version::{parse_range, parse_version};
 use hsp_index::{Document, Plan};
 use pubgrub::SelectedDependencies;
-use semver::Version;
 
 use super::env::is_name;
-use super::solve::{dedicated_name, Candidate, Pkg, Solver, Ver};
+use super::solve::{dedicated_name, Candidate, Inst, Pkg, Solver, Ver};
 use super::PlanError;
-
-/// One instance of the solution.
-pub(crate) struct Inst {
-    pub(crate) pkg: Pkg,
-    pub(crate) name: String,
-    pub(crate) version: Version,
-    pub(crate) doc: Document,
-    /// Requirement name -> chosen candidate.
-    pub(crate) choices: BTreeMap<String, (Candidate, usize)>,
-}
 
 /// What templates of one rendered instance can see.
 struct Scope_ {

@@ -38,13 +38,10 @@ use pubgrub::{
 use semver::Version;
 
 use super::deployed::{Deployed, DeployedInstance};
-pub(crate) use super::policy::{in_window, licence_allowed, licence_base, mode_name, Reason};
+pub(crate) use super::policy::{
+    in_window, licence_allowed, licence_base, mode_name, Reason, MAX_DEDICATED_DEPTH,
+};
 use super::source::{IndexSource, SourceError};
-
-/// Deepest chain of dedicated providers (a dedicated provider's own dedicated
-/// provider, ...). Stops runaway nesting such as a service needing a dedicated
-/// copy of itself.
-pub const MAX_DEDICATED_DEPTH: usize = 6;
 
 pub(crate) type VS = Ranges<Ver>;
 
@@ -626,4 +623,13 @@ impl DependencyProvider for Solver<'_> {
         }
         Ok(Dependencies::Available(deps))
     }
+}
+/// One instance of the solution.
+pub(crate) struct Inst {
+    pub(crate) pkg: Pkg,
+    pub(crate) name: String,
+    pub(crate) version: Version,
+    pub(crate) doc: hsp_index::Document,
+    /// Requirement name -> chosen candidate.
+    pub(crate) choices: std::collections::BTreeMap<String, (Candidate, usize)>,
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::catalogue::Catalogue;
-use crate::pages;
+use crate::paths;
 
 /// Providers drawn per requirement; the rest are summed up in a "more" node
 /// linking to the interface page.
@@ -60,7 +60,7 @@ pub fn svg(cat: &Catalogue, s: usize, v: usize, root: &str) -> String {
         let rows = (shown + usize::from(extra > 0)).max(1) as u32;
         let iface_href = cat
             .interface(&r.interface)
-            .map(|_| format!("{root}{}", pages::interface_path(&r.interface)));
+            .map(|_| format!("{root}{}", paths::interface_path(&r.interface)));
         let mut sentence = format!(
             "{} ({} {}{})",
             r.name,
@@ -77,7 +77,7 @@ pub fn svg(cat: &Catalogue, s: usize, v: usize, root: &str) -> String {
                 sub: format!("{} {}", pdoc.id, pdoc.version),
                 href: Some(format!(
                     "{root}{}",
-                    pages::version_path(&pdoc.id, &pdoc.version)
+                    paths::version_path(&pdoc.id, &pdoc.version)
                 )),
                 y: row + k as u32,
             });

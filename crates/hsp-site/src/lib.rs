@@ -11,6 +11,7 @@
 //!   every interface, which services can satisfy each requirement.
 //! - [`pages`]: the list of pages and the data of each (no I/O).
 //! - [`graph`]: the dependency graph SVG.
+//! - [`paths`]: where each page lives.
 //! - [`docs`]: documentation pages, the reference generated from the JSON Schemas.
 //! - [`search`]: the compact search data.
 //! - [`render`](mod@render): Tera, rayon and file writing.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod graph;
 pub mod input;
 pub mod pages;
+pub mod paths;
 pub mod render;
 pub mod search;
 

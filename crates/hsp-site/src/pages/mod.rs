@@ -24,6 +24,7 @@ use serde_json::Value;
 use tera::Context;
 
 use crate::catalogue::Catalogue;
+pub use crate::paths::{interface_path, publisher_path, service_path, version_path};
 
 pub use version::environment_snippet;
 
@@ -133,23 +134,6 @@ impl Page {
         context.insert("site", site);
         Ok(context)
     }
-}
-
-/// Site-relative path of a service page.
-pub fn service_path(id: &str) -> String {
-    format!("services/{id}.html")
-}
-/// Site-relative path of a version page.
-pub fn version_path(id: &str, version: &str) -> String {
-    format!("services/{id}@{version}.html")
-}
-/// Site-relative path of an interface page.
-pub fn interface_path(id: &str) -> String {
-    format!("interfaces/{id}.html")
-}
-/// Site-relative path of a publisher page.
-pub fn publisher_path(name: &str) -> String {
-    format!("publishers/{name}.html")
 }
 
 fn service_href(root: &str, id: &str) -> String {
