@@ -250,6 +250,8 @@ pub enum Error {
     BadName { what: &'static str, name: String },
     #[error("secret file {path} is readable by group or others (mode {mode:o}) (hint: chmod 600 {path})")]
     SecretMode { path: String, mode: u32 },
+    #[error("secret file {path} is not a regular file (hint: point secret_file at a file holding the value)")]
+    SecretNotFile { path: String },
     #[error("secret file {path}")]
     SecretRead {
         path: String,

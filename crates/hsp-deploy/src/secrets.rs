@@ -8,10 +8,11 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use hsp_index::plan::{PlannedTask, SecretRef};
+use hsp_index::secret_file::{read_secret_file, SecretFileError};
 use rand::distributions::{Alphanumeric, DistString};
 
 use super::journal::create_private_dir;
@@ -26,22 +27,19 @@ pub fn resolve(state: &Path, secret: &SecretRef) -> Result<String, Error> {
 }
 
 fn read_file(path: &str) -> Result<String, Error> {
-    let meta = fs::metadata(path).map_err(|source| Error::SecretRead {
-        path: path.to_string(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(Error::SecretMode {
+    read_secret_file(path.as_ref()).map_err(|e| match e {
+        SecretFileError::Read(source) => Error::SecretRead {
+            path: path.to_string(),
+            source,
+        },
+        SecretFileError::NotFile => Error::SecretNotFile {
+            path: path.to_string(),
+        },
+        SecretFileError::Mode(mode) => Error::SecretMode {
             path: path.to_string(),
             mode,
-        });
-    }
-    let text = fs::read_to_string(path).map_err(|source| Error::SecretRead {
-        path: path.to_string(),
-        source,
-    })?;
-    Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+        },
+    })
 }
 
 fn generated(state: &Path, instance: &str, name: &str) -> Result<String, Error> {
@@ -128,6 +126,8 @@ pub fn remove_generated(state: &Path, instance: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -119,6 +119,8 @@ pub enum ExportError {
     },
     #[error("secret file {path} has mode {mode:o}: it must not be readable by group or others (hint: chmod 600 {path})")]
     SecretMode { path: String, mode: u32 },
+    #[error("secret file {path} is not a regular file (hint: point secret_file at a file holding the value)")]
+    SecretNotFile { path: String },
     #[error("serializing YAML")]
     Yaml(#[from] serde_yaml::Error),
     #[error("serializing JSON")]

@@ -23,24 +23,20 @@ pub struct SystemSecrets;
 
 impl SecretSource for SystemSecrets {
     fn read_file(&mut self, path: &str) -> Result<String, ExportError> {
-        let read = |source| ExportError::ReadSecret {
-            path: path.to_string(),
-            source,
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path).map_err(read)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(ExportError::SecretMode {
-                    path: path.to_string(),
-                    mode,
-                });
-            }
-        }
-        let text = std::fs::read_to_string(path).map_err(read)?;
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
+        use hsp_index::secret_file::{read_secret_file, SecretFileError};
+        read_secret_file(path.as_ref()).map_err(|e| match e {
+            SecretFileError::Read(source) => ExportError::ReadSecret {
+                path: path.to_string(),
+                source,
+            },
+            SecretFileError::NotFile => ExportError::SecretNotFile {
+                path: path.to_string(),
+            },
+            SecretFileError::Mode(mode) => ExportError::SecretMode {
+                path: path.to_string(),
+                mode,
+            },
+        })
     }
 
     fn generate(&mut self) -> String {

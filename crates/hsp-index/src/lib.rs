@@ -7,6 +7,7 @@
 //! - [`interface`]: interface definitions (`interfaces/<id>.json` in a registry);
 //!   requirements name interfaces, never services.
 //! - [`publisher`]: publisher records (`publishers/<name>/publisher.json`).
+//! - [`secret_file`]: the one rule and reader of secret files.
 //! - [`registry`]: the registry config (`registry.json`) and the repo layout.
 //! - [`environment`]: a site's environment file, read by `hsp-agent`.
 //! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
@@ -23,6 +24,7 @@ pub mod plan;
 pub mod publisher;
 pub mod registry;
 pub mod schema;
+pub mod secret_file;
 pub mod version;
 
 pub use document::Document;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use hsp_check::locate::{escape, field_path, locate};
 use hsp_check::structure;
 use hsp_index::environment::{ConfigValue, Environment, TargetKind};
+use hsp_index::secret_file::{check_secret_file, SecretFileError};
 use hsp_index::version::{parse_range, parse_version};
 
 /// An environment file that parsed and passed every check.
@@ -146,34 +147,27 @@ pub fn parse_environment(
 /// What is wrong with a secret file, without reading it.
 pub fn secret_file_problem(path: &Path) -> Option<(String, String)> {
     let chmod = format!("chmod 600 {}", path.display());
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
+    match check_secret_file(path) {
+        Ok(()) => None,
+        Err(SecretFileError::Read(e)) => {
             let hint = format!("write the value to {} and {chmod}; relative paths start at the environment file's folder", path.display());
-            return Some((
+            Some((
                 format!("secret file {} cannot be read: {e}", path.display()),
                 hint,
-            ));
+            ))
         }
-    };
-    if !meta.is_file() {
-        return Some((
+        Err(SecretFileError::NotFile) => Some((
             format!("secret file {} is not a regular file", path.display()),
             "point secret_file at a file holding the value".into(),
-        ));
+        )),
+        Err(SecretFileError::Mode(mode)) => Some((
+            format!(
+                "secret file {} has mode {mode:04o}; it must be readable by its owner only (0600)",
+                path.display()
+            ),
+            chmod,
+        )),
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Some((
-                format!("secret file {} has mode {mode:04o}; it must be readable by its owner only (0600)", path.display()),
-                chmod,
-            ));
-        }
-    }
-    None
 }
 
 /// Every secret-file reference with its JSON pointer, mutable.
