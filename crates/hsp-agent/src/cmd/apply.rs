@@ -11,7 +11,7 @@ use hsp_deploy::docker::DockerDriver;
 use hsp_deploy::host::{HostDriver, HostMode};
 use hsp_deploy::journal::Journal;
 use hsp_deploy::rollout::describe;
-use hsp_deploy::{self as driver, ApplyOptions, Driver, Report, StateDir};
+use hsp_deploy::{self as driver, ApplyOptions, Driver, EnvDir, Report};
 use hsp_index::environment::{TargetKind, UpdateWindow};
 use hsp_index::Plan;
 use hsp_planner::{self as planner, Deployed, IndexSource};
@@ -159,7 +159,7 @@ impl Source {
 }
 
 /// Opens the driver for the target.
-pub fn open_driver(target: &Target, state: &StateDir) -> anyhow::Result<Box<dyn Driver>> {
+pub fn open_driver(target: &Target, state: &EnvDir) -> anyhow::Result<Box<dyn Driver>> {
     Ok(match target.kind {
         TargetArg::Docker => Box::new(DockerDriver::connect(
             &state.environment,
@@ -273,7 +273,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             target.environment
         );
     }
-    let state = StateDir::open(&args.source.index.state, &target.environment)?;
+    let state = EnvDir::open(&args.source.index.state, &target.environment)?;
     let mut driver = open_driver(&target, &state)?;
     let opts = ApplyOptions {
         purge: args.purge,

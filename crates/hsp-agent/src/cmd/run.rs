@@ -22,7 +22,7 @@ use anyhow::Context;
 use chrono::Utc;
 use hsp_deploy::rollout::describe;
 use hsp_deploy::schedule::{backoff, in_window, jittered};
-use hsp_deploy::{self as driver, ApplyOptions, StateDir};
+use hsp_deploy::{self as driver, ApplyOptions, EnvDir};
 
 use super::apply::{init_logging, open_driver, Source};
 
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let target = args.source.target()?;
     // Fail at start, not in every poll, when the state dir cannot be opened.
-    StateDir::open(&args.source.index.state, &target.environment)?;
+    EnvDir::open(&args.source.index.state, &target.environment)?;
     let interval = Duration::from_secs(args.interval.max(1));
     let max = Duration::from_secs(args.max_backoff).max(interval);
     let mut delay = interval;
@@ -120,7 +120,7 @@ fn run_poll(environment: &str, stop: &AtomicBool) -> anyhow::Result<Option<i32>>
 /// One poll: refresh the index, plan, apply; the journal records the poll
 /// and its error. Exits [`POLL_FAILED`] when the index or plan could not be read.
 fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
-    let state = StateDir::open(&args.source.index.state, environment)?;
+    let state = EnvDir::open(&args.source.index.state, environment)?;
     let now = Utc::now();
     let mut journal = state.load()?;
     journal.last_poll = Some(now);
