@@ -215,3 +215,204 @@ pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use hsp_index::plan::PlannedInstance;
+    use hsp_index::Document;
+    use hsp_planner::MemorySource;
+
+    use super::*;
+    use crate::cmd;
+
+    const APP: &str = "org.example.app";
+
+    fn document(version: &str) -> Document {
+        serde_json::from_value(serde_json::json!({
+            "id": APP, "version": version, "name": "App", "summary": "test",
+            "publisher": "example", "license": "MIT",
+            "tasks": [{"name": "app", "image": format!("example.org/app:{version}@sha256:{}", "0".repeat(64)),
+                       "ports": [{"name": "http", "port": 8080, "protocol": "http"}], "memory_mib": 64}]
+        }))
+        .expect("a document")
+    }
+
+    fn index(versions: &[&str]) -> MemorySource {
+        MemorySource::new(vec![], versions.iter().map(|v| document(v)).collect())
+    }
+
+    /// An environment wanting the app (update mode minor), with its state in `state`.
+    fn context(state: &Path) -> EnvContext {
+        let text = r#"{"name": "clinic", "index": {"url": "https://index.example", "root": "root.json"},
+                       "target": {"kind": "docker"}, "services": [{"id": "org.example.app"}]}"#;
+        let loaded = planner::env::parse_environment(
+            Path::new("/site/clinic.json"),
+            text.as_bytes(),
+            Path::new("/site"),
+            &|_| None,
+        )
+        .expect("a valid environment");
+        let index = IndexArgs {
+            state: state.to_path_buf(),
+            index: None,
+        };
+        EnvContext::new(loaded, &index, None)
+    }
+
+    /// The instance a fresh plan against `versions` deploys.
+    fn planned(ctx: &EnvContext, versions: &[&str]) -> PlannedInstance {
+        let plan = ctx.plan(&index(versions), &Deployment::default()).unwrap();
+        plan.instances.into_iter().next().expect("one instance")
+    }
+
+    /// Writes a journal: `good` deployed and healthy, `bad` versions marked bad.
+    fn write_journal(state: &Path, good: PlannedInstance, bad: &[&str]) {
+        let dir = EnvDir::open(state, "clinic").unwrap();
+        let mut journal = dir.load().unwrap();
+        journal.order = vec![good.name.clone()];
+        let record = journal.record(&good.name);
+        record.good = Some(good);
+        for v in bad {
+            record
+                .bad_versions
+                .insert(v.to_string(), "unhealthy: /health 503".into());
+        }
+        dir.save(&journal).unwrap();
+    }
+
+    fn versions(plan: &Plan) -> Vec<(&str, &str)> {
+        plan.instances
+            .iter()
+            .map(|i| (i.name.as_str(), i.version.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn export_leaves_out_a_version_marked_bad() {
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        let good = planned(&ctx, &["1.0.0"]);
+        write_journal(state.path(), good, &["1.2.0"]);
+        let index = index(&["1.0.0", "1.1.0", "1.2.0"]);
+
+        let exported = ctx
+            .plan(&index, &cmd::export::deployment(&ctx).unwrap())
+            .unwrap();
+        assert_eq!(versions(&exported), [("app", "1.1.0")]);
+        // Without the mark the newest release is chosen: the mark is what
+        // keeps 1.2.0 out.
+        let unmarked = Deployment {
+            bad_versions: vec![],
+            ..cmd::export::deployment(&ctx).unwrap()
+        };
+        assert_eq!(
+            versions(&ctx.plan(&index, &unmarked).unwrap()),
+            [("app", "1.2.0")]
+        );
+    }
+
+    #[test]
+    fn plan_export_and_apply_plan_from_the_same_deployment() {
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        let good = planned(&ctx, &["1.0.0"]);
+        for bad in [&[][..], &["1.2.0"], &["1.1.0", "1.2.0"]] {
+            write_journal(state.path(), good.clone(), bad);
+            let index = index(&["1.0.0", "1.1.0", "1.2.0"]);
+            let for_plan = cmd::plan::deployment(&ctx, None).unwrap();
+            let for_export = cmd::export::deployment(&ctx).unwrap();
+            let for_apply = Locked::open(state.path(), "clinic").unwrap().deployment();
+            assert_eq!(for_plan, for_export, "marked bad: {bad:?}");
+            assert_eq!(for_plan, for_apply, "marked bad: {bad:?}");
+            let plan = ctx.plan(&index, &for_plan).unwrap();
+            let export = ctx.plan(&index, &for_export).unwrap();
+            assert_eq!(plan, export, "marked bad: {bad:?}");
+            let want = match bad.len() {
+                0 => "1.2.0",
+                1 => "1.1.0",
+                _ => "1.0.0",
+            };
+            assert_eq!(versions(&plan), [("app", want)], "marked bad: {bad:?}");
+        }
+    }
+
+    #[test]
+    fn plan_deployed_elsewhere_keeps_this_sites_marks() {
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        let good = planned(&ctx, &["1.0.0"]);
+        write_journal(state.path(), good.clone(), &["1.2.0"]);
+        let other = state.path().join("deployed.json");
+        let deployed = Plan {
+            environment: "clinic".into(),
+            instances: vec![PlannedInstance {
+                version: "1.1.0".into(),
+                ..good
+            }],
+            externals: vec![],
+        };
+        std::fs::write(&other, serde_json::to_vec(&deployed).unwrap()).unwrap();
+        let deployment = cmd::plan::deployment(&ctx, Some(&other)).unwrap();
+        assert_eq!(deployment.now.as_ref(), Some(&deployed));
+        let plan = ctx
+            .plan(&index(&["1.0.0", "1.1.0", "1.2.0"]), &deployment)
+            .unwrap();
+        assert_eq!(versions(&plan), [("app", "1.1.0")]);
+    }
+
+    #[test]
+    fn deployment_reads_the_journal_in_start_order() {
+        let instance = |name: &str| -> PlannedInstance {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "service": APP, "version": "1.0.0", "license": "MIT",
+                "reason": "test", "tasks": []
+            }))
+            .unwrap()
+        };
+        let mut journal = Journal {
+            environment: "clinic".into(),
+            order: vec!["web".into(), "db".into(), "gone".into()],
+            ..Journal::default()
+        };
+        for name in ["db", "web", "extra"] {
+            journal.record(name).good = Some(instance(name));
+        }
+        journal.record("new").last_error = Some("never healthy".into());
+        journal
+            .record("new")
+            .bad_versions
+            .insert("1.0.0".into(), "unhealthy".into());
+
+        let deployment = Deployment::from_journal(Some(&journal), "clinic");
+        let now = deployment.now.as_ref().unwrap();
+        let names: Vec<&str> = now.instances.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["web", "db", "extra"]);
+        assert_eq!(now.environment, "clinic");
+        let order: Vec<&str> = in_start_order(&journal).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(order, ["web", "db", "extra", "new"]);
+        assert_eq!(
+            deployment.bad_versions.iter().find(|(n, _)| n == "new"),
+            Some(&(
+                "new".to_string(),
+                BTreeMap::from([("1.0.0".to_string(), "unhealthy".to_string())])
+            ))
+        );
+        assert_eq!(
+            Deployment::from_journal(None, "clinic"),
+            Deployment::default()
+        );
+    }
+
+    #[test]
+    fn a_change_is_planned_only_by_the_holder_of_the_lock() {
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        let locked = Locked::open(state.path(), "clinic").unwrap();
+        let err = Locked::open(state.path(), "clinic").err().unwrap();
+        assert!(format!("{err:#}").contains("holds the lock"), "{err:#}");
+        // Commands that change nothing still read while it is held.
+        assert_eq!(ctx.snapshot().unwrap(), Deployment::default());
+        drop(locked);
+        Locked::open(state.path(), "clinic").unwrap();
+    }
+}
