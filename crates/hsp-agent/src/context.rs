@@ -10,6 +10,9 @@
 //!   open_index() ─ IndexSource ────────┴─ EnvContext::plan ─> Plan
 //! ```
 //!
+//! `status` reads the same unlocked journal ([`read_journal`]) and lists its
+//! instances in the same order ([`in_start_order`]).
+//!
 //! Two directories, one type each: the site's state directory
 //! ([`crate::catalog::StateDir`]: index location, trusted metadata, targets)
 //! and the environment's directory inside it ([`hsp_deploy::EnvDir`],
