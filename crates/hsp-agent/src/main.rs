@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod catalog;
 mod cmd;
+mod context;
 
 #[derive(Parser)]
 #[command(

@@ -1,4 +1,5 @@
-//! The agent's crash-safe record of an environment: `<state>/<env>/journal.json`.
+//! The agent's crash-safe record of an environment: `<state>/<env>/journal.json`,
+//! in the environment's directory [`EnvDir`].
 //!
 //! It holds, per instance, the last version that was healthy (its full planned
 //! spec, so a rollback needs neither the index nor the planner), the rollout in
@@ -8,6 +9,10 @@
 //! through the drivers' labels, so a crash between a side effect and the next
 //! save only means the next apply finds a unit it did not record, and adopts or
 //! removes it.
+//!
+//! **Invariant:** the journal is written only through an [`EnvDir`], which holds
+//! the environment's lock from its construction until it is dropped; commands
+//! that change nothing read a snapshot without it ([`Journal::snapshot`]).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -21,18 +26,21 @@ use serde::{Deserialize, Serialize};
 
 use super::{check_name, Error};
 
-/// `<state>/<env>/`: journal, generated secrets, host releases; locked while an
-/// agent works on it.
+const JOURNAL: &str = "journal.json";
+
+/// `<state>/<env>/`, locked: journal, generated secrets, host releases. Having
+/// one means holding the environment's lock (an exclusive `flock` of
+/// `<state>/<env>/lock`), released when it is dropped.
 #[derive(Debug)]
-pub struct StateDir {
+pub struct EnvDir {
     pub path: PathBuf,
     pub environment: String,
     _lock: Flock<File>,
 }
 
-impl StateDir {
+impl EnvDir {
     /// Opens (creating, mode 0700) and locks the state dir of `environment`.
-    pub fn open(state: &Path, environment: &str) -> Result<StateDir, Error> {
+    pub fn open(state: &Path, environment: &str) -> Result<EnvDir, Error> {
         check_name("environment", environment)?;
         let path = state.join(environment);
         create_private_dir(&path)?;
@@ -48,7 +56,7 @@ impl StateDir {
                 path: lock_path.clone(),
             })?;
         let path = fs::canonicalize(&path).map_err(Error::io(&path))?;
-        Ok(StateDir {
+        Ok(EnvDir {
             path,
             environment: environment.to_string(),
             _lock: lock,
@@ -56,7 +64,7 @@ impl StateDir {
     }
 
     pub fn journal_path(&self) -> PathBuf {
-        self.path.join("journal.json")
+        self.path.join(JOURNAL)
     }
 
     pub fn load(&self) -> Result<Journal, Error> {
@@ -69,6 +77,11 @@ impl StateDir {
             &serde_json::to_vec_pretty(journal).expect("journal serializes"),
         )
     }
+}
+
+/// `<state>/<env>/journal.json`.
+pub fn journal_path(state: &Path, environment: &str) -> PathBuf {
+    state.join(environment).join(JOURNAL)
 }
 
 /// Creates `path` and its parents; the last component gets mode 0700.
@@ -198,6 +211,18 @@ impl Journal {
         }
     }
 
+    /// The journal of `environment` under `state`, read without taking the
+    /// lock (for commands that change nothing, while `run` may be working);
+    /// `None` when the environment was never applied with this state dir.
+    pub fn snapshot(state: &Path, environment: &str) -> Result<Option<Journal>, Error> {
+        check_name("environment", environment)?;
+        let path = journal_path(state, environment);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Journal::read(&path, environment).map(Some)
+    }
+
     pub fn record(&mut self, instance: &str) -> &mut InstanceRecord {
         self.instances.entry(instance.to_string()).or_default()
     }
@@ -223,11 +248,11 @@ mod tests {
     }
 
     #[test]
-    fn state_dir_is_locked_and_round_trips() {
+    fn env_dir_is_locked_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let s = StateDir::open(dir.path(), "prod").unwrap();
+        let s = EnvDir::open(dir.path(), "prod").unwrap();
         assert!(matches!(
-            StateDir::open(dir.path(), "prod"),
+            EnvDir::open(dir.path(), "prod"),
             Err(Error::Locked { .. })
         ));
         let mut j = s.load().unwrap();
@@ -238,17 +263,35 @@ mod tests {
         s.save(&j).unwrap();
         assert_eq!(s.load().unwrap(), j);
         drop(s);
-        StateDir::open(dir.path(), "prod").unwrap();
+        EnvDir::open(dir.path(), "prod").unwrap();
+    }
+
+    #[test]
+    fn snapshot_reads_without_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Journal::snapshot(dir.path(), "prod").unwrap(), None);
+        let s = EnvDir::open(dir.path(), "prod").unwrap();
+        assert_eq!(Journal::snapshot(dir.path(), "prod").unwrap(), None);
+        let mut j = s.load().unwrap();
+        j.record("db").health = Some("healthy".into());
+        s.save(&j).unwrap();
+        assert_eq!(Journal::snapshot(dir.path(), "prod").unwrap(), Some(j));
+        let canonical = fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(journal_path(&canonical, "prod"), s.journal_path());
+        assert!(matches!(
+            Journal::snapshot(dir.path(), "../prod"),
+            Err(Error::BadName { .. })
+        ));
     }
 
     #[test]
     fn bad_names_and_bad_json_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            StateDir::open(dir.path(), "../x"),
+            EnvDir::open(dir.path(), "../x"),
             Err(Error::BadName { .. })
         ));
-        let s = StateDir::open(dir.path(), "e").unwrap();
+        let s = EnvDir::open(dir.path(), "e").unwrap();
         fs::write(s.journal_path(), "{").unwrap();
         assert!(matches!(s.load(), Err(Error::JournalFormat { .. })));
     }

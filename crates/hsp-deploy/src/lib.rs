@@ -11,7 +11,8 @@
 //! - [`host`]: verified artifacts unpacked into versioned folders, a `current`
 //!   link, supervised processes, or systemd services where systemd is PID 1.
 //! - [`health`]: HTTP and command probes.
-//! - [`journal`]: the crash-safe record of what is deployed (write, fsync, rename).
+//! - [`journal`]: the crash-safe record of what is deployed (write, fsync, rename),
+//!   in the environment's locked directory [`EnvDir`] (`<state>/<env>`).
 //! - [`report`]: what an apply did, per instance; `prune`: removing instances
 //!   that left the plan, and `--purge` of the data earlier prunes kept.
 //! - [`secrets`]: reading secret files and generating secrets in the state dir.
@@ -39,7 +40,7 @@ pub mod rollout;
 pub mod schedule;
 pub mod secrets;
 
-pub use journal::{Journal, StateDir};
+pub use journal::{EnvDir, Journal};
 pub use rollout::{apply, ApplyOptions, Outcome, Report};
 
 /// Label (Docker) naming the environment a resource belongs to.

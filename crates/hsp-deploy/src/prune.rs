@@ -8,12 +8,12 @@ use hsp_index::Plan;
 
 use super::report::{describe, Outcome, Report};
 use super::rollout::ApplyOptions;
-use super::{secrets, Driver, Error, StateDir, Unit};
+use super::{secrets, Driver, EnvDir, Error, Unit};
 
 pub(crate) fn prune(
     driver: &mut dyn Driver,
     plan: &Plan,
-    state: &StateDir,
+    state: &EnvDir,
     journal: &mut super::Journal,
     opts: &ApplyOptions,
     report: &mut Report,

@@ -29,9 +29,7 @@ use hsp_index::Plan;
 use super::journal::Attempt;
 use super::prune::prune;
 pub use super::report::{chain, describe, Outcome, Report};
-use super::{
-    check_name, health, secrets, spec_hash, Driver, Error, Probe, StateDir, Unit, UnitSpec,
-};
+use super::{check_name, health, secrets, spec_hash, Driver, EnvDir, Error, Probe, Unit, UnitSpec};
 
 /// How an apply behaves.
 #[derive(Clone, Debug, Default)]
@@ -49,7 +47,7 @@ pub struct ApplyOptions {
 pub fn apply(
     driver: &mut dyn Driver,
     plan: &Plan,
-    state: &StateDir,
+    state: &EnvDir,
     opts: &ApplyOptions,
 ) -> Result<Report, Error> {
     for inst in &plan.instances {
@@ -166,7 +164,7 @@ pub fn apply(
 
 /// Errors about the state dir itself (journal, lock) abort the apply; others
 /// fail one instance.
-fn is_state_error(e: &Error, state: &StateDir) -> bool {
+fn is_state_error(e: &Error, state: &EnvDir) -> bool {
     match e {
         Error::Io { path, .. } => path.parent() == Some(state.path.as_path()),
         Error::JournalFormat { .. } | Error::Locked { .. } => true,
@@ -176,7 +174,7 @@ fn is_state_error(e: &Error, state: &StateDir) -> bool {
 
 struct Converge<'a> {
     driver: &'a mut dyn Driver,
-    state: &'a StateDir,
+    state: &'a EnvDir,
     journal: &'a mut super::Journal,
     opts: &'a ApplyOptions,
 }

@@ -2,21 +2,19 @@
 //! target (Docker or this host) to the plan once. Also `apply --plan plan.json`
 //! to deploy a plan reviewed beforehand.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use hsp_deploy::docker::DockerDriver;
 use hsp_deploy::host::{HostDriver, HostMode};
-use hsp_deploy::journal::Journal;
 use hsp_deploy::rollout::describe;
-use hsp_deploy::{self as driver, ApplyOptions, Driver, Report, StateDir};
+use hsp_deploy::{self as driver, ApplyOptions, Driver, EnvDir, Report};
 use hsp_index::environment::{TargetKind, UpdateWindow};
 use hsp_index::Plan;
-use hsp_planner::{self as planner, Deployed, IndexSource};
 
 use super::search::IndexArgs;
+use crate::context::{read_plan, EnvContext, Locked};
 
 #[derive(clap::Args)]
 #[command(
@@ -86,29 +84,39 @@ pub struct Target {
     pub window: Option<UpdateWindow>,
 }
 
+/// The environment or plan file, read once.
+pub enum Input {
+    /// An environment file, planned under the lock.
+    Env(Box<EnvContext>),
+    /// A plan reviewed beforehand (`--plan`), deployed as it is.
+    Plan(Plan),
+}
+
 impl Source {
-    /// The environment and its target, from the environment or plan file alone
-    /// (no index access).
-    pub fn target(&self) -> anyhow::Result<Target> {
+    /// Reads the environment or plan file (no index access) and works out
+    /// where it goes.
+    pub fn load(&self) -> anyhow::Result<(Target, Input)> {
         if let Some(path) = &self.plan {
             let plan = read_plan(path)?;
             let kind = self.target.context("--plan needs --target docker|host")?;
-            return Ok(Target {
-                environment: plan.environment,
+            let target = Target {
+                environment: plan.environment.clone(),
                 kind,
                 root: self.root.clone(),
                 host_mode: self.host_mode,
                 mirror: self.mirror.clone(),
                 window: None,
-            });
+            };
+            return Ok((target, Input::Plan(plan)));
         }
         let path = self
             .env
             .as_ref()
             .context("give an environment file or --plan")?;
-        let env = planner::read_environment(path)?.env;
+        let ctx = EnvContext::load(path, &self.index, self.registry.as_deref())?;
+        let env = ctx.env();
         let base = path.parent().unwrap_or(Path::new("."));
-        Ok(Target {
+        let target = Target {
             kind: match env.target.kind {
                 TargetKind::Docker => TargetArg::Docker,
                 TargetKind::Host => TargetArg::Host,
@@ -120,116 +128,45 @@ impl Source {
             host_mode: self.host_mode,
             mirror: self.mirror.clone().or_else(|| env.target.mirror.clone()),
             window: env.policy.window.clone(),
-            environment: env.name,
-        })
+            environment: env.name.clone(),
+        };
+        Ok((target, Input::Env(Box::new(ctx))))
     }
+}
 
-    /// The plan: `--plan`, or ENV planned against the freshly refreshed index,
-    /// keeping what the journal says is deployed.
-    pub fn plan(&self) -> anyhow::Result<Plan> {
-        if let Some(path) = &self.plan {
-            return read_plan(path);
+impl Input {
+    /// The plan to deploy: `--plan` as it is, or ENV planned against the
+    /// freshly refreshed index, keeping what the journal read under `locked`
+    /// says is deployed.
+    pub fn plan(self, locked: &Locked) -> anyhow::Result<Plan> {
+        let ctx = match self {
+            Input::Plan(plan) => return Ok(plan),
+            Input::Env(ctx) => ctx,
+        };
+        if let Some(warning) = ctx.unverified_warning() {
+            tracing::warn!("{warning}");
         }
-        let path = self
-            .env
-            .as_ref()
-            .context("give an environment file or --plan")?;
-        let loaded = planner::read_environment(path)?;
-        let env = &loaded.env;
-        let deployed = journal_plan(&self.index.state, &env.name)?
-            .as_ref()
-            .map(Deployed::from)
-            .unwrap_or_default()
-            .with_bad_versions(journal_bad_versions(&self.index.state, &env.name)?);
-        match &self.registry {
-            Some(dir) => {
-                tracing::warn!(
-                    "--registry reads {} UNVERIFIED; for development only",
-                    dir.display()
-                );
-                planner::plan(env, &planner::read_registry_dir(dir)?, &deployed)
-            }
-            None => {
-                let catalog = self.index.open()?;
-                planner::plan(env, &catalog as &dyn IndexSource, &deployed)
-            }
-        }
-        .with_context(|| format!("planning {}", path.display()))
+        ctx.plan(&*ctx.open_index()?, &locked.deployment())
     }
 }
 
 /// Opens the driver for the target.
-pub fn open_driver(target: &Target, state: &StateDir) -> anyhow::Result<Box<dyn Driver>> {
+pub fn open_driver(target: &Target, dir: &EnvDir) -> anyhow::Result<Box<dyn Driver>> {
     Ok(match target.kind {
         TargetArg::Docker => Box::new(DockerDriver::connect(
-            &state.environment,
+            &dir.environment,
             target.mirror.clone(),
         )?),
         TargetArg::Host => {
             let exe = std::env::current_exe().context("locating the hsp-agent binary")?;
             Box::new(HostDriver::new(
-                &state.environment,
-                &state.path,
+                &dir.environment,
+                &dir.path,
                 target.root.clone(),
                 exe,
                 target.host_mode,
             )?)
         }
-    })
-}
-
-/// What the journal says is deployed (the last healthy spec of each instance).
-pub fn journal_plan(state: &Path, environment: &str) -> anyhow::Result<Option<Plan>> {
-    if !hsp_planner::env::is_name(environment) {
-        bail!("environment name {environment:?} must be [a-z][a-z0-9-]*");
-    }
-    let path = state.join(environment).join("journal.json");
-    if !path.exists() {
-        return Ok(None);
-    }
-    let journal =
-        Journal::read(&path, environment).with_context(|| format!("reading {}", path.display()))?;
-    let instances = journal
-        .order
-        .iter()
-        .filter_map(|n| journal.instances.get(n)?.good.clone())
-        .collect();
-    Ok(Some(Plan {
-        environment: environment.to_string(),
-        instances,
-        externals: vec![],
-    }))
-}
-
-/// The versions the journal marked bad after rollbacks, per instance: the
-/// planner leaves them out until a newer release appears.
-pub fn journal_bad_versions(
-    state: &Path,
-    environment: &str,
-) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
-    let path = state.join(environment).join("journal.json");
-    if !hsp_planner::env::is_name(environment) || !path.exists() {
-        return Ok(Vec::new());
-    }
-    let journal =
-        Journal::read(&path, environment).with_context(|| format!("reading {}", path.display()))?;
-    Ok(journal
-        .instances
-        .into_iter()
-        .map(|(n, r)| (n, r.bad_versions))
-        .collect())
-}
-
-pub fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}:{}:{}: {e} (hint: pass a plan as `hsp-agent plan --json` prints it)",
-            path.display(),
-            e.line(),
-            e.column()
-        )
     })
 }
 
@@ -264,8 +201,9 @@ pub fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(false);
-    let target = args.source.target()?;
-    let plan = args.source.plan()?;
+    let (target, input) = args.source.load()?;
+    let locked = Locked::open(&args.source.index.state, &target.environment)?;
+    let plan = input.plan(&locked)?;
     if plan.environment != target.environment {
         bail!(
             "the plan is for environment {:?}, not {:?}",
@@ -273,13 +211,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             target.environment
         );
     }
-    let state = StateDir::open(&args.source.index.state, &target.environment)?;
-    let mut driver = open_driver(&target, &state)?;
+    let mut driver = open_driver(&target, &locked.dir)?;
     let opts = ApplyOptions {
         purge: args.purge,
         ..ApplyOptions::default()
     };
-    let report = driver::apply(driver.as_mut(), &plan, &state, &opts)
+    let report = driver::apply(driver.as_mut(), &plan, &locked.dir, &opts)
         .with_context(|| format!("applying environment {}", plan.environment))?;
     print_report(&report, args.json)?;
     Ok(if report.is_ok() {

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hsp_deploy::journal::Journal;
 use hsp_export::{self as export, Format, Options, SystemSecrets};
 use hsp_index::Plan;
-use hsp_planner::{self as planner, Deployed, IndexSource};
 
 use super::search::IndexArgs;
+use crate::context::{read_plan, Deployment, EnvContext};
 
 #[derive(clap::Args)]
 #[command(
@@ -131,53 +130,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Plans `env` the way `hsp-agent plan` does: against the verified index (or,
-/// for development, a registry folder), preferring what is deployed now.
+/// for development, a registry folder), preferring what is deployed now and
+/// leaving out the versions this site marked bad.
 fn plan_environment(path: &Path, args: &Args) -> anyhow::Result<Plan> {
-    let loaded = planner::read_environment(path)?;
-    let env = &loaded.env;
-    let journal = args.index.state.join(&env.name).join("journal.json");
-    let deployed = if journal.exists() {
-        let j = Journal::read(&journal, &env.name)
-            .with_context(|| format!("reading {}", journal.display()))?;
-        let instances = j
-            .instances
-            .values()
-            .filter_map(|r| r.good.clone())
-            .collect();
-        Deployed::from(&Plan {
-            environment: env.name.clone(),
-            instances,
-            externals: vec![],
-        })
-    } else {
-        Deployed::default()
-    };
-    match &args.registry {
-        Some(dir) => {
-            eprintln!(
-                "warning: --registry reads {} UNVERIFIED; for development only",
-                dir.display()
-            );
-            planner::plan(env, &planner::read_registry_dir(dir)?, &deployed)
-        }
-        None => {
-            let catalog = args.index.open()?;
-            planner::plan(env, &catalog as &dyn IndexSource, &deployed)
-        }
+    let ctx = EnvContext::load(path, &args.index, args.registry.as_deref())?;
+    let deployment = deployment(&ctx)?;
+    if let Some(warning) = ctx.unverified_warning() {
+        eprintln!("warning: {warning}");
     }
-    .with_context(|| format!("planning {}", path.display()))
+    ctx.plan(&*ctx.open_index()?, &deployment)
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}:{}:{}: {} (hint: the file must be a plan as `hsp-agent plan --json` prints it)",
-            path.display(),
-            e.line(),
-            e.column(),
-            e
-        )
-    })
+/// What export plans from: the journal's snapshot, bad-version marks included.
+pub(crate) fn deployment(ctx: &EnvContext) -> anyhow::Result<Deployment> {
+    ctx.snapshot()
 }

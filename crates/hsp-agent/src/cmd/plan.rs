@@ -4,13 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use hsp_deploy::journal::Journal;
 use hsp_index::plan::ProviderRef;
 use hsp_index::Plan;
-use hsp_planner::{self as planner, Action, Deployed, IndexSource};
+use hsp_planner::{self as planner, Action};
 
 use super::search::IndexArgs;
+use crate::context::{read_plan, Deployment, EnvContext};
 
 #[derive(clap::Args)]
 #[command(
@@ -44,35 +43,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let loaded = planner::read_environment(&args.env)?;
-    let env = &loaded.env;
-    let now: Option<Plan> = match &args.deployed {
-        Some(p) => Some(read_plan(p)?),
-        None => journal_plan(&args.index.state, &env.name)?,
-    };
-    let deployed = now
-        .as_ref()
-        .map(Deployed::from)
-        .unwrap_or_default()
-        .with_bad_versions(super::apply::journal_bad_versions(
-            &args.index.state,
-            &env.name,
-        )?);
-    let plan = match &args.registry {
-        Some(dir) => {
-            eprintln!(
-                "warning: --registry reads {} UNVERIFIED; for development only",
-                dir.display()
-            );
-            let source = planner::read_registry_dir(dir)?;
-            planner::plan(env, &source, &deployed)
-        }
-        None => {
-            let catalog = args.index.open()?;
-            planner::plan(env, &catalog as &dyn IndexSource, &deployed)
-        }
+    let ctx = EnvContext::load(&args.env, &args.index, args.registry.as_deref())?;
+    let env = ctx.env();
+    let deployment = deployment(&ctx, args.deployed.as_deref())?;
+    if let Some(warning) = ctx.unverified_warning() {
+        eprintln!("warning: {warning}");
     }
-    .with_context(|| format!("planning {}", args.env.display()))?;
+    let plan = ctx.plan(&*ctx.open_index()?, &deployment)?;
     for scope in env.config.keys() {
         let used = plan
             .instances
@@ -86,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let actions = planner::actions(now.as_ref(), &plan);
+    let actions = planner::actions(deployment.now.as_ref(), &plan);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else if args.actions_json {
@@ -97,42 +74,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_plan(path: &Path) -> anyhow::Result<Plan> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}:{}:{}: {e} (hint: pass a plan as `hsp-agent plan --json` prints it)",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })
-}
-
-/// What the journal says is deployed (the last healthy spec of each instance), as a plan.
-fn journal_plan(state: &Path, environment: &str) -> anyhow::Result<Option<Plan>> {
-    let path = state.join(environment).join("journal.json");
-    if !path.exists() {
-        return Ok(None);
+/// What is deployed now: the journal's snapshot, or `--deployed PLAN.json`
+/// with the journal's bad-version marks.
+pub(crate) fn deployment(ctx: &EnvContext, deployed: Option<&Path>) -> anyhow::Result<Deployment> {
+    let now = deployed.map(read_plan).transpose()?;
+    let mut deployment = ctx.snapshot()?;
+    if now.is_some() {
+        deployment.now = now;
     }
-    let journal =
-        Journal::read(&path, environment).with_context(|| format!("reading {}", path.display()))?;
-    let mut instances: Vec<_> = journal
-        .order
-        .iter()
-        .filter_map(|n| journal.instances.get(n)?.good.clone())
-        .collect();
-    for (n, r) in &journal.instances {
-        if !journal.order.contains(n) {
-            instances.extend(r.good.clone());
-        }
-    }
-    Ok(Some(Plan {
-        environment: environment.to_string(),
-        instances,
-        externals: vec![],
-    }))
+    Ok(deployment)
 }
 
 /// The plan for people: instances in start order with why and bindings (secrets

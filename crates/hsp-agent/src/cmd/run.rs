@@ -22,9 +22,10 @@ use anyhow::Context;
 use chrono::Utc;
 use hsp_deploy::rollout::describe;
 use hsp_deploy::schedule::{backoff, in_window, jittered};
-use hsp_deploy::{self as driver, ApplyOptions, StateDir};
+use hsp_deploy::{self as driver, ApplyOptions, EnvDir};
 
 use super::apply::{init_logging, open_driver, Source};
+use crate::context::Locked;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -63,9 +64,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(environment) = &args.once {
         return poll_once(&args, environment, &stop);
     }
-    let target = args.source.target()?;
+    let (target, _) = args.source.load()?;
     // Fail at start, not in every poll, when the state dir cannot be opened.
-    StateDir::open(&args.source.index.state, &target.environment)?;
+    EnvDir::open(&args.source.index.state, &target.environment)?;
     let interval = Duration::from_secs(args.interval.max(1));
     let max = Duration::from_secs(args.max_backoff).max(interval);
     let mut delay = interval;
@@ -117,15 +118,15 @@ fn run_poll(environment: &str, stop: &AtomicBool) -> anyhow::Result<Option<i32>>
     }
 }
 
-/// One poll: refresh the index, plan, apply; the journal records the poll
-/// and its error. Exits [`POLL_FAILED`] when the index or plan could not be read.
+/// One poll: lock the environment, refresh the index, plan, apply; the
+/// journal records the poll and its error. Exits [`POLL_FAILED`] when the
+/// index or plan could not be read.
 fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
-    let state = StateDir::open(&args.source.index.state, environment)?;
+    let mut locked = Locked::open(&args.source.index.state, environment)?;
     let now = Utc::now();
-    let mut journal = state.load()?;
-    journal.last_poll = Some(now);
-    state.save(&journal)?;
-    let target_and_plan = args.source.target().and_then(|target| {
+    locked.journal.last_poll = Some(now);
+    locked.dir.save(&locked.journal)?;
+    let target_and_plan = args.source.load().and_then(|(target, input)| {
         if target.environment != environment {
             anyhow::bail!(
                 "the environment is now named {:?}, not {environment:?} (hint: restart \
@@ -133,20 +134,21 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
                 target.environment
             );
         }
-        Ok((target, args.source.plan()?))
+        Ok((target, input.plan(&locked)?))
     });
+    let Locked { dir, mut journal } = locked;
     let (target, plan) = match target_and_plan {
         Ok(pair) => pair,
         Err(e) => {
             let msg = format!("{e:#}");
             tracing::error!("poll failed; services keep running: {msg}");
             journal.last_error = Some(format!("poll failed: {msg}"));
-            state.save(&journal)?;
+            dir.save(&journal)?;
             return Ok(ExitCode::from(POLL_FAILED));
         }
     };
     journal.last_poll_ok = Some(now);
-    state.save(&journal)?;
+    dir.save(&journal)?;
     let hold = match &target.window {
         Some(w) => !in_window(w, now).map_err(anyhow::Error::msg)?,
         None => false,
@@ -156,16 +158,16 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         hold_updates: hold,
         drain: Some(Arc::clone(stop)),
     };
-    let mut driver = match open_driver(&target, &state) {
+    let mut driver = match open_driver(&target, &dir) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot reach the deployment target; services keep running: {e:#}");
             journal.last_error = Some(format!("apply failed: {e:#}"));
-            state.save(&journal)?;
+            dir.save(&journal)?;
             return Ok(ExitCode::from(POLL_FAILED));
         }
     };
-    match driver::apply(driver.as_mut(), &plan, &state, &opts) {
+    match driver::apply(driver.as_mut(), &plan, &dir, &opts) {
         Ok(report) => {
             for (name, outcome) in report.outcomes.iter().filter(|(_, o)| !o.is_ok()) {
                 tracing::warn!(instance = %name, "{}", describe(outcome));
@@ -173,9 +175,9 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         }
         Err(e) => {
             tracing::error!("apply failed: {e:#}");
-            let mut j = state.load()?;
+            let mut j = dir.load()?;
             j.last_error = Some(format!("apply failed: {}", driver::rollout::chain(&e)));
-            state.save(&j)?;
+            dir.save(&j)?;
         }
     }
     Ok(ExitCode::SUCCESS)

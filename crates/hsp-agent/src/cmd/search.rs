@@ -8,7 +8,7 @@ use anyhow::Context;
 use hsp_index::api::CatalogueEntry;
 
 /// Where the index and the trusted metadata are (shared by `search` and `show`).
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct IndexArgs {
     /// State directory made by `hsp-agent init` (trusted metadata, cache).
     #[arg(long, env = "HSP_AGENT_STATE", default_value = "/var/lib/hsp-agent")]

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use hsp_deploy::docker::DockerDriver;
 use hsp_deploy::host::{HostDriver, HostMode};
-use hsp_deploy::journal::Journal;
+use hsp_deploy::journal::journal_path;
 use hsp_deploy::{secrets, spec_hash, Driver, Probe};
 use serde::Serialize;
+
+use crate::context::{in_start_order, read_journal};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -78,16 +79,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.env.clone()
     };
     hsp_deploy::check_name("environment", &name)?;
-    let dir = args.state.join(&name);
-    let path = dir.join("journal.json");
-    if !path.exists() {
+    let Some(journal) = read_journal(&args.state, &name)? else {
         anyhow::bail!(
             "{}: no journal: environment {name} was never applied with this state dir (hint: --state, or run `hsp-agent apply`)",
-            path.display()
+            journal_path(&args.state, &name).display()
         );
-    }
-    let journal =
-        Journal::read(&path, &name).with_context(|| format!("reading {}", path.display()))?;
+    };
+    let dir = args.state.join(&name);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let mut driver: Result<Box<dyn Driver>, String> = match journal.target.as_deref() {
         Some("docker") => DockerDriver::connect(&name, None)
@@ -130,19 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
             .collect(),
     };
-    let mut names: Vec<&String> = journal
-        .order
-        .iter()
-        .filter(|n| journal.instances.contains_key(*n))
-        .collect();
-    names.extend(
-        journal
-            .instances
-            .keys()
-            .filter(|n| !journal.order.contains(n)),
-    );
-    for n in names {
-        let rec = &journal.instances[n];
+    for (n, rec) in in_start_order(&journal) {
         let mut svc = Service {
             instance: n.clone(),
             service: rec
