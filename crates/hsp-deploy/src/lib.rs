@@ -207,14 +207,10 @@ pub fn unit_from_labels(
 }
 
 /// Names the agent builds resources from must be `[a-z0-9][a-z0-9-]*`.
+/// Refuses a name that is not [`hsp_index::name::is_name`] (it becomes part of
+/// container, unit, network, volume and folder names).
 pub fn check_name(what: &'static str, name: &str) -> Result<(), Error> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-');
-    if ok {
+    if hsp_index::name::is_name(name) {
         Ok(())
     } else {
         Err(Error::BadName {
@@ -224,7 +220,6 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), Error> {
     }
 }
 
-/// Errors of the drivers, the rollout engine and the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("docker: {action}")]
@@ -247,7 +242,9 @@ pub enum Error {
     },
     #[error("{path}: another hsp-agent holds the lock on this state dir (hint: stop the running `hsp-agent run`, or use another --state)")]
     Locked { path: PathBuf },
-    #[error("{what} name {name:?} must be [a-z0-9-], at most 63 characters")]
+    #[error(
+        "{what} name {name:?} must be [a-z][a-z0-9-]*, not ending in -, at most 63 characters"
+    )]
     BadName { what: &'static str, name: String },
     #[error("secret file {path} is readable by group or others (mode {mode:o}) (hint: chmod 600 {path})")]
     SecretMode { path: String, mode: u32 },

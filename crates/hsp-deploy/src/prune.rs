@@ -7,7 +7,6 @@ use chrono::Utc;
 use hsp_index::Plan;
 
 use super::report::{describe, Outcome, Report};
-use super::rollout::ApplyOptions;
 use super::{secrets, Driver, EnvDir, Error, Unit};
 
 pub(crate) fn prune(
@@ -15,7 +14,7 @@ pub(crate) fn prune(
     plan: &Plan,
     state: &EnvDir,
     journal: &mut super::Journal,
-    opts: &ApplyOptions,
+    purge: bool,
     report: &mut Report,
 ) -> Result<(), Error> {
     let planned: HashSet<&str> = plan.instances.iter().map(|i| i.name.as_str()).collect();
@@ -59,7 +58,7 @@ pub(crate) fn prune(
                 .map_or(10, |t| t.stop_timeout_s);
             driver.stop(u, timeout)?;
         }
-        if opts.purge {
+        if purge {
             driver.remove_volumes(&name)?;
             secrets::remove_generated(&state.path, &name)?;
         } else if let Some(g) = journal.instances.get(&name).and_then(|r| r.good.as_ref()) {
@@ -76,13 +75,13 @@ pub(crate) fn prune(
         state.save(journal)?;
         let outcome = Outcome::Pruned {
             version,
-            purged: opts.purge,
+            purged: purge,
         };
         tracing::info!(instance = %name, "{}", describe(&outcome));
         report.outcomes.push((name, outcome));
     }
     // Data kept by earlier prunes goes with --purge too.
-    if opts.purge {
+    if purge {
         let kept: Vec<(String, String)> = journal
             .kept
             .iter()

@@ -153,7 +153,7 @@ pub fn apply(
         .as_ref()
         .is_some_and(|d| d.load(Ordering::SeqCst));
     if !draining {
-        prune(driver, plan, state, &mut journal, opts, &mut report)?;
+        prune(driver, plan, state, &mut journal, opts.purge, &mut report)?;
         journal.order = plan.instances.iter().map(|i| i.name.clone()).collect();
     }
     journal.last_apply = Some(Utc::now());

@@ -6,6 +6,7 @@
 //!   written by an ISV and signed by its publisher key.
 //! - [`interface`]: interface definitions (`interfaces/<id>.json` in a registry);
 //!   requirements name interfaces, never services.
+//! - [`name`]: the name rules (names, ids, env names) every crate shares.
 //! - [`publisher`]: publisher records (`publishers/<name>/publisher.json`).
 //! - [`secret_file`]: the one rule and reader of secret files.
 //! - [`registry`]: the registry config (`registry.json`) and the repo layout.
@@ -20,6 +21,7 @@ pub mod api;
 pub mod document;
 pub mod environment;
 pub mod interface;
+pub mod name;
 pub mod plan;
 pub mod publisher;
 pub mod registry;

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use hsp_check::locate::{escape, field_path, locate};
 use hsp_check::structure;
 use hsp_index::environment::{ConfigValue, Environment, TargetKind};
+pub use hsp_index::name::is_name;
+use hsp_index::name::{is_env_name, is_reverse_dns};
 use hsp_index::secret_file::{check_secret_file, SecretFileError};
 use hsp_index::version::{parse_range, parse_version};
 
@@ -239,7 +241,7 @@ impl Checker<'_> {
         let mut ids = std::collections::BTreeMap::new();
         for (n, s) in env.services.iter().enumerate() {
             let at = format!("/services/{n}");
-            if !is_service_id(&s.id) {
+            if !is_reverse_dns(&s.id) {
                 self.issue(
                     &format!("{at}/id"),
                     format!("{:?} is not a service id", s.id),
@@ -376,7 +378,7 @@ impl Checker<'_> {
             }
         }
         for (iface, service) in &env.policy.preferred {
-            if !is_service_id(service) {
+            if !is_reverse_dns(service) {
                 self.issue(&format!("/policy/preferred/{}", escape(iface)), format!("{service:?} is not a service id"), Some("map an interface id to a service id, e.g. `\"postgres\": \"org.postgresql.server\"`".into()));
             }
         }
@@ -388,31 +390,6 @@ impl Checker<'_> {
             );
         }
     }
-}
-
-/// `[a-z][a-z0-9-]*`.
-pub fn is_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(b'a'..=b'z'))
-        && b.all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-}
-
-fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| matches!(c, b'A'..=b'Z' | b'0'..=b'9' | b'_'))
-}
-
-fn is_service_id(s: &str) -> bool {
-    let labels: Vec<&str> = s.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
 }
 
 fn is_hhmm(s: &str) -> bool {
