@@ -256,7 +256,19 @@ mod tests {
             .env(STATE, "/elsewhere")
             .spawn()
             .unwrap();
-        let found = scan(&state, "scan-test");
+        // A process's environment in /proc is its new one only once it has
+        // exec'd: scan until both children show theirs (or 10 s pass).
+        let settled = |want: usize| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let found = scan(&state, "scan-test");
+                if found.len() == want || std::time::Instant::now() > deadline {
+                    return found;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        let found = settled(1);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].pid, mine.id() as i32);
         assert!(found[0].supervisor);
@@ -265,6 +277,6 @@ mod tests {
             c.kill().unwrap();
             c.wait().unwrap();
         }
-        assert!(scan(&state, "scan-test").is_empty());
+        assert!(settled(0).is_empty());
     }
 }
