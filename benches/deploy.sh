@@ -66,7 +66,7 @@ for kind in docker host; do
 done
 
 # The host driver in systemd mode, inside a container running systemd as PID 1
-# (the image `cargo test -p hsp-tests --test deploy_systemd` builds); times include
+# (the image `cargo test -p hsp-e2e --test e2e deploy::systemd` builds); times include
 # one `docker exec` (~0.05 s).
 sdimage=$(docker images hsp-test/systemd --format '{{.Repository}}:{{.Tag}}' | head -1)
 if [ -n "$sdimage" ]; then
@@ -91,7 +91,7 @@ if [ -n "$sdimage" ]; then
   echo "apply to healthy, 10 services, host in systemd mode: median $(median <"$work/times-sd") s over $runs runs ($(tr '\n' ' ' <"$work/times-sd"))"
   docker rm -f "$c" >/dev/null
 else
-  echo "systemd mode skipped: no hsp-test/systemd image (cargo test -p hsp-tests --test deploy_systemd builds it)"
+  echo "systemd mode skipped: no hsp-test/systemd image (cargo test -p hsp-e2e --test e2e deploy::systemd builds it)"
 fi
 
 env="bench-rss-$$"

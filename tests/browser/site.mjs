@@ -1,5 +1,5 @@
 // Drives Debian's chromium with playwright-core over a built HSP site and prints
-// what it saw as one JSON object on stdout; the Rust test (tests/tests/site_browser.rs)
+// what it saw as one JSON object on stdout; the Rust test (tests/e2e/site/browser.rs)
 // makes the assertions. Usage: node site.mjs '<json config>'
 //   { "base": "http://127.0.0.1:PORT/", "file": "file:///.../index.html",
 //     "version": "services/ID/VERSION/index.html", "query": "fhir",

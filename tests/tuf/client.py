@@ -1,6 +1,6 @@
 """python-tuf (an independent TUF implementation) as a client of `hsp build` output.
 
-Run by the Rust integration tests (tests/tests/index_tuf.rs) with the project's
+Run by the Rust integration tests (tests/e2e/build/python_tuf.rs) with the project's
 venv python. Subcommands print one JSON object on stdout.
 
   refresh  --repo DIR --transport http|file --bootstrap ROOT --targets LIST

@@ -3,7 +3,7 @@ written as a series of *stages*: full copies of what a server would serve at
 one moment (`<out>/stages/<n>/metadata/`, `<out>/stages/<n>/targets/`).
 
 Scenarios in `scenarios.py` drive a `Repo` through good and malicious states;
-the Rust test `tests/tests/agent_tuf_attacks.rs` serves each stage on
+the Rust test `tests/e2e/tuf/attacks.rs` serves each stage on
 127.0.0.1 and runs `hsp-agent tuf` against it.
 """
 

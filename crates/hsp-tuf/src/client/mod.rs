@@ -13,8 +13,8 @@
 //!   delegation walk, verified and cached targets.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), crate::client::UpdateError> {
-//! use crate::client::{fetch, Updater};
+//! # fn main() -> Result<(), hsp_tuf::client::UpdateError> {
+//! use hsp_tuf::client::{fetch, Updater};
 //! let mut up = Updater::new("/var/lib/hsp-agent/metadata", fetch::open("https://index.example/metadata")?)
 //!     .with_targets(fetch::open("https://index.example/targets")?, "/var/lib/hsp-agent/targets");
 //! up.refresh()?;

@@ -1,0 +1,182 @@
+//! `hsp build` output checked by an independent TUF client: python-tuf's
+//! ngclient refreshes it over HTTP and from a plain folder, downloads and
+//! verifies every target, rejects any changed byte, and follows root rotation.
+
+use hsp_test_support::fs::{copy_tree, files_under, tree};
+use hsp_test_support::registry::*;
+use hsp_test_support::s;
+use hsp_test_support::tuf::python_tuf;
+
+#[test]
+fn python_tuf_refreshes_a_dev_build_over_http_and_from_a_copied_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    dev_build(&examples_registry(), &out, &[]);
+    // A plain copy, as on a USB stick.
+    let copy = tmp.path().join("copy");
+    copy_tree(&out, &copy);
+    let targets = expected_targets(&hsp_test_support::root().join("examples/registry"));
+    assert!(targets.len() > 30, "{targets:?}");
+    let root = out.join("metadata/1.root.json");
+    for (dir, transport) in [(&out, "http"), (&copy, "file")] {
+        let args = [
+            "refresh",
+            "--repo",
+            s(dir),
+            "--transport",
+            transport,
+            "--bootstrap",
+            s(&root),
+        ];
+        let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{transport}: {e}"));
+        assert_eq!(result["downloaded"], targets.len(), "{transport}");
+        assert_eq!(result["root_version"], 1, "{transport}");
+    }
+}
+
+#[test]
+fn python_tuf_rejects_any_changed_byte_of_metadata_or_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    dev_build(&examples_registry(), &out, &["--no-site"]);
+    let targets = expected_targets(&hsp_test_support::root().join("examples/registry"));
+    let result = python_tuf(&["flip", "--repo", s(&out), "--positions", "3"], &targets).unwrap();
+    let files = tree(&out).len();
+    assert_eq!(
+        result["files"], files,
+        "every metadata and target file is changed"
+    );
+    assert!(result["checked"].as_u64().unwrap() >= 3 * files as u64 - 6);
+    assert_eq!(
+        result["survived"],
+        serde_json::json!([]),
+        "changes python-tuf accepted"
+    );
+}
+
+#[test]
+fn python_tuf_accepts_a_production_build_and_resigned_timestamps() {
+    let f = Fixture::new();
+    let out = f.tmp.path().join("out");
+    f.build(&out, &["--no-site"]);
+    let targets = expected_targets(&f.repo);
+    let refresh = |out: &std::path::Path| {
+        let root = f.repo.join("keys/1.root.json");
+        let args = [
+            "refresh",
+            "--repo",
+            s(out),
+            "--transport",
+            "http",
+            "--bootstrap",
+            s(&root),
+        ];
+        python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"))
+    };
+    refresh(&out);
+
+    let version = |out: &std::path::Path| -> u64 {
+        let ts: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("metadata/timestamp.json")).unwrap())
+                .unwrap();
+        ts["signed"]["version"].as_u64().unwrap()
+    };
+    let snapshots = |out: &std::path::Path| {
+        files_under(&out.join("metadata"))
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".snapshot.json"))
+            .count()
+    };
+    let v0 = version(&out);
+    let now = chrono_now();
+    // An hour later: only the timestamp is re-signed.
+    hsp_ok([
+        "timestamp",
+        s(&out),
+        "--keys",
+        s(&f.keys),
+        "--repo",
+        s(&f.repo),
+        "--now",
+        &(now + 3600).to_string(),
+    ]);
+    assert!(version(&out) > v0);
+    assert_eq!(snapshots(&out), 1);
+    refresh(&out);
+    // Six and a half days later the 7-day snapshot would expire before the new
+    // timestamp: it is re-signed too.
+    let later = (now + 6 * 86400 + 43200).to_string();
+    hsp_ok([
+        "timestamp",
+        s(&out),
+        "--keys",
+        s(&f.keys),
+        "--repo",
+        s(&f.repo),
+        "--now",
+        &later,
+    ]);
+    assert_eq!(snapshots(&out), 2);
+    refresh(&out);
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn python_tuf_holding_root_v1_follows_rotation_to_root_v3() {
+    let f = Fixture::new();
+    let v1 = f.repo.join("keys/1.root.json");
+    let mut old = f.keys.clone();
+    for n in 2..=3 {
+        let new = f.tmp.path().join(format!("keys-v{n}"));
+        std::fs::create_dir_all(&new).unwrap();
+        for role in ["root", "targets", "snapshot", "timestamp"] {
+            hsp_ok(["keygen", "--out", s(&new.join(format!("{role}.key")))]);
+        }
+        let stderr = hsp_ok([
+            "root",
+            "rotate",
+            s(&f.repo),
+            "--keys",
+            s(&old),
+            "--new-keys",
+            s(&new),
+        ]);
+        assert!(stderr.contains("signed by both thresholds"), "{stderr}");
+        old = new;
+    }
+    // The old online keys no longer sign.
+    let out = f.tmp.path().join("out");
+    let stderr = f.build_fails(&out, &["--no-site"]);
+    assert!(stderr.contains("targets key(s) root v3 needs"), "{stderr}");
+    hsp_ok([
+        "build",
+        s(&f.repo),
+        "--keys",
+        s(&old),
+        "--out",
+        s(&out),
+        "--no-site",
+    ]);
+    for n in 1..=3 {
+        assert!(out.join(format!("metadata/{n}.root.json")).is_file());
+    }
+    let targets = expected_targets(&f.repo);
+    let args = [
+        "refresh",
+        "--repo",
+        s(&out),
+        "--transport",
+        "file",
+        "--bootstrap",
+        s(&v1),
+    ];
+    let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(result["root_version"], 3);
+    assert_eq!(result["downloaded"], targets.len());
+}

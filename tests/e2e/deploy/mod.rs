@@ -1,0 +1,7 @@
+//! `hsp-agent apply` on the Docker and host drivers, systemd mode, and
+//! `apply ENV` against a signed index.
+
+mod apply_env;
+mod docker;
+mod host;
+mod systemd;
