@@ -100,7 +100,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
     // document read is copied while it is in memory (see `publish`).
     let mut staging = publish::Staging::for_first_build(&opts.out)?;
     let stage =
-        |rel: &str, bytes: &[u8], sha256: &str| match (&staging, publishers::split_path(rel)) {
+        |rel: &str, bytes: &[u8], sha256: &str| match (&staging, crate::repo::split_path(rel)) {
             (Some(s), Some((_, target))) => s.write_target(target, sha256, bytes),
             _ => Ok(()),
         };
@@ -149,7 +149,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         repo.interfaces.iter().map(|i| i.value.clone()).collect();
     check_not_older(&opts.out, opts.now)?;
     let mut folders = scanned.folders;
-    let fresh: Vec<Option<Vec<api::DocSummary>>> =
+    let fresh: Vec<Option<Vec<crate::summary::DocSummary>>> =
         folders.iter_mut().map(|f| f.summaries.take()).collect();
     // Independent: publisher verification and the API, side by side.
     let (roles, api) = rayon::join(
@@ -284,7 +284,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
         let served = serves(&p.delegation.name, p.version);
         let by_target: HashMap<&str, &ScannedDoc> = docs
             .iter()
-            .filter_map(|d| Some((publishers::split_path(&d.path)?.1, d)))
+            .filter_map(|d| Some((crate::repo::split_path(&d.path)?.1, d)))
             .collect();
         for (target, tf) in &m.signed.targets {
             let doc = by_target[target.as_str()];
@@ -353,7 +353,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
             .zip(&documents)
             .map(|(document, d)| hsp_site::DocumentInput {
                 document,
-                target: publishers::split_path(&d.path)
+                target: crate::repo::split_path(&d.path)
                     .map_or(String::new(), |(_, t)| t.to_string()),
             })
             .collect();
@@ -431,7 +431,7 @@ fn api_files(
     config: &hsp_index::RegistryConfig,
     interfaces: &[hsp_index::Interface],
     folders: &[crate::repo::Folder],
-    fresh: Vec<Option<Vec<api::DocSummary>>>,
+    fresh: Vec<Option<Vec<crate::summary::DocSummary>>>,
     sink: Option<&api::Sink>,
     served: &api::Served,
 ) -> std::io::Result<(NewParts, Vec<api::ApiFile>)> {

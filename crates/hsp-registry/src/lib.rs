@@ -7,6 +7,8 @@
 //! - [`build`]: [`build::build`], a registry into a TUF repository and website.
 //! - [`publishers`]: each publisher's delegated metadata verified against its
 //!   record, namespaces and documents.
+//! - [`summary`]: what the build keeps of each document (for the cross-file
+//!   rules and the API).
 //! - [`api`]: the JSON API files (catalogue, services, interfaces).
 //! - [`metadata`], [`bins`], [`trust`]: signing the registry's roles (targets,
 //!   `hsp-api` and its hash bins, snapshot, timestamp) with the online keys the
@@ -23,4 +25,5 @@ pub mod metadata;
 pub mod publish;
 pub mod publishers;
 pub mod repo;
+pub mod summary;
 pub mod trust;

@@ -57,6 +57,13 @@ fn read_err(path: &Path) -> impl FnOnce(io::Error) -> LoadError + '_ {
     }
 }
 
+/// A document's TUF target path (`services/<id>/<file>`), from its repo path
+/// `publishers/<name>/services/<id>/<file>`; and the publisher folder name.
+pub fn split_path(repo_path: &str) -> Option<(&str, &str)> {
+    let rest = repo_path.strip_prefix(PUBLISHERS_DIR)?.strip_prefix('/')?;
+    rest.split_once('/')
+}
+
 /// The registry repo containing `path` (a file or folder): the nearest ancestor
 /// (or `path` itself) holding `registry.json`.
 pub fn find_root(path: &Path) -> Option<PathBuf> {

@@ -40,9 +40,10 @@ use sha2::{Digest, Sha256};
 use super::cache::{
     self, Cache, CachedDiagnostic, Entry, FolderRecord, Index, Products, RoleRecord, StatKey,
 };
+use super::split_path;
 use super::walk::{self, Found};
 use super::{read_err, records, services_dir, LoadError, Records};
-use crate::api::DocSummary;
+use crate::summary::DocSummary;
 
 /// What the build keeps of one document's file.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,39 +148,9 @@ pub enum CacheMode {
     Refresh(PathBuf),
 }
 
-impl Facts for DocSummary {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn version(&self) -> &str {
-        &self.entry.version
-    }
-    fn publisher(&self) -> &str {
-        &self.publisher
-    }
-    fn license(&self) -> &str {
-        &self.entry.license
-    }
-    fn yanked(&self) -> bool {
-        self.entry.yanked.is_some()
-    }
-    fn provides(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entry
-            .provides
-            .iter()
-            .map(|p| (p.interface.as_str(), p.version.as_str()))
-    }
-    fn requires(&self) -> impl Iterator<Item = (&str, &str, bool)> {
-        self.entry
-            .requires
-            .iter()
-            .map(|r| (r.interface.as_str(), r.version.as_str(), r.optional))
-    }
-}
-
 /// A document's TUF target path (`services/<id>/<file>`) from its repo path.
 fn target_of(path: &str) -> &str {
-    crate::publishers::split_path(path).map_or(path, |(_, target)| target)
+    split_path(path).map_or(path, |(_, target)| target)
 }
 
 /// Hashes, parses and checks one document's bytes (`key`: the identity
