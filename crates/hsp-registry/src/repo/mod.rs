@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 pub use cache::{folder as cache_folder, now_ns, Cache, RoleRecord, StatKey};
 pub use hsp_check::Repo;
-pub use scan::{documents, read_documents, scan, CacheMode, Folder, ScannedDoc, Sink};
+pub use scan::{documents, read_documents, scan, CacheMode, Folder, Scanned, ScannedDoc, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
