@@ -25,7 +25,7 @@ use crate::metadata::{target_file_path, METADATA_DIR};
 use crate::publish::{CopyFile, OutFile, Published};
 use crate::repo::{RoleRecord, ScannedDoc};
 use crate::summary::DocSummary;
-pub use crate::trust::KeySource;
+use crate::trust::KeySource;
 use crate::{api, bins, metadata, publish, publishers, trust};
 use rayon::prelude::*;
 
