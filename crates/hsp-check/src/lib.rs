@@ -9,9 +9,11 @@
 //! Rules, by file:
 //! - [`structure`]: JSON syntax, unknown/missing fields, wrong types (all of them,
 //!   walked against the type's JSON Schema).
-//! - `document`: per-document rules (formats, names, templates, ports, resources,
-//!   digests, licence policy; binding fields and features when the registry's
-//!   interfaces are known).
+//! - `document`: per-document rules (formats, names, config, templates,
+//!   artifacts, smoke test), with `task` (tasks: images, ports, env, resources,
+//!   health), `binding` (provides and requires; binding fields and features when
+//!   the registry's interfaces are known) and `licence` (SPDX and the
+//!   open-source policy).
 //! - `files`: interface, publisher and registry config rules.
 //! - `registry`: rules across files (file locations, namespaces, duplicate
 //!   versions, publishers, the open-source dependency rule).
@@ -19,6 +21,7 @@
 //! Diagnostics name the offending value by JSON pointer; [`locate`] turns that into
 //! `line:column` only for reported problems. Codes are listed in [`Code::ALL`].
 
+mod binding;
 mod codes;
 mod document;
 mod files;
