@@ -16,7 +16,8 @@
 //!   open-source policy).
 //! - `files`: interface, publisher and registry config rules.
 //! - `registry`: rules across files (file locations, namespaces, duplicate
-//!   versions, publishers, the open-source dependency rule).
+//!   versions, publishers), with `open_source` (the open-source dependency
+//!   rule).
 //!
 //! Diagnostics name the offending value by JSON pointer; [`locate`] turns that into
 //! `line:column` only for reported problems. Codes are listed in [`Code::ALL`].
@@ -28,6 +29,7 @@ mod files;
 mod format;
 mod licence;
 pub mod locate;
+mod open_source;
 mod registry;
 pub mod structure;
 mod task;
@@ -45,7 +47,8 @@ pub use codes::Code;
 pub use document::Context;
 pub use licence::LicencePolicy;
 pub use locate::Position;
-pub use registry::{check_documents, folder_is_clean, open_source_needs, Facts, Need, Providers};
+pub use open_source::{open_source_needs, Need, Providers};
+pub use registry::{check_documents, folder_is_clean, Facts};
 
 use hsp_index::registry::{
     CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR,

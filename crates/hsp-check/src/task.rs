@@ -1,5 +1,6 @@
 //! Rules on a document's tasks: names, images, ports, env, resources, health
-//! checks, volumes and stop timeouts.
+//! checks, volumes and stop timeouts; and the lookups of a task and its ports
+//! that the provides, health and smoke test rules share.
 
 use std::collections::HashSet;
 
