@@ -16,6 +16,7 @@
 //! ```
 
 mod cache;
+mod folder;
 mod scan;
 mod walk;
 
@@ -29,8 +30,9 @@ use hsp_index::registry::{
 use rayon::prelude::*;
 
 pub use cache::{folder as cache_folder, now_ns, Cache, RoleRecord, StatKey};
+pub use folder::Folder;
 pub use hsp_check::Repo;
-pub use scan::{documents, read_documents, scan, CacheMode, Folder, Scanned, ScannedDoc, Sink};
+pub use scan::{documents, read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
