@@ -6,14 +6,18 @@
 //! timestamp ([`metadata`]) and publishes the whole atomically ([`publish`]).
 //! `hsp serve` calls [`build`] too. Each phase is a method of `Build`, which
 //! holds what they share (the options, what OUT serves, the staging folder of
-//! a first build, the report).
+//! a first build, the report); the phase "assemble" is in `assemble`, and what
+//! a build computes and keeps per publisher folder (service API parts, folder
+//! records) in `folders`.
 //!
 //! Everything is a function of the repo, the keys and one instant
 //! ([`BuildOptions::now`], see [`crate::clock`]): the same three give
 //! byte-identical output.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod assemble;
+mod folders;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,13 +25,13 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use hsp_tuf::{Signed, TargetFile, Timestamp};
 
-use crate::metadata::{target_file_path, METADATA_DIR};
-use crate::publish::{CopyFile, OutFile, Published};
-use crate::repo::{RoleRecord, ScannedDoc};
+use crate::metadata::METADATA_DIR;
+use crate::publish::Published;
 use crate::summary::DocSummary;
 use crate::trust::KeySource;
 use crate::{api, bins, metadata, publish, publishers, trust};
-use rayon::prelude::*;
+use assemble::{documents_to_copy, render_site, Assembled};
+use folders::{api_files, keep_records};
 
 /// What to build, from where, with which keys, at what time.
 #[derive(Clone, Debug)]
@@ -126,15 +130,6 @@ struct Verified {
     api_files: Vec<api::ApiFile>,
     /// The API files as targets, for the `hsp-api` role (taken by `sign`).
     api_targets: BTreeMap<String, TargetFile>,
-}
-
-/// What the phase "assemble" produced: every file of OUT, in publication
-/// order (see [`publish::publish`]).
-struct Assembled<'a> {
-    files: Vec<OutFile<'a>>,
-    copies: Vec<CopyFile<'a>>,
-    /// `root.json` and `timestamp.json`, written last (the commit point).
-    entry: Vec<OutFile<'a>>,
 }
 
 impl<'a> Build<'a> {
@@ -359,156 +354,6 @@ impl<'a> Build<'a> {
         Ok(top)
     }
 
-    /// Phase "assemble": every metadata file, API file and document copy of
-    /// OUT (those OUT has already marked present), and the report's figures.
-    fn assemble<'v>(
-        &mut self,
-        scanned: &'v crate::repo::Scanned,
-        verified: &'v Verified,
-        top: &'v metadata::TopLevel,
-        documents: &'v [Vec<ScannedDoc>],
-    ) -> Assembled<'v>
-    where
-        'a: 'v,
-    {
-        let (keys, roles) = (&verified.keys, &verified.roles);
-        let mut files: Vec<OutFile> = Vec::new();
-        // Targets of roles OUT serves at the same version are known to be there
-        // (a clean build, `--no-cache`, checks every file).
-        let served_api_roles: HashSet<&str> = top
-            .api_roles
-            .iter()
-            .filter(|(name, m)| self.serves(name, m.signed.version))
-            .flat_map(|(_, m)| m.signed.targets.keys().map(String::as_str))
-            .collect();
-        for r in &keys.roots {
-            files.push(meta(format!("{}.root.json", r.signed.version), r.raw()));
-        }
-        files.push(meta(
-            format!("{}.targets.json", top.targets.signed.version),
-            top.targets.raw(),
-        ));
-        for p in roles {
-            let path = format!("{}.{}.json", p.version, p.delegation.name);
-            files.push(match &p.metadata {
-                Some(m) => meta(path, m.raw()),
-                // Served as it is (see `PublisherRole::metadata`).
-                None => OutFile {
-                    present: true,
-                    ..meta(path, &[])
-                },
-            });
-        }
-        for (name, m) in &top.api_roles {
-            files.push(meta(format!("{}.{name}.json", m.signed.version), m.raw()));
-        }
-        files.push(meta(
-            format!("{}.snapshot.json", top.snapshot.signed.version),
-            top.snapshot.raw(),
-        ));
-        for f in &verified.api_files {
-            let sha = f.target.sha256().expect("sha256 listed");
-            let (bytes, placed): (&[u8], bool) = match &f.content {
-                api::Content::Bytes(b) => (b, false),
-                api::Content::Served | api::Content::Written => (&[], true),
-            };
-            files.push(OutFile {
-                path: target_file_path(&f.path, sha),
-                bytes: Cow::Borrowed(bytes),
-                present: placed || served_api_roles.contains(f.path.as_str()),
-            });
-        }
-        let copies = self.copies(roles, documents);
-        let newest_root = keys.roots.last().expect("chain has a root");
-        let entry = vec![
-            meta("root.json".into(), newest_root.raw()),
-            meta("timestamp.json".into(), top.timestamp.raw()),
-        ];
-        let out = Assembled {
-            files,
-            copies,
-            entry,
-        };
-        self.count(scanned, verified, top, &out);
-        self.phase("assemble");
-        out
-    }
-
-    /// The document copies of the roles verified by this build, checked
-    /// against the signed hash as they are copied from the repo (`documents`:
-    /// see [`documents_to_copy`]).
-    fn copies<'v>(
-        &self,
-        roles: &'v [publishers::PublisherRole],
-        documents: &'v [Vec<ScannedDoc>],
-    ) -> Vec<CopyFile<'v>>
-    where
-        'a: 'v,
-    {
-        let mut copies: Vec<CopyFile> = Vec::new();
-        for (p, docs) in roles.iter().zip(documents) {
-            let Some(m) = &p.metadata else { continue };
-            let served = self.serves(&p.delegation.name, p.version);
-            let by_target: HashMap<&str, &ScannedDoc> = docs
-                .iter()
-                .filter_map(|d| Some((crate::repo::split_path(&d.path)?.1, d)))
-                .collect();
-            for (target, tf) in &m.signed.targets {
-                let doc = by_target[target.as_str()];
-                let sha256 = tf.sha256().expect("sha256 listed");
-                copies.push(CopyFile {
-                    path: target_file_path(target, sha256),
-                    root: &self.opts.repo,
-                    from: &doc.path,
-                    length: tf.length,
-                    sha256,
-                    // Verified: the staged copy has the signed sha256.
-                    present: served || doc.copied,
-                });
-            }
-        }
-        copies
-    }
-
-    /// The report's figures of what was assembled.
-    fn count(
-        &mut self,
-        scanned: &crate::repo::Scanned,
-        verified: &Verified,
-        top: &metadata::TopLevel,
-        out: &Assembled,
-    ) {
-        let report = &mut self.report;
-        let api_files = &verified.api_files;
-        report.documents = scanned
-            .folders
-            .iter()
-            .map(|f| f.index.iter().filter(|(.., parsed)| *parsed).count())
-            .sum();
-        report.documents_read = scanned.read;
-        report.documents_cached = scanned.cached;
-        report.api_files_reused = api_files
-            .iter()
-            .filter(|f| {
-                f.path.starts_with("api/services/") && matches!(f.content, api::Content::Served)
-            })
-            .count();
-        report.publishers = verified.roles.len();
-        report.api_files = api_files.len();
-        report.version = top.timestamp.signed.version;
-        report.timestamp_bytes = top.timestamp.raw().len();
-        report.snapshot_bytes = top.snapshot.raw().len();
-        report.targets_bytes = top.targets.raw().len();
-        report.largest_metadata = out
-            .files
-            .iter()
-            .chain(&out.entry)
-            .filter(|f| f.path.starts_with(METADATA_DIR))
-            .map(|f| (f.path.clone(), f.bytes.len()))
-            .max_by_key(|(_, n)| *n)
-            .unwrap_or_default();
-    }
-
     /// Phase "publish": OUT written (see [`publish::publish`]), the website
     /// rendered into it unless `--no-site`.
     fn publish(
@@ -543,182 +388,6 @@ fn config_of<'r>(
         .as_ref()
         .with_context(|| format!("{}: no registry.json", opts.repo.display()))?
         .value)
-}
-
-/// A metadata file of OUT (`metadata/<name>`).
-fn meta(name: String, bytes: &[u8]) -> OutFile<'_> {
-    OutFile {
-        path: format!("{METADATA_DIR}/{name}"),
-        bytes: Cow::Borrowed(bytes),
-        present: false,
-    }
-}
-
-/// The documents to copy for each role, in `roles` order: those of the roles
-/// verified by this build. Those of a role OUT serves unchanged are not
-/// listed: `publish` never looks in their folders (see
-/// `publish::collect_garbage`).
-fn documents_to_copy(
-    roles: &[publishers::PublisherRole],
-    folders: &[crate::repo::Folder],
-) -> Vec<Vec<ScannedDoc>> {
-    roles
-        .iter()
-        .map(
-            |p| match (&p.metadata, folder_of(folders, &p.delegation.name)) {
-                (Some(_), Some(f)) => f.documents(),
-                _ => Vec::new(),
-            },
-        )
-        .collect()
-}
-
-/// Renders the website into `dir` (see [`hsp_site::render`]).
-fn render_site(
-    opts: &BuildOptions,
-    scanned: &crate::repo::Scanned,
-    config: &hsp_index::RegistryConfig,
-    interfaces: &[hsp_index::Interface],
-    dir: &Path,
-) -> anyhow::Result<()> {
-    let repo = &scanned.repo;
-    let site_publishers = repo
-        .publishers
-        .iter()
-        .map(|p| hsp_site::PublisherInput {
-            publisher: &p.value,
-            key_ids: p
-                .value
-                .keys
-                .iter()
-                .map(|k| hsp_keys::key_id(k).to_string())
-                .collect(),
-        })
-        .collect();
-    let documents = crate::repo::documents(&scanned.folders);
-    let parsed = crate::repo::read_documents(&opts.repo, &documents)?;
-    let docs = parsed
-        .iter()
-        .zip(&documents)
-        .map(|(document, d)| hsp_site::DocumentInput {
-            document,
-            target: crate::repo::split_path(&d.path).map_or(String::new(), |(_, t)| t.to_string()),
-        })
-        .collect();
-    let mut input = hsp_site::SiteInput::new(config, interfaces, site_publishers, docs);
-    input.templates_dir = config.site.templates.as_ref().map(|t| opts.repo.join(t));
-    input.logo = config.site.logo.as_ref().map(|l| opts.repo.join(l));
-    hsp_site::render(&input, dir).context("rendering the website")?;
-    Ok(())
-}
-
-/// Records what this build learnt of each folder for the next one (see
-/// `crate::repo::scan`): the service parts computed (`new_parts`) and the
-/// verification of each role. Only changed records are written.
-fn keep_records(
-    cache: &crate::repo::Cache,
-    records: &str,
-    folders: &mut [crate::repo::Folder],
-    new_parts: NewParts,
-    roles: &[publishers::PublisherRole],
-    role_records: Vec<Option<RoleRecord>>,
-) {
-    let verified: HashMap<&str, RoleRecord> = roles
-        .iter()
-        .zip(role_records)
-        .filter_map(|(p, r)| Some((p.delegation.name.as_str(), r?)))
-        .collect();
-    folders
-        .par_iter_mut()
-        .zip(new_parts)
-        .for_each(|(f, parts)| {
-            let role = verified.get(f.name.as_str()).cloned();
-            let changed = parts.is_some() || role != f.role;
-            if let Some(parts) = parts {
-                f.products.services = parts;
-            }
-            f.role = role;
-            if changed {
-                if let Err(e) = cache.write_record(&f.name, &f.record(cache.context(), records)) {
-                    eprintln!("warning: cannot write the build cache: {e}");
-                }
-            }
-        });
-}
-
-/// The service parts computed for each folder (`None`: its record's kept).
-type NewParts = Vec<Option<Vec<api::ServiceParts>>>;
-
-/// The folder named `name` of `folders` (sorted by name).
-fn folder_of<'a>(
-    folders: &'a [crate::repo::Folder],
-    name: &str,
-) -> Option<&'a crate::repo::Folder> {
-    let i = folders
-        .binary_search_by(|f| f.name.as_str().cmp(name))
-        .ok()?;
-    Some(&folders[i])
-}
-
-/// The API files (see [`api`]), sorted by path, and the service parts of the
-/// folders read by this build (`fresh`: their summaries; the others' parts
-/// are those their records kept).
-fn api_files(
-    config: &hsp_index::RegistryConfig,
-    interfaces: &[hsp_index::Interface],
-    folders: &[crate::repo::Folder],
-    fresh: Vec<Option<Vec<DocSummary>>>,
-    sink: Option<&api::Sink>,
-    served: &api::Served,
-) -> std::io::Result<(NewParts, Vec<api::ApiFile>)> {
-    let per_folder: Vec<(Option<Vec<api::ServiceParts>>, Vec<api::ApiFile>)> = folders
-        .par_iter()
-        .zip(fresh)
-        .map(|(f, summaries)| match summaries {
-            Some(summaries) => {
-                let shas = f
-                    .index
-                    .iter()
-                    .filter(|(.., parsed)| *parsed)
-                    .map(|(_, _, _, sha256, _)| sha256);
-                let (parts, files) = api::services(summaries.into_iter().zip(shas), sink, served)?
-                    .into_iter()
-                    .unzip();
-                Ok((Some(parts), files))
-            }
-            None => Ok((
-                None,
-                f.products
-                    .services
-                    .iter()
-                    .map(api::ServiceParts::served_file)
-                    .collect(),
-            )),
-        })
-        .collect::<std::io::Result<_>>()?;
-    let mut new_parts = Vec::with_capacity(folders.len());
-    let mut files = Vec::new();
-    for (parts, fs) in per_folder {
-        new_parts.push(parts);
-        files.extend(fs);
-    }
-    let all: Vec<&api::ServiceParts> = folders
-        .iter()
-        .zip(&new_parts)
-        .flat_map(|(f, parts)| parts.as_ref().unwrap_or(&f.products.services))
-        .collect();
-    let mut ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
-    ids.sort_unstable();
-    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        // The checks rule this out (a service id belongs to one publisher).
-        return Err(std::io::Error::other(format!(
-            "service {} is in two publisher folders",
-            w[0]
-        )));
-    }
-    files.extend(api::indexes(config, interfaces, all, sink, served)?);
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((new_parts, files))
 }
 
 /// Refuses to publish metadata older than what OUT already serves (clients
