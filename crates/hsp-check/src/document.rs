@@ -1,4 +1,10 @@
-//! Rules on one conformance document (after it parsed).
+//! Rules on one conformance document (after it parsed): [`check`] runs them all,
+//! in a fixed order, through one `Checker`.
+//!
+//! Here: identity (id, version, names, URLs), config, templates, artifacts and
+//! the smoke test. The others are `impl Checker` blocks beside the data they
+//! judge: the licence in `licence`, provides and requires in `binding`, tasks
+//! in `task`.
 //!
 //! With the registry's interfaces in the [`Context`], the rules that need them run
 //! too: interfaces exist, bindings fill the interface's fields, features exist,
@@ -7,15 +13,13 @@
 use std::collections::{HashMap, HashSet};
 
 use super::format::{
-    is_env_name, is_ident, is_name, is_platform, is_relative_path, is_reverse_dns, is_sha256,
-    is_web_url,
+    is_env_name, is_name, is_platform, is_relative_path, is_reverse_dns, is_sha256, is_web_url,
 };
-use super::locate::escape;
 use super::template::{refs, Ref};
 use super::{Code, Finding, LicencePolicy};
-use hsp_index::document::{Document, Task};
+use hsp_index::document::Document;
 use hsp_index::interface::Interface;
-use hsp_index::version::{parse_range, parse_version};
+use hsp_index::version::parse_version;
 
 /// Largest sane memory limit per task: 1 TiB.
 pub const MAX_MEMORY_MIB: u32 = 1 << 20;
@@ -124,252 +128,6 @@ impl<'a> Checker<'a> {
             if let Some(u) = url.as_deref().filter(|u| !is_web_url(u)) {
                 self.err(Code::UrlFormat, ptr, format!("`{u}` is not an http(s) URL"));
             }
-        }
-    }
-
-    fn licence(&mut self) {
-        let open = match self.ctx.licences.is_open(&self.doc.license) {
-            Ok(open) => open,
-            Err(e) => {
-                let hint = match e.suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "use an SPDX expression such as `Apache-2.0`, `MIT OR Apache-2.0` or `LicenseRef-<name>`".into(),
-                };
-                let msg = format!(
-                    "`{}` is not an SPDX expression: {}",
-                    self.doc.license, e.message
-                );
-                self.push(Finding::new(Code::LicenseExpression, "/license", msg).hint(hint));
-                return;
-            }
-        };
-        if open {
-            return;
-        }
-        let Some(l) = &self.doc.licensing else {
-            self.push(
-                Finding::new(
-                    Code::LicensePolicy,
-                    "/license",
-                    format!("`{}` is not an open-source licence of this registry and `licensing` is missing", self.doc.license),
-                )
-                .hint("declare `licensing` with `base_form`, `no_trial_period: true`, `no_revocation: true` and `terms_url`"),
-            );
-            return;
-        };
-        if !l.no_trial_period {
-            self.push(
-                Finding::new(Code::LicensePolicy, "/licensing/no_trial_period", "the base form must have no trial period")
-                    .hint("HSP lists non-open services only when their base form is free forever (freemium)"),
-            );
-        }
-        if !l.no_revocation {
-            self.err(
-                Code::LicensePolicy,
-                "/licensing/no_revocation",
-                "the base form must not be revocable",
-            );
-        }
-        if l.base_form.trim().is_empty() {
-            self.err(
-                Code::LicensePolicy,
-                "/licensing/base_form",
-                "describe what the free base form does",
-            );
-        }
-        if !is_web_url(&l.terms_url) {
-            self.err(
-                Code::LicensePolicy,
-                "/licensing/terms_url",
-                format!("`{}` is not an http(s) URL", l.terms_url),
-            );
-        }
-    }
-
-    fn interface(&mut self, ptr: String, id: &str) -> Option<&'a Interface> {
-        if !is_name(id) {
-            self.err(
-                Code::NameFormat,
-                ptr,
-                format!("`{id}` is not an interface id (`[a-z][a-z0-9-]*`)"),
-            );
-            return None;
-        }
-        let known = self.ctx.interfaces?;
-        let found = known.get(id).copied();
-        if found.is_none() {
-            let mut f = Finding::new(
-                Code::UnknownInterface,
-                ptr,
-                format!("interface `{id}` is not defined in this registry"),
-            );
-            let ids: Vec<&str> = known.keys().copied().collect();
-            f.hint = Some(match super::structure::closest(id, &ids) {
-                Some(m) => format!("did you mean `{m}`?"),
-                None => {
-                    format!("add interfaces/{id}.json, or use one of the registry's interfaces")
-                }
-            });
-            self.push(f);
-        }
-        found
-    }
-
-    fn features(&mut self, base: &str, features: &[String], iface: Option<&Interface>) {
-        for (k, feat) in features.iter().enumerate() {
-            if let Some(i) = iface.filter(|i| !i.features.iter().any(|f| &f.name == feat)) {
-                let known: Vec<&str> = i.features.iter().map(|f| f.name.as_str()).collect();
-                let known = if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                };
-                self.push(
-                    Finding::new(
-                        Code::UnknownFeature,
-                        format!("{base}/features/{k}"),
-                        format!("interface `{}` has no feature `{feat}`", i.id),
-                    )
-                    .hint(format!("features of `{}`: {known}", i.id)),
-                );
-            }
-        }
-    }
-
-    fn provides(&mut self) {
-        let doc = self.doc;
-        let mut seen = HashSet::new();
-        for (i, p) in doc.provides.iter().enumerate() {
-            let base = format!("/provides/{i}");
-            if !seen.insert(&p.interface) {
-                self.err(
-                    Code::Duplicate,
-                    format!("{base}/interface"),
-                    format!("interface `{}` is provided twice", p.interface),
-                );
-            }
-            let iface = self.interface(format!("{base}/interface"), &p.interface);
-            if parse_version(&p.version).is_err() {
-                self.err(
-                    Code::VersionFormat,
-                    format!("{base}/version"),
-                    format!("`{}` is not a semantic version", p.version),
-                );
-            }
-            self.task_port(&base, &p.task, &p.port);
-            self.features(&base, &p.features, iface);
-            for (k, v) in &p.binding {
-                self.template(format!("{base}/binding/{}", escape(k)), v);
-            }
-            if let Some(iface) = iface {
-                for k in p.binding.keys().filter(|k| iface.field(k).is_none()) {
-                    let fields: Vec<&str> = iface.fields.iter().map(|f| f.name.as_str()).collect();
-                    self.push(
-                        Finding::new(
-                            Code::Binding,
-                            format!("{base}/binding/{}", escape(k)),
-                            format!("interface `{}` has no binding field `{k}`", iface.id),
-                        )
-                        .at_key()
-                        .hint(format!(
-                            "fields of `{}`: {}",
-                            iface.id,
-                            fields.join(", ")
-                        )),
-                    );
-                }
-                let missing: Vec<&str> = iface
-                    .fields
-                    .iter()
-                    .filter(|f| f.required && !p.binding.contains_key(&f.name))
-                    .map(|f| f.name.as_str())
-                    .collect();
-                if !missing.is_empty() {
-                    self.push(
-                        Finding::new(
-                            Code::Binding,
-                            format!("{base}/binding"),
-                            format!(
-                                "binding misses required field(s) of `{}`: {}",
-                                iface.id,
-                                missing.join(", ")
-                            ),
-                        )
-                        .hint("fill them, e.g. `\"base_url\": \"http://${self.app.http}/fhir\"`"),
-                    );
-                }
-            }
-        }
-    }
-
-    /// `task` exists and has a port `port`.
-    fn task_port(&mut self, base: &str, task: &str, port: &str) {
-        match self.doc.task(task) {
-            None => self.unknown_task(format!("{base}/task"), task),
-            Some(t) => self.port_of(t, format!("{base}/port"), port),
-        }
-    }
-
-    fn unknown_task(&mut self, ptr: String, task: &str) {
-        let names: Vec<&str> = self.doc.tasks.iter().map(|t| t.name.as_str()).collect();
-        self.push(
-            Finding::new(
-                Code::UnknownTaskOrPort,
-                ptr,
-                format!("there is no task `{task}`"),
-            )
-            .hint(format!("tasks: {}", names.join(", "))),
-        );
-    }
-
-    pub(super) fn port_of(&mut self, t: &Task, ptr: String, port: &str) {
-        if t.port(port).is_none() {
-            let names: Vec<&str> = t.ports.iter().map(|p| p.name.as_str()).collect();
-            let hint = if names.is_empty() {
-                format!("declare it under tasks[].ports of `{}`", t.name)
-            } else {
-                format!("ports of `{}`: {}", t.name, names.join(", "))
-            };
-            self.push(
-                Finding::new(
-                    Code::UnknownTaskOrPort,
-                    ptr,
-                    format!("task `{}` has no port `{port}`", t.name),
-                )
-                .hint(hint),
-            );
-        }
-    }
-
-    fn requires(&mut self) {
-        let mut seen = HashSet::new();
-        for (i, r) in self.doc.requires.iter().enumerate() {
-            let base = format!("/requires/{i}");
-            if !is_ident(&r.name) || r.name == "config" || r.name == "self" {
-                self.push(
-                    Finding::new(Code::NameFormat, format!("{base}/name"), format!("`{}` is not a requirement name", r.name))
-                        .hint("use `[a-z][a-z0-9_]*`, not `config` or `self`; it is how templates say `${<name>.<field>}`"),
-                );
-            }
-            if !seen.insert(&r.name) {
-                self.err(
-                    Code::Duplicate,
-                    format!("{base}/name"),
-                    format!("requirement `{}` is declared twice", r.name),
-                );
-            }
-            let iface = self.interface(format!("{base}/interface"), &r.interface);
-            if let Err(e) = parse_range(&r.version) {
-                self.push(
-                    Finding::new(
-                        Code::VersionRange,
-                        format!("{base}/version"),
-                        format!("`{}` is not a version range: {e}", r.version),
-                    )
-                    .hint("e.g. `>=13, <17`, `^4.0` or `*`"),
-                );
-            }
-            self.features(&base, &r.features, iface);
         }
     }
 
@@ -654,7 +412,6 @@ pub(super) mod testing {
 mod tests {
     use super::testing::{base, findings, table};
     use super::*;
-    use hsp_index::document::Licensing;
 
     #[test]
     fn base_document_is_clean() {
@@ -663,13 +420,6 @@ mod tests {
 
     #[test]
     fn document_rules() {
-        let licensing = || Licensing {
-            model: "freemium".into(),
-            base_form: "3 users".into(),
-            no_trial_period: true,
-            no_revocation: true,
-            terms_url: "https://acme.example/terms".into(),
-        };
         table(vec![
             (
                 "id",
@@ -700,106 +450,6 @@ mod tests {
                 "homepage",
                 Box::new(|d| d.homepage = Some("www.acme".into())),
                 vec![(Code::UrlFormat, "/homepage")],
-            ),
-            (
-                "spdx",
-                Box::new(|d| d.license = "Apache2".into()),
-                vec![(Code::LicenseExpression, "/license")],
-            ),
-            (
-                "gpl any form",
-                Box::new(|d| d.license = "GPL-2.0-or-later".into()),
-                vec![],
-            ),
-            (
-                "non-oss",
-                Box::new(|d| d.license = "LicenseRef-Acme".into()),
-                vec![(Code::LicensePolicy, "/license")],
-            ),
-            (
-                "non-oss declared",
-                Box::new(move |d| {
-                    d.license = "LicenseRef-Acme".into();
-                    d.licensing = Some(licensing());
-                }),
-                vec![],
-            ),
-            (
-                "revocable trial",
-                Box::new(move |d| {
-                    d.license = "BUSL-1.1".into();
-                    let mut l = licensing();
-                    l.no_trial_period = false;
-                    l.no_revocation = false;
-                    l.terms_url = "terms".into();
-                    d.licensing = Some(l);
-                }),
-                vec![
-                    (Code::LicensePolicy, "/licensing/no_trial_period"),
-                    (Code::LicensePolicy, "/licensing/no_revocation"),
-                    (Code::LicensePolicy, "/licensing/terms_url"),
-                ],
-            ),
-            (
-                "unknown interfaces",
-                Box::new(|d| {
-                    d.provides[0].interface = "fhirr".into();
-                    d.requires[0].interface = "mysql".into();
-                }),
-                vec![
-                    (Code::UnknownInterface, "/provides/0/interface"),
-                    (Code::UnknownInterface, "/requires/0/interface"),
-                ],
-            ),
-            (
-                "provide task and port",
-                Box::new(|d| d.provides[0].port = "https".into()),
-                vec![(Code::UnknownTaskOrPort, "/provides/0/port")],
-            ),
-            (
-                "provide version",
-                Box::new(|d| d.provides[0].version = "R4".into()),
-                vec![(Code::VersionFormat, "/provides/0/version")],
-            ),
-            (
-                "duplicate provide",
-                Box::new(|d| d.provides.push(d.provides[0].clone())),
-                vec![(Code::Duplicate, "/provides/1/interface")],
-            ),
-            (
-                "binding fields",
-                Box::new(|d| {
-                    d.provides[0].binding.clear();
-                    d.provides[0].binding.insert("url".into(), "x".into());
-                }),
-                vec![
-                    (Code::Binding, "/provides/0/binding/url"),
-                    (Code::Binding, "/provides/0/binding"),
-                ],
-            ),
-            (
-                "feature",
-                Box::new(|d| d.requires[0].features = vec!["superuser".into()]),
-                vec![(Code::UnknownFeature, "/requires/0/features/0")],
-            ),
-            (
-                "requirement name",
-                Box::new(|d| d.requires[0].name = "self".into()),
-                vec![
-                    (Code::NameFormat, "/requires/0/name"),
-                    (Code::TemplateReference, "/tasks/0/env/DB"),
-                    (Code::TemplateReference, "/tasks/0/env/DB"),
-                ],
-            ),
-            (
-                "duplicate requirement",
-                Box::new(|d| d.requires.push(d.requires[0].clone())),
-                vec![(Code::Duplicate, "/requires/1/name")],
-            ),
-            (
-                "range",
-                Box::new(|d| d.requires[0].version = ">= thirteen".into()),
-                vec![(Code::VersionRange, "/requires/0/version")],
             ),
             (
                 "config name",

@@ -9,22 +9,27 @@
 //! Rules, by file:
 //! - [`structure`]: JSON syntax, unknown/missing fields, wrong types (all of them,
 //!   walked against the type's JSON Schema).
-//! - `document`: per-document rules (formats, names, templates, ports, resources,
-//!   digests, licence policy; binding fields and features when the registry's
-//!   interfaces are known).
+//! - `document`: per-document rules (formats, names, config, templates,
+//!   artifacts, smoke test), with `task` (tasks: images, ports, env, resources,
+//!   health), `binding` (provides and requires; binding fields and features when
+//!   the registry's interfaces are known) and `licence` (SPDX and the
+//!   open-source policy).
 //! - `files`: interface, publisher and registry config rules.
 //! - `registry`: rules across files (file locations, namespaces, duplicate
-//!   versions, publishers, the open-source dependency rule).
+//!   versions, publishers), with `open_source` (the open-source dependency
+//!   rule).
 //!
 //! Diagnostics name the offending value by JSON pointer; [`locate`] turns that into
 //! `line:column` only for reported problems. Codes are listed in [`Code::ALL`].
 
+mod binding;
 mod codes;
 mod document;
 mod files;
 mod format;
 mod licence;
 pub mod locate;
+mod open_source;
 mod registry;
 pub mod structure;
 mod task;
@@ -42,7 +47,8 @@ pub use codes::Code;
 pub use document::Context;
 pub use licence::LicencePolicy;
 pub use locate::Position;
-pub use registry::{check_documents, folder_is_clean, open_source_needs, Facts, Need, Providers};
+pub use open_source::{open_source_needs, Need, Providers};
+pub use registry::{check_documents, folder_is_clean, Facts};
 
 use hsp_index::registry::{
     CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR,

@@ -1,4 +1,5 @@
-//! SPDX licence expressions and the registry's open-source policy.
+//! SPDX licence expressions, the registry's open-source policy, and the
+//! document rule that applies them (`Checker::licence`).
 //!
 //! A document's licence is open source when its SPDX expression can be satisfied
 //! with the policy's licences alone (`MIT OR LicenseRef-x` can; `MIT AND
@@ -11,6 +12,10 @@ use std::collections::HashSet;
 use spdx::{Expression, LicenseItem};
 
 use hsp_index::registry::Policy;
+
+use super::document::Checker;
+use super::format::is_web_url;
+use super::{Code, Finding};
 
 /// The policy's open-source licences, normalised.
 #[derive(Clone, Debug)]
@@ -62,9 +67,74 @@ fn base(id: &str) -> &str {
         .unwrap_or(id)
 }
 
+/// The document rule: its licence is valid SPDX, and one the policy accepts
+/// or declared under the registry's licensing terms.
+impl Checker<'_> {
+    pub(super) fn licence(&mut self) {
+        let open = match self.ctx.licences.is_open(&self.doc.license) {
+            Ok(open) => open,
+            Err(e) => {
+                let hint = match e.suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "use an SPDX expression such as `Apache-2.0`, `MIT OR Apache-2.0` or `LicenseRef-<name>`".into(),
+                };
+                let msg = format!(
+                    "`{}` is not an SPDX expression: {}",
+                    self.doc.license, e.message
+                );
+                self.push(Finding::new(Code::LicenseExpression, "/license", msg).hint(hint));
+                return;
+            }
+        };
+        if open {
+            return;
+        }
+        let Some(l) = &self.doc.licensing else {
+            self.push(
+                Finding::new(
+                    Code::LicensePolicy,
+                    "/license",
+                    format!("`{}` is not an open-source licence of this registry and `licensing` is missing", self.doc.license),
+                )
+                .hint("declare `licensing` with `base_form`, `no_trial_period: true`, `no_revocation: true` and `terms_url`"),
+            );
+            return;
+        };
+        if !l.no_trial_period {
+            self.push(
+                Finding::new(Code::LicensePolicy, "/licensing/no_trial_period", "the base form must have no trial period")
+                    .hint("HSP lists non-open services only when their base form is free forever (freemium)"),
+            );
+        }
+        if !l.no_revocation {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/no_revocation",
+                "the base form must not be revocable",
+            );
+        }
+        if l.base_form.trim().is_empty() {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/base_form",
+                "describe what the free base form does",
+            );
+        }
+        if !is_web_url(&l.terms_url) {
+            self.err(
+                Code::LicensePolicy,
+                "/licensing/terms_url",
+                format!("`{}` is not an http(s) URL", l.terms_url),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::document::testing::table;
     use super::*;
+    use hsp_index::document::Licensing;
 
     #[test]
     fn policy() {
@@ -100,5 +170,57 @@ mod tests {
         });
         assert_eq!(p.is_open("MPL-2.0"), Ok(true));
         assert_eq!(p.is_open("MIT"), Ok(false));
+    }
+
+    #[test]
+    fn licence_rules() {
+        let licensing = || Licensing {
+            model: "freemium".into(),
+            base_form: "3 users".into(),
+            no_trial_period: true,
+            no_revocation: true,
+            terms_url: "https://acme.example/terms".into(),
+        };
+        table(vec![
+            (
+                "spdx",
+                Box::new(|d| d.license = "Apache2".into()),
+                vec![(Code::LicenseExpression, "/license")],
+            ),
+            (
+                "gpl any form",
+                Box::new(|d| d.license = "GPL-2.0-or-later".into()),
+                vec![],
+            ),
+            (
+                "non-oss",
+                Box::new(|d| d.license = "LicenseRef-Acme".into()),
+                vec![(Code::LicensePolicy, "/license")],
+            ),
+            (
+                "non-oss declared",
+                Box::new(move |d| {
+                    d.license = "LicenseRef-Acme".into();
+                    d.licensing = Some(licensing());
+                }),
+                vec![],
+            ),
+            (
+                "revocable trial",
+                Box::new(move |d| {
+                    d.license = "BUSL-1.1".into();
+                    let mut l = licensing();
+                    l.no_trial_period = false;
+                    l.no_revocation = false;
+                    l.terms_url = "terms".into();
+                    d.licensing = Some(l);
+                }),
+                vec![
+                    (Code::LicensePolicy, "/licensing/no_trial_period"),
+                    (Code::LicensePolicy, "/licensing/no_revocation"),
+                    (Code::LicensePolicy, "/licensing/terms_url"),
+                ],
+            ),
+        ]);
     }
 }

@@ -1,5 +1,6 @@
 //! Rules on a document's tasks: names, images, ports, env, resources, health
-//! checks, volumes and stop timeouts.
+//! checks, volumes and stop timeouts; and the lookups of a task and its ports
+//! that the provides, health and smoke test rules share.
 
 use std::collections::HashSet;
 
@@ -10,6 +11,45 @@ use super::{Code, Finding};
 use hsp_index::document::{Health, HttpProbe, Task};
 
 impl Checker<'_> {
+    /// `task` exists and has a port `port`.
+    pub(super) fn task_port(&mut self, base: &str, task: &str, port: &str) {
+        match self.doc.task(task) {
+            None => self.unknown_task(format!("{base}/task"), task),
+            Some(t) => self.port_of(t, format!("{base}/port"), port),
+        }
+    }
+
+    pub(super) fn unknown_task(&mut self, ptr: String, task: &str) {
+        let names: Vec<&str> = self.doc.tasks.iter().map(|t| t.name.as_str()).collect();
+        self.push(
+            Finding::new(
+                Code::UnknownTaskOrPort,
+                ptr,
+                format!("there is no task `{task}`"),
+            )
+            .hint(format!("tasks: {}", names.join(", "))),
+        );
+    }
+
+    pub(super) fn port_of(&mut self, t: &Task, ptr: String, port: &str) {
+        if t.port(port).is_none() {
+            let names: Vec<&str> = t.ports.iter().map(|p| p.name.as_str()).collect();
+            let hint = if names.is_empty() {
+                format!("declare it under tasks[].ports of `{}`", t.name)
+            } else {
+                format!("ports of `{}`: {}", t.name, names.join(", "))
+            };
+            self.push(
+                Finding::new(
+                    Code::UnknownTaskOrPort,
+                    ptr,
+                    format!("task `{}` has no port `{port}`", t.name),
+                )
+                .hint(hint),
+            );
+        }
+    }
+
     pub(super) fn tasks(&mut self) {
         let doc = self.doc;
         if doc.tasks.is_empty() {

@@ -10,35 +10,15 @@
 use std::collections::BTreeMap;
 
 use hsp_index::api::{
-    self, CatalogueEntry, ConsumerEntry, InterfaceEntry, ProviderEntry, ServiceIndex, VersionEntry,
+    self, CatalogueEntry, ConsumerEntry, InterfaceEntry, ProviderEntry, ServiceIndex,
 };
 use hsp_index::version::newest_first;
-use hsp_index::{Document, Interface, RegistryConfig};
+use hsp_index::{Interface, RegistryConfig};
 use hsp_tuf::TargetFile;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// What the API needs of one document.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DocSummary {
-    pub id: String,
-    pub name: String,
-    pub summary: String,
-    pub publisher: String,
-    pub entry: VersionEntry,
-}
-
-impl DocSummary {
-    pub fn new(doc: &Document, target: String) -> DocSummary {
-        DocSummary {
-            id: doc.id.clone(),
-            name: doc.name.clone(),
-            summary: doc.summary.clone(),
-            publisher: doc.publisher.clone(),
-            entry: VersionEntry::new(doc, target),
-        }
-    }
-}
+use crate::summary::DocSummary;
 
 /// One API file: its TUF target path, length and hash, and content (compact
 /// JSON and a newline).
@@ -387,7 +367,7 @@ fn catalogue_entry(s: &ServiceIndex) -> CatalogueEntry {
 mod tests {
     use super::*;
     use hsp_index::api::ProvideSummary;
-    use hsp_index::api::{Catalogue, InterfaceIndex};
+    use hsp_index::api::{Catalogue, InterfaceIndex, VersionEntry};
 
     fn summary(id: &str, version: &str, yanked: bool, provides: &[&str]) -> DocSummary {
         DocSummary {

@@ -1,26 +1,46 @@
 //! A registry repo, read, checked and published: everything `hsp build`,
-//! `hsp sign`, `hsp timestamp`, `hsp root` and `hsp serve` do besides parsing
-//! their arguments.
+//! `hsp sign`, `hsp timestamp`, `hsp init`, `hsp root` and `hsp serve` do
+//! besides parsing their arguments.
 //!
-//! - [`repo`]: loading a registry repo (the only reads of its files), the
+//! The modules, from the bottom up (each uses only those above it):
+//!
+//! - `clock`, `keydir`: the build's one instant, and key folders.
+//! - `summary`: what the build keeps of each document (for the cross-file
+//!   rules and the API).
+//! - `api`: the JSON API files (catalogue, services, interfaces).
+//! - `repo`: loading a registry repo (the only reads of its files), the
 //!   streaming scan of its documents and the content-hash build cache.
-//! - [`build`]: [`build::build`], a registry into a TUF repository and website.
-//! - [`publishers`]: each publisher's delegated metadata verified against its
+//! - `publishers`: each publisher's delegated metadata verified against its
 //!   record, namespaces and documents.
-//! - [`api`]: the JSON API files (catalogue, services, interfaces).
-//! - [`metadata`], [`bins`], [`trust`]: signing the registry's roles (targets,
-//!   `hsp-api` and its hash bins, snapshot, timestamp) with the online keys the
-//!   root chain names.
-//! - [`publish`]: writing OUT atomically, in TUF order.
-//! - [`clock`], [`keydir`]: the build's one instant, and key folders.
+//! - `bins`, `trust`, `metadata`: signing the registry's roles (targets,
+//!   `hsp-api` and its hash bins, snapshot, timestamp) with the online keys
+//!   the root chain names.
+//! - `publish`: writing OUT atomically, in TUF order.
+//! - `build`: [`build`], a registry into a TUF repository and website.
+//! - `signing`, `timestamp`, `ceremony`: [`sign_publisher`] (`hsp sign`),
+//!   [`Retimestamp`] (`hsp timestamp`), [`init`] and [`rotate_root`] /
+//!   [`sign_root`] (`hsp init`, `hsp root`).
 
-pub mod api;
-pub mod bins;
-pub mod build;
-pub mod clock;
-pub mod keydir;
-pub mod metadata;
-pub mod publish;
-pub mod publishers;
-pub mod repo;
-pub mod trust;
+mod api;
+mod bins;
+mod build;
+mod ceremony;
+mod clock;
+mod keydir;
+mod metadata;
+mod publish;
+mod publishers;
+mod repo;
+mod signing;
+mod summary;
+mod timestamp;
+mod trust;
+
+pub use build::{build, BuildOptions, BuildReport};
+pub use ceremony::{init, rotate_root, sign_root, InitOptions, NewRoot};
+pub use clock::{now, HELP as NOW_HELP};
+pub use publish::Published;
+pub use repo::{find_root, load, read_loose, LoadError};
+pub use signing::{sign_publisher, SignedPublisher};
+pub use timestamp::Retimestamp;
+pub use trust::KeySource;

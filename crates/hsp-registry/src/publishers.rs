@@ -18,7 +18,7 @@ use hsp_tuf::{
 use rayon::prelude::*;
 
 use crate::clock;
-use crate::repo::{Folder, RoleRecord, ScannedDoc, StatKey};
+use crate::repo::{split_path, Folder, RoleRecord, ScannedDoc, StatKey};
 
 /// A verified publisher role, ready to publish.
 pub struct PublisherRole {
@@ -31,13 +31,6 @@ pub struct PublisherRole {
     /// build verified it against the same record, file and documents (see
     /// [`RoleRecord`]).
     pub metadata: Option<Signed<Targets>>,
-}
-
-/// A document's TUF target path (`services/<id>/<file>`), from its repo path
-/// `publishers/<name>/services/<id>/<file>`; and the publisher folder name.
-pub fn split_path(repo_path: &str) -> Option<(&str, &str)> {
-    let rest = repo_path.strip_prefix(PUBLISHERS_DIR)?.strip_prefix('/')?;
-    rest.split_once('/')
 }
 
 /// Path of the publisher's signed metadata, repo-relative.

@@ -36,7 +36,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::DocSummary;
+use crate::summary::DocSummary;
 
 /// Bumped whenever an entry's meaning or encoding changes.
 pub const FORMAT: u32 = 2;

@@ -16,6 +16,7 @@
 //! ```
 
 mod cache;
+mod folder;
 mod scan;
 mod walk;
 
@@ -29,8 +30,9 @@ use hsp_index::registry::{
 use rayon::prelude::*;
 
 pub use cache::{folder as cache_folder, now_ns, Cache, RoleRecord, StatKey};
+pub use folder::Folder;
 pub use hsp_check::Repo;
-pub use scan::{documents, read_documents, scan, CacheMode, Folder, ScannedDoc, Sink};
+pub use scan::{documents, read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -55,6 +57,13 @@ fn read_err(path: &Path) -> impl FnOnce(io::Error) -> LoadError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// A document's TUF target path (`services/<id>/<file>`), from its repo path
+/// `publishers/<name>/services/<id>/<file>`; and the publisher folder name.
+pub fn split_path(repo_path: &str) -> Option<(&str, &str)> {
+    let rest = repo_path.strip_prefix(PUBLISHERS_DIR)?.strip_prefix('/')?;
+    rest.split_once('/')
 }
 
 /// The registry repo containing `path` (a file or folder): the nearest ancestor

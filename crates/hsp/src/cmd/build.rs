@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hsp_registry::build::{self, BuildOptions, KeySource};
-use hsp_registry::clock;
+use hsp_registry::{BuildOptions, KeySource};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,7 +25,7 @@ pub struct Args {
     /// Output folder; created, or updated in place if it holds a previous build.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, help = clock::HELP)]
+    #[arg(long, help = hsp_registry::NOW_HELP)]
     now: Option<String>,
     /// Do not render the website (only the TUF repository).
     #[arg(long)]
@@ -48,11 +47,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => KeySource::Dev,
         },
         out: args.out,
-        now: clock::now(args.now.as_deref())?,
+        now: hsp_registry::now(args.now.as_deref())?,
         site: !args.no_site,
         cache: !args.no_cache,
     };
-    let r = build::build(&opts)?;
+    let r = hsp_registry::build(&opts)?;
     eprintln!(
         "built {}: {} documents from {} publishers, {} API files, version {} ({} files written, {} reused, {} old removed)",
         opts.out.display(),

@@ -16,8 +16,6 @@ use std::time::Instant;
 use anyhow::Context;
 use hsp_check::{self as validate, Diagnostic, Severity};
 
-use hsp_registry::repo;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// Documents, folders or registry repos to check.
@@ -47,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut loose = Vec::new();
     for p in &args.paths {
         anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
-        match repo::find_root(p) {
+        match hsp_registry::find_root(p) {
             Some(root) => roots.entry(root).or_default().push(std::path::absolute(p)?),
             None => loose.push(p.clone()),
         }
@@ -56,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut files = 0;
     for (root, wanted) in &roots {
         let shown = display_root(root);
-        let mut repo = repo::load(root)
+        let mut repo = hsp_registry::load(root)
             .with_context(|| format!("loading the registry at {}", root.display()))?;
         files += repo.files;
         let found = std::mem::take(&mut repo.diagnostics);
@@ -72,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if !loose.is_empty() {
-        let repo = validate::validate_repo(repo::read_loose(&loose)?);
+        let repo = validate::validate_repo(hsp_registry::read_loose(&loose)?);
         files += repo.files;
         diagnostics.extend(repo.diagnostics);
     }

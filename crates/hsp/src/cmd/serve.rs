@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use notify::Watcher as _;
 
-use hsp_registry::repo;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// The registry repo (folder holding `registry.json`).
@@ -41,7 +39,7 @@ struct Served {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let repo = repo::find_root(&args.repo).with_context(|| {
+    let repo = hsp_registry::find_root(&args.repo).with_context(|| {
         format!(
             "{}: not inside a registry repo (no registry.json)",
             args.repo.display()
@@ -178,18 +176,18 @@ fn relevant(event: &notify::Event) -> bool {
 /// `hsp build` of the repo into `out` (a new folder): the TUF repository under
 /// `metadata/` and `targets/`, the website at the top.
 fn build(repo: &Path, keys: Option<&Path>, out: &Path) -> anyhow::Result<()> {
-    let opts = hsp_registry::build::BuildOptions {
+    let opts = hsp_registry::BuildOptions {
         repo: repo.to_path_buf(),
         keys: match keys {
-            Some(dir) => hsp_registry::build::KeySource::Dir(dir.to_path_buf()),
-            None => hsp_registry::build::KeySource::Dev,
+            Some(dir) => hsp_registry::KeySource::Dir(dir.to_path_buf()),
+            None => hsp_registry::KeySource::Dev,
         },
         out: out.to_path_buf(),
-        now: hsp_registry::clock::now(None)?,
+        now: hsp_registry::now(None)?,
         site: true,
         cache: true,
     };
-    hsp_registry::build::build(&opts)?;
+    hsp_registry::build(&opts)?;
     Ok(())
 }
 
