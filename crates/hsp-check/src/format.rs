@@ -1,50 +1,8 @@
 //! Formats of names, ids, digests and URLs (hand-written: they run on every
-//! value of every document).
+//! value of every document). The name rules are `hsp_index::name`'s, shared
+//! with the planner and the drivers.
 
-/// Reverse-DNS id: lowercase `[a-z0-9-]` labels, not starting or ending with `-`,
-/// separated by dots, at least two labels.
-pub fn is_reverse_dns(s: &str) -> bool {
-    let mut labels = 0;
-    for label in s.split('.') {
-        if !is_label(label) {
-            return false;
-        }
-        labels += 1;
-    }
-    labels >= 2
-}
-
-fn is_label(l: &str) -> bool {
-    !l.is_empty()
-        && l.len() <= 63
-        && !l.starts_with('-')
-        && !l.ends_with('-')
-        && l.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// `[a-z][a-z0-9-]*`: tasks, ports, volumes, interfaces, publishers.
-pub fn is_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_lowercase())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        && !s.ends_with('-')
-        && s.len() <= 63
-}
-
-/// `[a-z][a-z0-9_]*`: requirement and binding field names (usable in templates).
-pub fn is_ident(s: &str) -> bool {
-    let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_lowercase())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
-}
-
-/// `[A-Z0-9_]+`: environment variables and config entries.
-pub fn is_env_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
-}
+pub use hsp_index::name::{is_env_name, is_ident, is_name, is_reverse_dns};
 
 /// 64 lowercase hex digits.
 pub fn is_sha256(s: &str) -> bool {
