@@ -317,7 +317,16 @@ mod tests {
     fn names_follow_the_shared_rule() {
         assert!(check_name("instance", "hapi-db").is_ok());
         let err = check_name("instance", "a/b").unwrap_err();
-        assert!(matches!(err, Error::BadName { what: "instance", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::BadName {
+                    what: "instance",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

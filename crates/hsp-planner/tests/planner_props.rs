@@ -507,6 +507,34 @@ fn deployed_state(seed: u64, case: &Case) -> Option<(Plan, UpdateMode)> {
                 .to_string();
         }
     }
+    // What a journal can hold: an instance's bindings are those of its own
+    // release's requirements, and a dedicated provider is bound by its consumer.
+    for inst in &mut p.instances {
+        let s: usize = inst.service.trim_start_matches("org.t.s").parse().unwrap();
+        let rel = case.services[s]
+            .iter()
+            .find(|r| r.v.to_string() == inst.version)
+            .unwrap();
+        inst.bindings
+            .retain(|req, _| rel.requires.iter().any(|q| &q.name == req));
+    }
+    loop {
+        let bound: Vec<String> = p
+            .instances
+            .iter()
+            .flat_map(|i| i.bindings.values())
+            .filter_map(|b| match &b.provider {
+                ProviderRef::Instance(n) => Some(n.clone()),
+                ProviderRef::External(_) => None,
+            })
+            .collect();
+        let before = p.instances.len();
+        p.instances
+            .retain(|i| i.dedicated_to.is_none() || bound.contains(&i.name));
+        if p.instances.len() == before {
+            break;
+        }
+    }
     let mode = [
         UpdateMode::None,
         UpdateMode::Patch,
@@ -626,8 +654,23 @@ fn check(seed: u64, with_deployed: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The same 400 cases on every run, so CI is deterministic; explore others with
+/// `PROPTEST_RNG_SEED=<u64> cargo test -p hsp-planner --test planner_props`.
+fn config() -> ProptestConfig {
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x4853_5031);
+    ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn planner_agrees_with_the_oracle(seed in any::<u64>()) {
@@ -663,4 +706,12 @@ fn the_generator_makes_both_outcomes() {
         ok > 50 && fail > 20,
         "solvable {ok}, unsolvable {fail}: the generator should exercise both"
     );
+}
+
+/// A seed whose deployed state once held a binding its release does not have
+/// (a version changed under a dedicated requirement): the planner honoured the
+/// stale binding, the oracle did not. Journals never hold such a state.
+#[test]
+fn deployed_state_is_one_a_journal_can_hold() {
+    check(17521114954943165258, true).unwrap();
 }
