@@ -1,7 +1,7 @@
 //! DESIGN.md's worked example planned through the real binaries: `hsp build
 //! --dev-keys` of the example registry, `hsp-agent init`, `hsp-agent plan` over
 //! the verified index (the library half is `hsp-planner`'s
-//! `tests/planner_example.rs`).
+//! `crates/hsp-planner/tests/planner/example.rs`).
 
 use std::process::Command;
 

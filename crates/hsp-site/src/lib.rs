@@ -14,6 +14,7 @@
 //! - [`paths`]: where each page lives.
 //! - [`docs`]: documentation pages, the reference generated from the JSON Schemas.
 //! - [`search`]: the compact search data.
+//! - [`serve`]: the file a URL names, for `hsp serve`.
 //! - [`render`](mod@render): Tera, rayon and file writing.
 //!
 //! **Invariant:** pages use relative links only, to files (never a folder), so the
@@ -30,6 +31,7 @@ pub mod pages;
 pub mod paths;
 pub mod render;
 pub mod search;
+pub mod serve;
 
 pub use error::Error;
 pub use input::{DocumentInput, PublisherInput, SiteInput};

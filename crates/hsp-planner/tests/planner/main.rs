@@ -1,6 +1,9 @@
-//! Planner scenarios (table-driven), explanation snapshots, and the worked
-//! example of DESIGN.md planned from the example registry, through the library
-//! and through `hsp-agent plan`.
+//! The planner's suites, one test binary: scenarios (table-driven) with
+//! explanation snapshots here, the worked example of DESIGN.md planned from the
+//! example registry (`example`), and the brute-force oracle (`props`).
+
+mod example;
+mod props;
 
 use hsp_index::document::Scope;
 use hsp_index::plan::{Part, ProviderRef, SecretRef};

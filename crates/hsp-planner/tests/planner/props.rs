@@ -655,7 +655,7 @@ fn check(seed: u64, with_deployed: bool) -> Result<(), String> {
 }
 
 /// The same 400 cases on every run, so CI is deterministic; explore others with
-/// `PROPTEST_RNG_SEED=<u64> cargo test -p hsp-planner --test planner_props`.
+/// `PROPTEST_RNG_SEED=<u64> cargo test -p hsp-planner --test planner props::`.
 fn config() -> ProptestConfig {
     let seed = std::env::var("PROPTEST_RNG_SEED")
         .ok()
