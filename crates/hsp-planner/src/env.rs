@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hsp_check::locate::{escape, field_path, locate};
 use hsp_check::structure;
 use hsp_index::environment::{ConfigValue, Environment, TargetKind};
-pub use hsp_index::name::is_name;
+use hsp_index::name::is_name;
 use hsp_index::name::{is_env_name, is_reverse_dns};
 use hsp_index::secret_file::{check_secret_file, SecretFileError};
 use hsp_index::version::{parse_range, parse_version};

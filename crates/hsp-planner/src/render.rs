@@ -19,9 +19,9 @@ use hsp_index::version::{parse_range, parse_version};
 use hsp_index::{Document, Plan};
 use pubgrub::SelectedDependencies;
 
-use super::env::is_name;
 use super::solve::{dedicated_name, Candidate, Inst, Pkg, Solver, Ver};
 use super::PlanError;
+use hsp_index::name::is_name;
 
 /// What templates of one rendered instance can see.
 struct Scope_ {
