@@ -10,8 +10,9 @@ python-tuf's Metadata API.
 else to check (trusted versions after, target content, served from cache,
 `fetched`: exactly the files downloaded with a body, in order). A step
 expected to fail must leave the client's metadata directory unchanged except
-for the roots it lists in `persisted` (§5.3.8: a verified root is kept): the
-Rust test checks that for every such step.
+for the roles it lists in `persisted` (each role is kept as soon as it
+verifies: §5.3.8, §5.4.5, §5.5.7, §5.6.6): the Rust test checks that for every
+such step.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def targets_rollback(r: Repo):
     r.bump("snapshot", "timestamp")
     r.md["targets"].signed.version = 1
     r.stage()
-    return [ok(0), ok(1, versions={"targets": 2}), bad(2, "snapshot lists targets v1 after v2")]
+    return [ok(0), ok(1, versions={"targets": 2}), bad(2, "snapshot lists targets v1 after v2", persisted={"timestamp": 3})]
 
 
 @scenario
@@ -138,7 +139,7 @@ def delegated_rollback(r: Repo):
     r.md["acme"].signed.version = 1
     r.stage()
     return [ok(0), get(1, "services/acme/app.json", versions={"acme": 2}),
-            bad(2, "snapshot lists acme v1 after v2")]
+            bad(2, "snapshot lists acme v1 after v2", persisted={"timestamp": 3})]
 
 
 @scenario
@@ -152,7 +153,7 @@ def snapshot_drops_role(r: Repo):
     r.md["timestamp"].signed.snapshot_meta = MetaFile.from_data(2, signed["snapshot"], ["sha256"])
     signed["timestamp"] = r.sign("timestamp")
     r.stage(signed)
-    return [ok(0), bad(1, "snapshot v2 no longer lists acme.json")]
+    return [ok(0), bad(1, "snapshot v2 no longer lists acme.json", persisted={"timestamp": 2})]
 
 
 # --- freeze (expiry) ----------------------------------------------------------
@@ -176,7 +177,11 @@ def expired(role: str):
         if role == "root":
             # The chain step persists root v2 (§5.3.8) before its expiry is checked.
             return [ok(0), bad(1, "root expired", persisted={"root": 2})]
-        return [ok(0), bad(1, f"{role} expired")]
+        # §5.4.5, §5.5.7: each role is kept as soon as it verifies, so the
+        # roles before the expired one in the chain are persisted.
+        chain = ["timestamp", "snapshot", "targets"]
+        before = chain[: chain.index(role)]
+        return [ok(0), bad(1, f"{role} expired", persisted={r: 2 for r in before})]
     build.__name__ = f"expired_{role}"
     return build
 
@@ -205,7 +210,7 @@ def mix_and_match_snapshot(r: Repo):
     r.md["snapshot"].signed.meta["extra.json"] = MetaFile(version=1)
     signed["snapshot"] = r.sign("snapshot")
     r.stage(signed)
-    return [ok(0), bad(1, "snapshot hash differs from the timestamp's")]
+    return [ok(0), bad(1, "snapshot hash differs from the timestamp's", persisted={"timestamp": 2})]
 
 
 @scenario
@@ -217,7 +222,7 @@ def mix_and_match_targets(r: Repo):
     r.md["targets"].signed.targets.pop("files/a.txt")
     signed["targets"] = r.sign("targets")
     r.stage(signed)
-    return [ok(0), bad(1, "targets hash differs from the snapshot's")]
+    return [ok(0), bad(1, "targets hash differs from the snapshot's", persisted={"timestamp": 2, "snapshot": 2})]
 
 
 @scenario

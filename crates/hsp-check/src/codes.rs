@@ -68,6 +68,11 @@ codes! {
     Binding = "E076": "A binding names a field the interface does not define, or misses a required one.";
     UnknownFeature = "E077": "A feature the interface does not define.";
     PublisherKeys = "E078": "A publisher's keys or threshold are invalid.";
+    DuplicateKey = "E079": "An object has the same key twice (JSON readers disagree on which one wins).";
+    ControlCharacter = "E080": "A name or value holds a NUL or another control character.";
+    FileName = "E081": "A file name is not UTF-8 or holds a control character (e.g. a newline).";
+    FileKind = "E082": "A path is not a regular file: a symbolic link (never followed), a FIFO, a device or a socket.";
+    FileSize = "E083": "A file is larger than the limit for its kind.";
     NoHealthCheck = "W001": "A task that serves ports has no health check, so rollouts cannot wait for it.";
     SecretDefault = "W002": "A secret config entry has a default value, which every site would share.";
     NoSmokeTest = "W003": "The document has no smoke test.";

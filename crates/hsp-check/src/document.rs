@@ -19,6 +19,7 @@ use super::template::{refs, Ref};
 use super::{Code, Finding, LicencePolicy};
 use hsp_index::document::Document;
 use hsp_index::interface::Interface;
+use hsp_index::name::{describe_char, line_control, value_control};
 use hsp_index::version::parse_version;
 
 /// Largest sane memory limit per task: 1 TiB.
@@ -91,6 +92,31 @@ impl<'a> Checker<'a> {
         self.out.push(Finding::new(code, ptr, msg));
     }
 
+    /// A control character in a one-line text (`one_line`) or a value (see
+    /// `hsp_index::name::value_control`).
+    pub(super) fn control(&mut self, ptr: impl Into<String>, value: &str, one_line: bool) {
+        let found = if one_line {
+            line_control(value)
+        } else {
+            value_control(value)
+        };
+        if let Some(c) = found {
+            let hint = if one_line {
+                "write it on one line, without control characters"
+            } else {
+                "only tab, line feed and carriage return may appear in a value; remove the others"
+            };
+            self.push(
+                Finding::new(
+                    Code::ControlCharacter,
+                    ptr,
+                    format!("holds the control character {}", describe_char(c)),
+                )
+                .hint(hint),
+            );
+        }
+    }
+
     fn identity(&mut self) {
         let d = self.doc;
         if !is_reverse_dns(&d.id) {
@@ -113,6 +139,7 @@ impl<'a> Checker<'a> {
             if value.trim().is_empty() {
                 self.err(Code::EmptyField, ptr, "must not be empty");
             }
+            self.control(ptr, value, true);
         }
         if !is_name(&d.publisher) {
             self.push(
@@ -165,6 +192,9 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
+            }
+            if let Some(d) = &c.default {
+                self.control(format!("{base}/default"), d, false);
             }
             if c.secret && c.default.is_some() {
                 self.push(

@@ -34,6 +34,7 @@ mod registry;
 pub mod structure;
 mod task;
 mod template;
+mod unread;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -49,6 +50,7 @@ pub use licence::LicencePolicy;
 pub use locate::Position;
 pub use open_source::{open_source_needs, Need, Providers};
 pub use registry::{check_documents, folder_is_clean, Facts};
+pub use unread::{kind_name, path_text, Unread, MAX_FILE_BYTES};
 
 use hsp_index::registry::{
     CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR,
@@ -140,11 +142,16 @@ impl Finding {
         self
     }
 
-    /// Places the finding in `path` whose text is `bytes`.
+    /// Places the finding in `path` whose text is `bytes` (for many findings
+    /// of one file, [`resolve_all`] scans the text once).
     pub fn resolve(self, path: &str, bytes: &[u8]) -> Diagnostic {
         let pos = self
             .position
             .unwrap_or_else(|| locate::locate(bytes, &self.pointer, self.at_key));
+        self.placed(path, pos)
+    }
+
+    fn placed(self, path: &str, pos: Position) -> Diagnostic {
         Diagnostic {
             path: path.to_string(),
             line: pos.line,
@@ -161,6 +168,38 @@ impl Finding {
             hint: self.hint,
         }
     }
+}
+
+/// Places every finding of `path` whose text is `bytes`, in one pass over the
+/// text (time linear in the text and the findings).
+pub fn resolve_all(
+    findings: impl IntoIterator<Item = Finding>,
+    path: &str,
+    bytes: &[u8],
+) -> Vec<Diagnostic> {
+    let findings: Vec<Finding> = findings.into_iter().collect();
+    let wanted: Vec<(&str, bool)> = findings
+        .iter()
+        .filter(|f| f.position.is_none())
+        .map(|f| (f.pointer.as_str(), f.at_key))
+        .collect();
+    let located = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        locate::locate_all(bytes, &wanted)
+    };
+    drop(wanted);
+    let mut located = located.into_iter();
+    findings
+        .into_iter()
+        .map(|f| {
+            let pos = match f.position {
+                Some(p) => p,
+                None => located.next().unwrap_or(Position { line: 1, column: 1 }),
+            };
+            f.placed(path, pos)
+        })
+        .collect()
 }
 
 /// A file's path (repo-relative, `/`-separated) and exact bytes.
@@ -213,6 +252,8 @@ pub struct RepoInput {
     pub interfaces: Vec<Source>,
     pub publishers: Vec<Source>,
     pub documents: Vec<Source>,
+    /// Files found but not read (shown path, why): each is reported.
+    pub unread: Vec<(String, Unread)>,
 }
 
 impl RepoInput {
@@ -231,6 +272,7 @@ impl RepoInput {
             + self.interfaces.len()
             + self.publishers.len()
             + self.documents.len()
+            + self.unread.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -293,11 +335,7 @@ where
     T: serde::de::DeserializeOwned,
 {
     structure::parse::<T>(&src.bytes, schema).map_err(|b| {
-        let ds = b
-            .findings
-            .into_iter()
-            .map(|f| f.resolve(&src.path, &src.bytes))
-            .collect();
+        let ds = resolve_all(b.findings, &src.path, &src.bytes);
         (ds, b.recovered)
     })
 }
@@ -323,10 +361,7 @@ parser!(parse_config, RegistryConfig);
 /// rule errors).
 pub fn check_document(src: &Source, ctx: &Context) -> (Option<Document>, Vec<Diagnostic>) {
     let rules = |doc: &Document| -> Vec<Diagnostic> {
-        document::check(doc, ctx)
-            .into_iter()
-            .map(|f| f.resolve(&src.path, &src.bytes))
-            .collect()
+        resolve_all(document::check(doc, ctx), &src.path, &src.bytes)
     };
     match parse_document(src) {
         Ok(doc) => {
@@ -355,11 +390,7 @@ fn load_one<T>(
         Err((ds, Some(value))) => (*value, ds),
         Err((ds, None)) => return (None, ds),
     };
-    ds.extend(
-        rules(&value)
-            .into_iter()
-            .map(|f| f.resolve(&src.path, &src.bytes)),
-    );
+    ds.extend(resolve_all(rules(&value), &src.path, &src.bytes));
     (Some(value), ds)
 }
 
@@ -413,10 +444,7 @@ pub fn validate_files(
     let config = config.and_then(|src| {
         let (value, mut ds) = match parse_config(&src) {
             Ok(value) => {
-                let ds = files::check_config(&value)
-                    .into_iter()
-                    .map(|f| f.resolve(&src.path, &src.bytes))
-                    .collect();
+                let ds = resolve_all(files::check_config(&value), &src.path, &src.bytes);
                 (Some(value), ds)
             }
             Err((ds, _)) => (None, ds),
@@ -486,7 +514,13 @@ pub fn validate_repo(input: RepoInput) -> Repo {
     let registry_mode = input.config.is_some();
     let documents = input.documents;
     let mut repo = validate_files(input.config, input.interfaces, input.publishers);
-    repo.files += documents.len();
+    repo.files += documents.len() + input.unread.len();
+    repo.diagnostics.extend(
+        input
+            .unread
+            .iter()
+            .map(|(path, why)| why.diagnostic(path)),
+    );
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
     let ctx = Context {
@@ -512,10 +546,14 @@ pub fn validate_repo(input: RepoInput) -> Repo {
         registry_mode,
         &licences,
     );
-    diags.extend(findings.into_iter().map(|(n, f)| {
+    let mut by_doc: std::collections::BTreeMap<usize, Vec<Finding>> = Default::default();
+    for (n, f) in findings {
+        by_doc.entry(n).or_default().push(f);
+    }
+    for (n, fs) in by_doc {
         let d = &documents[n];
-        f.resolve(&d.path, &d.bytes)
-    }));
+        diags.extend(resolve_all(fs, &d.path, &d.bytes));
+    }
     drop(facts);
     repo.documents = documents;
     repo.diagnostics.append(&mut diags);

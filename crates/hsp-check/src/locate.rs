@@ -4,6 +4,11 @@
 //! (RFC 6901, e.g. `/requires/0/version`). Only when a diagnostic is reported is the
 //! pointer turned into `line:column` by [`locate`], which scans the text once and
 //! skips every value off the path, so clean files never pay for positions.
+//! [`locate_all`] places many pointers of one file in one pass over the text
+//! (a file with 40,000 problems must not be scanned 40,000 times).
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 /// A 1-based line and column (columns count characters, not bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,24 +53,132 @@ pub fn field_path(pointer: &str) -> String {
 /// value is an object member). When the path does not exist, the position of the
 /// deepest value on the way (e.g. the object a missing field belongs in).
 pub fn locate(text: &[u8], pointer: &str, at_key: bool) -> Position {
-    let offset = Scanner { text, i: 0 }.find(pointer, at_key);
-    position_of(text, offset)
+    locate_all(text, &[(pointer, at_key)])[0]
+}
+
+/// [`locate`] for many `(pointer, at_key)` pairs of one text, in time linear in
+/// the text and the pointers: one walk of the text that enters only the values
+/// on some pointer's path, then one sweep over the offsets in order.
+pub fn locate_all(text: &[u8], wanted: &[(&str, bool)]) -> Vec<Position> {
+    let mut prefixes: HashSet<&str> = HashSet::new();
+    for (pointer, _) in wanted {
+        let mut p: &str = pointer;
+        while prefixes.insert(p) {
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => break,
+            }
+        }
+    }
+    let mut found: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut s = Scanner { text, i: 0 };
+    s.ws();
+    let mut path = String::new();
+    s.record(&mut path, s.i, &prefixes, &mut found, 0);
+    let offsets: Vec<usize> = wanted
+        .iter()
+        .map(|(pointer, at_key)| {
+            let mut p: &str = pointer;
+            let mut exact = true;
+            loop {
+                if let Some(&(key_at, value_at)) = found.get(p) {
+                    return if exact && *at_key { key_at } else { value_at };
+                }
+                exact = false;
+                match p.rfind('/') {
+                    Some(i) => p = &p[..i],
+                    None => return s.i.min(text.len()),
+                }
+            }
+        })
+        .collect();
+    positions_of(text, &offsets)
+}
+
+/// [`position_of`] for many offsets, in one sweep over the text.
+pub fn positions_of(text: &[u8], offsets: &[usize]) -> Vec<Position> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&n| offsets[n]);
+    let mut out = vec![Position { line: 1, column: 1 }; offsets.len()];
+    let (mut at, mut line, mut column) = (0usize, 1usize, 1usize);
+    for n in order {
+        let offset = offsets[n].min(text.len());
+        for &b in &text[at..offset] {
+            if b == b'\n' {
+                line += 1;
+                column = 1;
+            } else if b & 0xC0 != 0x80 {
+                // One character per UTF-8 lead byte (continuations add none).
+                column += 1;
+            }
+        }
+        at = offset;
+        out[n] = Position { line, column };
+    }
+    out
 }
 
 /// Line and column of a byte offset.
 pub fn position_of(text: &[u8], offset: usize) -> Position {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&text[line_start..offset])
-        .chars()
-        .count()
-        + 1;
-    Position { line, column }
+    positions_of(text, &[offset])[0]
+}
+
+/// A key written twice in one object (serde keeps the last silently).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// JSON pointer of the member (both occurrences have it).
+    pub pointer: String,
+    /// The key, unescaped.
+    pub key: String,
+    /// Where each occurrence's key starts.
+    pub first: Position,
+    pub second: Position,
+}
+
+/// Every key that appears more than once in the same object of `text`, in
+/// text order (each later occurrence against the first). Text that is not
+/// JSON gives what was found up to the point the scan stopped.
+pub fn duplicate_keys(text: &[u8]) -> Vec<DuplicateKey> {
+    let mut s = Scanner { text, i: 0 };
+    s.ws();
+    let mut found = Vec::new();
+    let _ = s.duplicates(&mut Vec::new(), &mut found, 0);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    found.sort_by_key(|(_, _, _, second)| *second);
+    let offsets: Vec<usize> = found.iter().flat_map(|f| [f.2, f.3]).collect();
+    let positions = positions_of(text, &offsets);
+    found
+        .into_iter()
+        .zip(positions.chunks(2))
+        .map(|((pointer, key, _, _), p)| DuplicateKey {
+            pointer,
+            key,
+            first: p[0],
+            second: p[1],
+        })
+        .collect()
+}
+
+/// A step of the path [`Scanner::duplicates`] is at.
+enum Seg<'a> {
+    Key(Cow<'a, [u8]>),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Seg], key: &[u8]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        out.push('/');
+        match seg {
+            Seg::Key(k) => out.push_str(&escape(&String::from_utf8_lossy(k))),
+            Seg::Index(n) => out.push_str(&n.to_string()),
+        }
+    }
+    out.push('/');
+    out.push_str(&escape(&String::from_utf8_lossy(key)));
+    out
 }
 
 struct Scanner<'a> {
@@ -73,78 +186,177 @@ struct Scanner<'a> {
     i: usize,
 }
 
-impl Scanner<'_> {
-    fn find(&mut self, pointer: &str, at_key: bool) -> usize {
-        self.ws();
-        if pointer.is_empty() {
-            return self.i;
+/// Containers nested deeper than this are not entered (their position is
+/// their container's): the scan recurses per level.
+const MAX_DEPTH: usize = 256;
+
+impl<'a> Scanner<'a> {
+    /// At the value whose pointer is `path` (its key at `key_at`): records it
+    /// when `prefixes` holds the path, and enters it if it is a container;
+    /// otherwise skips it. Only first occurrences of a key are recorded (as
+    /// [`locate`] finds them).
+    fn record(
+        &mut self,
+        path: &mut String,
+        key_at: usize,
+        prefixes: &HashSet<&str>,
+        found: &mut HashMap<String, (usize, usize)>,
+        depth: usize,
+    ) -> Option<()> {
+        if !prefixes.contains(path.as_str()) {
+            return self.skip_value();
         }
-        let segments: Vec<String> = pointer.split('/').skip(1).map(unescape).collect();
-        for (n, seg) in segments.iter().enumerate() {
-            let last = n + 1 == segments.len();
-            let container = self.i;
-            let found = match self.peek() {
-                Some(b'{') => self.member(seg, last && at_key),
-                Some(b'[') => seg.parse().ok().and_then(|k| self.element(k)),
-                _ => None,
-            };
-            match found {
-                Some(at) if last => return at,
-                Some(_) => {}
-                None => return container,
+        found.entry(path.clone()).or_insert((key_at, self.i));
+        if depth >= MAX_DEPTH {
+            return self.skip_value();
+        }
+        let len = path.len();
+        match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                loop {
+                    self.ws();
+                    match self.peek()? {
+                        b'}' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        b',' => {
+                            self.i += 1;
+                            continue;
+                        }
+                        b'"' => {}
+                        _ => return None,
+                    }
+                    let at = self.i;
+                    let name = self.string()?;
+                    self.ws();
+                    if self.peek()? != b':' {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.ws();
+                    path.push('/');
+                    path.push_str(&escape(&name));
+                    let r = self.record(path, at, prefixes, found, depth + 1);
+                    path.truncate(len);
+                    r?;
+                }
             }
+            b'[' => {
+                self.i += 1;
+                let mut n = 0usize;
+                loop {
+                    self.ws();
+                    match self.peek()? {
+                        b']' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        b',' => {
+                            self.i += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    use std::fmt::Write;
+                    let at = self.i;
+                    let _ = write!(path, "/{n}");
+                    let r = self.record(path, at, prefixes, found, depth + 1);
+                    path.truncate(len);
+                    r?;
+                    n += 1;
+                }
+            }
+            _ => self.skip_value(),
         }
-        self.i
     }
 
-    /// Moves to the value of member `key`; returns its key's or value's offset.
-    fn member(&mut self, key: &str, at_key: bool) -> Option<usize> {
-        self.i += 1;
-        loop {
-            self.ws();
-            match self.peek()? {
-                b'}' => return None,
-                b',' => {
-                    self.i += 1;
-                    continue;
-                }
-                b'"' => {}
-                _ => return None,
-            }
-            let key_at = self.i;
-            let name = self.string()?;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            if name == key {
-                return Some(if at_key { key_at } else { self.i });
-            }
-            self.skip_value()?;
+    /// The key of the string at the cursor: its bytes between the quotes,
+    /// unescaped only when it holds an escape.
+    fn key(&mut self) -> Option<Cow<'a, [u8]>> {
+        let start = self.i;
+        self.skip_string()?;
+        let text: &'a [u8] = self.text;
+        let raw = text.get(start + 1..self.i - 1)?;
+        if raw.contains(&b'\\') {
+            let s: String = serde_json::from_slice(&text[start..self.i]).ok()?;
+            Some(Cow::Owned(s.into_bytes()))
+        } else {
+            Some(Cow::Borrowed(raw))
         }
     }
 
-    /// Moves to element `k` of an array; returns its offset.
-    fn element(&mut self, k: usize) -> Option<usize> {
-        self.i += 1;
-        let mut n = 0;
-        loop {
-            self.ws();
-            match self.peek()? {
-                b']' => return None,
-                b',' => {
+    /// Walks the value at the cursor, pushing (pointer, key, first offset,
+    /// second offset) for each repeated key of each object.
+    fn duplicates(
+        &mut self,
+        path: &mut Vec<Seg<'a>>,
+        out: &mut Vec<(String, String, usize, usize)>,
+        depth: usize,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return self.skip_value();
+        }
+        match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                let mut keys: Vec<(Cow<'a, [u8]>, usize)> = Vec::new();
+                loop {
+                    self.ws();
+                    match self.peek()? {
+                        b'}' => {
+                            self.i += 1;
+                            break;
+                        }
+                        b',' => {
+                            self.i += 1;
+                            continue;
+                        }
+                        b'"' => {}
+                        _ => return None,
+                    }
+                    let at = self.i;
+                    let key = self.key()?;
+                    self.ws();
+                    if self.peek()? != b':' {
+                        return None;
+                    }
                     self.i += 1;
-                    continue;
+                    self.ws();
+                    path.push(Seg::Key(key.clone()));
+                    let r = self.duplicates(path, out, depth + 1);
+                    path.pop();
+                    keys.push((key, at));
+                    r?;
                 }
-                _ => {}
+                repeated(path, keys, out);
+                Some(())
             }
-            if n == k {
-                return Some(self.i);
+            b'[' => {
+                self.i += 1;
+                let mut n = 0usize;
+                loop {
+                    self.ws();
+                    match self.peek()? {
+                        b']' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        b',' => {
+                            self.i += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    path.push(Seg::Index(n));
+                    let r = self.duplicates(path, out, depth + 1);
+                    path.pop();
+                    r?;
+                    n += 1;
+                }
             }
-            self.skip_value()?;
-            n += 1;
+            _ => self.skip_value(),
         }
     }
 
@@ -211,6 +423,29 @@ impl Scanner<'_> {
                 Some(())
             }
         }
+    }
+}
+
+/// Pushes each key of one object that an earlier key of it repeats
+/// (sorting, so an object of many keys costs `n log n`).
+fn repeated(
+    path: &[Seg],
+    mut keys: Vec<(Cow<[u8]>, usize)>,
+    out: &mut Vec<(String, String, usize, usize)>,
+) {
+    if keys.len() < 2 {
+        return;
+    }
+    keys.sort(); // by key, then offset: the first occurrence leads its run
+    let mut n = 0;
+    while n < keys.len() {
+        let mut m = n + 1;
+        while m < keys.len() && keys[m].0 == keys[n].0 {
+            let key = String::from_utf8_lossy(&keys[m].0).into_owned();
+            out.push((pointer_of(path, &keys[m].0), key, keys[n].1, keys[m].1));
+            m += 1;
+        }
+        n = m;
     }
 }
 

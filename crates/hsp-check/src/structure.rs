@@ -10,7 +10,7 @@ use schemars::schema::{InstanceType, RootSchema, Schema, SchemaObject, SingleOrV
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::locate::{escape, position_of};
+use super::locate::{duplicate_keys, escape, position_of, DuplicateKey};
 use super::{Code, Finding};
 
 /// Every structural problem of a file that did not parse, and the value read
@@ -22,11 +22,15 @@ pub struct Broken<T> {
     pub recovered: Option<Box<T>>,
 }
 
-/// Parses `bytes` as a `T`, or returns every structural problem found.
+/// Parses `bytes` as a `T`, or returns every structural problem found. A key
+/// written twice in one object is a problem even where serde would keep the
+/// last one (maps): both positions are reported.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8], schema: &RootSchema) -> Result<T, Broken<T>> {
+    let duplicates = duplicate_keys(bytes);
     let err = match serde_json::from_slice::<T>(bytes) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
+        Ok(v) if duplicates.is_empty() => return Ok(v),
+        Ok(_) => None,
+        Err(e) => Some(e),
     };
     let mut value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
@@ -37,23 +41,30 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], schema: &RootSchema) -> Result<T
             })
         }
     };
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = duplicates.into_iter().map(duplicate).collect();
     Walker {
         defs: &schema.definitions,
     }
     .object(&value, &schema.schema, "", &mut out);
     if out.is_empty() {
-        // Something the schema cannot express (e.g. a duplicate key): serde's own
-        // message and position.
-        let mut f = Finding::new(Code::WrongType, "", strip_position(&err.to_string()));
-        f.position = Some(serde_position(bytes, &err));
-        out.push(f);
+        // Something the schema cannot express: serde's own message and position.
+        if let Some(err) = err {
+            let mut f = Finding::new(Code::WrongType, "", strip_position(&err.to_string()));
+            f.position = Some(serde_position(bytes, &err));
+            out.push(f);
+        }
     }
     let mut recovered = None;
-    if out.iter().all(|f| f.code == Code::UnknownField) {
-        for f in &out {
-            remove(&mut value, &f.pointer);
-        }
+    if out
+        .iter()
+        .all(|f| matches!(f.code, Code::UnknownField | Code::DuplicateKey))
+    {
+        remove_all(
+            &mut value,
+            out.iter()
+                .filter(|f| f.code == Code::UnknownField)
+                .map(|f| f.pointer.as_str()),
+        );
         recovered = serde_json::from_value(value).ok().map(Box::new);
     }
     Err(Broken {
@@ -62,13 +73,37 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8], schema: &RootSchema) -> Result<T
     })
 }
 
-fn remove(value: &mut Value, pointer: &str) {
-    let Some((parent, key)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let key = key.replace("~1", "/").replace("~0", "~");
-    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
-        map.shift_remove(&key);
+fn duplicate(d: DuplicateKey) -> Finding {
+    let mut f = Finding::new(
+        Code::DuplicateKey,
+        &d.pointer,
+        format!(
+            "key `{}` appears twice in this object, at {}:{} and at {}:{}",
+            d.key, d.first.line, d.first.column, d.second.line, d.second.column
+        ),
+    )
+    .hint("keep one of them: JSON readers disagree on which one wins");
+    f.at_key = true;
+    f.position = Some(d.second);
+    f
+}
+
+/// Removes the members at `pointers`, each object rebuilt once (removing
+/// one member at a time from an order-keeping map is linear per removal,
+/// quadratic for a file of unknown fields).
+fn remove_all<'p>(value: &mut Value, pointers: impl Iterator<Item = &'p str>) {
+    let mut by_parent: std::collections::HashMap<&str, std::collections::HashSet<String>> =
+        Default::default();
+    for pointer in pointers {
+        if let Some((parent, key)) = pointer.rsplit_once('/') {
+            let key = key.replace("~1", "/").replace("~0", "~");
+            by_parent.entry(parent).or_default().insert(key);
+        }
+    }
+    for (parent, keys) in by_parent {
+        if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+            map.retain(|k, _| !keys.contains(k));
+        }
     }
 }
 

@@ -96,6 +96,7 @@ impl Checker<'_> {
                         .hint("use `[A-Z0-9_]+`"),
                     );
                 }
+                self.control(ptr.clone(), v, false);
                 self.template(ptr, v);
             }
             self.resources(&base, t);

@@ -108,19 +108,26 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Err
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
     ));
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(Error::io(&tmp))?;
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(Error::io(&tmp))?;
-    f.write_all(bytes).map_err(Error::io(&tmp))?;
-    f.sync_all().map_err(Error::io(&tmp))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(Error::io(path))?;
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(Error::io(&tmp))?;
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(Error::io(&tmp))?;
+        f.write_all(bytes).map_err(Error::io(&tmp))?;
+        f.sync_all().map_err(Error::io(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(Error::io(path))
+    })();
+    if written.is_err() {
+        // Nothing is left behind: the old content stays, the temp goes.
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(Error::io(dir))?;
@@ -245,6 +252,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("journal.json")]);
+    }
+
+    #[test]
+    fn a_failed_atomic_write_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty folder where the file should go: the rename fails.
+        let p = dir.path().join("journal.json");
+        fs::create_dir(&p).unwrap();
+        fs::write(p.join("keep"), "x").unwrap();
+        assert!(write_atomic(&p, b"new").is_err());
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from("journal.json")]);
+        assert_eq!(fs::read(p.join("keep")).unwrap(), b"x");
     }
 
     #[test]

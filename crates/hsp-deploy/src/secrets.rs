@@ -39,6 +39,14 @@ fn read_file(path: &str) -> Result<String, Error> {
             path: path.to_string(),
             mode,
         },
+        SecretFileError::Owner { owner, user } => Error::SecretOwner {
+            path: path.to_string(),
+            owner,
+            user,
+        },
+        SecretFileError::TooLarge => Error::SecretTooLarge {
+            path: path.to_string(),
+        },
     })
 }
 

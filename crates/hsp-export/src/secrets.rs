@@ -36,6 +36,14 @@ impl SecretSource for SystemSecrets {
                 path: path.to_string(),
                 mode,
             },
+            SecretFileError::Owner { owner, user } => ExportError::SecretOwner {
+                path: path.to_string(),
+                owner,
+                user,
+            },
+            SecretFileError::TooLarge => ExportError::SecretTooLarge {
+                path: path.to_string(),
+            },
         })
     }
 

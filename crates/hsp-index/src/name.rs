@@ -53,6 +53,26 @@ pub fn is_env_name(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
 }
 
+/// The first control character of a one-line text (a display name, a
+/// summary, a path, a URL): NUL, any other C0 or C1 control, or DEL.
+pub fn line_control(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+/// The first control character of a value (an environment variable's or a
+/// config entry's): as [`line_control`], except that tab, line feed and
+/// carriage return are allowed (a certificate spans lines). A NUL cannot be
+/// passed to a process at all, and escape sequences reach terminals and logs.
+pub fn value_control(s: &str) -> Option<char> {
+    s.chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// `c` as a reader can see it: `U+0000`.
+pub fn describe_char(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +112,21 @@ mod tests {
         }
         assert!(is_env_name("DB_URL") && !is_env_name("db") && !is_env_name(""));
         assert!(is_ident("base_url") && !is_ident("Base") && !is_ident("1a"));
+    }
+
+    #[test]
+    fn control_characters() {
+        for (text, line, value) in [
+            ("plain text é", None, None),
+            ("a\0b", Some('\0'), Some('\0')),
+            ("two\nlines\r\n\tok", Some('\n'), None),
+            ("\u{1b}[2J", Some('\u{1b}'), Some('\u{1b}')),
+            ("del\u{7f}", Some('\u{7f}'), Some('\u{7f}')),
+            ("c1\u{85}", Some('\u{85}'), Some('\u{85}')),
+        ] {
+            assert_eq!(line_control(text), line, "{text:?}");
+            assert_eq!(value_control(text), value, "{text:?}");
+        }
+        assert_eq!(describe_char('\0'), "U+0000");
     }
 }

@@ -67,11 +67,11 @@ pub fn write_private(path: &Path, key: &PrivateKey) -> Result<(), KeyError> {
         return Err(KeyError::Exists { path: pub_path });
     }
     let file = PrivateFile {
-        keytype: "ed25519".into(),
-        scheme: "ed25519".into(),
+        keytype: key.public().keytype.clone(),
+        scheme: key.public().scheme.clone(),
         keyval: PrivateVal {
             public: key.public().keyval.public.clone(),
-            private: hex::encode(key.seed()),
+            private: key.private_text(),
         },
     };
     let text = serde_json::to_string_pretty(&file).expect("key file encodes") + "\n";
@@ -113,19 +113,50 @@ pub fn read_private(path: &Path) -> Result<PrivateKey, KeyError> {
             e.column()
         ))
     })?;
-    if file.keytype != "ed25519" || file.scheme != "ed25519" {
-        return Err(format("keytype and scheme must be ed25519".into()));
-    }
-    let seed: [u8; 32] = hex::decode(&file.keyval.private)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format("keyval.private is not 64 hex characters".into()))?;
-    let key = PrivateKey::from_seed(seed);
-    if key.public().keyval.public != file.keyval.public.to_lowercase() {
-        return Err(KeyError::Mismatch {
-            path: path.to_path_buf(),
-        });
-    }
+    let key = match (file.keytype.as_str(), file.scheme.as_str()) {
+        ("ed25519", "ed25519") => {
+            let seed: [u8; 32] = hex::decode(&file.keyval.private)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| format("keyval.private is not 64 hex characters".into()))?;
+            let key = PrivateKey::from_seed(seed);
+            if key.public().keyval.public != file.keyval.public.to_lowercase() {
+                return Err(KeyError::Mismatch {
+                    path: path.to_path_buf(),
+                });
+            }
+            key
+        }
+        ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
+            let key = PrivateKey::from_pkcs8_pem(&file.keyval.private).ok_or_else(|| {
+                format("keyval.private is not a PKCS#8 PEM P-256 private key".into())
+            })?;
+            let public = hsp_tuf::verify::verifying_key(key.key_id(), key.public())
+                .map(|k| k.identity())
+                .ok();
+            let listed = PublicKey {
+                keytype: file.keytype.clone(),
+                scheme: file.scheme.clone(),
+                keyval: hsp_tuf::KeyVal {
+                    public: file.keyval.public.clone(),
+                },
+            };
+            let listed = hsp_tuf::verify::verifying_key(key.key_id(), &listed)
+                .map(|k| k.identity())
+                .ok();
+            if public.is_none() || public != listed {
+                return Err(KeyError::Mismatch {
+                    path: path.to_path_buf(),
+                });
+            }
+            key
+        }
+        (keytype, scheme) => {
+            return Err(format(format!(
+                "keytype/scheme {keytype:?}/{scheme:?} is not ed25519/ed25519 or ecdsa/ecdsa-sha2-nistp256"
+            )))
+        }
+    };
     Ok(key)
 }
 
@@ -153,6 +184,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ecdsa_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = PrivateKey::generate_of(crate::KeyType::EcdsaP256);
+        write_private(&path, &key).unwrap();
+        let read = read_private(&path).unwrap();
+        assert_eq!(read.key_id(), key.key_id());
+        assert_eq!(read.key_type(), crate::KeyType::EcdsaP256);
+        assert_eq!(&read_public(&public_path(&path)).unwrap(), key.public());
+        // The public half of another key: refused.
+        let text = fs::read_to_string(&path).unwrap();
+        let other = PrivateKey::generate_of(crate::KeyType::EcdsaP256);
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mine = file["keyval"]["public"].as_str().unwrap();
+        let swapped = text.replace(
+            &serde_json::to_string(mine).unwrap(),
+            &serde_json::to_string(&other.public().keyval.public).unwrap(),
+        );
+        assert_ne!(swapped, text);
+        let p = dir.path().join("swapped");
+        fs::write(&p, swapped).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(read_private(&p), Err(KeyError::Mismatch { .. })));
+    }
+
+    #[test]
     fn round_trip_with_modes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
@@ -178,9 +235,11 @@ mod tests {
         let other = PrivateKey::generate().public().keyval.public.clone();
         let file: serde_json::Value = serde_json::from_str(&text).unwrap();
         let seed = file["keyval"]["private"].as_str().unwrap().to_string();
+        let rsa = text.replace("\"ed25519\"", "\"rsa\"");
         let cases: Vec<(&str, String, u32, &str)> = vec![
             ("loose", text.clone(), 0o644, "readable by group"),
             ("junk", "not json".into(), 0o600, "invalid JSON"),
+            ("rsa", rsa, 0o600, "is not ed25519/ed25519 or ecdsa"),
             ("short", text.replace(&seed, "abcd"), 0o600, "64 hex"),
             (
                 "mismatch",

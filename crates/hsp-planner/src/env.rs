@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use hsp_check::locate::{escape, field_path, locate};
 use hsp_check::structure;
 use hsp_index::environment::{ConfigValue, Environment, TargetKind};
-use hsp_index::name::is_name;
-use hsp_index::name::{is_env_name, is_reverse_dns};
+use hsp_index::name::{
+    describe_char, is_env_name, is_name, is_reverse_dns, line_control, value_control,
+};
 use hsp_index::secret_file::{check_secret_file, SecretFileError};
 use hsp_index::version::{parse_range, parse_version};
 
@@ -101,11 +102,9 @@ pub fn parse_environment(
         Ok(e) => e,
         Err(broken) => {
             let name = path.display().to_string();
-            let issues = broken
-                .findings
+            let issues = hsp_check::resolve_all(broken.findings, &name, bytes)
                 .into_iter()
-                .map(|f| {
-                    let d = f.resolve(&name, bytes);
+                .map(|d| {
                     EnvIssue {
                         line: d.line,
                         column: d.column,
@@ -169,6 +168,21 @@ pub fn secret_file_problem(path: &Path) -> Option<(String, String)> {
             ),
             chmod,
         )),
+        Err(SecretFileError::Owner { owner, user }) => Some((
+            format!(
+                "secret file {} is owned by uid {owner}; it must be owned by the user hsp-agent runs as (uid {user})",
+                path.display()
+            ),
+            format!("chown {user} {}", path.display()),
+        )),
+        Err(SecretFileError::TooLarge) => Some((
+            format!(
+                "secret file {} is larger than {} bytes",
+                path.display(),
+                hsp_index::secret_file::MAX_SECRET_BYTES
+            ),
+            "a secret file holds one value (a password, a key)".into(),
+        )),
     }
 }
 
@@ -217,6 +231,38 @@ impl Checker<'_> {
             message,
             hint,
         });
+    }
+
+    /// A control character in `text`: none at all in a one-line text (a URL,
+    /// a path), none but tab and line breaks in a value.
+    fn control(&mut self, pointer: &str, text: &str, one_line: bool) {
+        let found = if one_line {
+            line_control(text)
+        } else {
+            value_control(text)
+        };
+        if let Some(c) = found {
+            let hint = if one_line {
+                "remove it: this field is one line of text"
+            } else {
+                "remove it: only tab, line feed and carriage return may appear in a value (a NUL cannot reach a process at all)"
+            };
+            self.issue(
+                pointer,
+                format!("holds the control character {}", describe_char(c)),
+                Some(hint.into()),
+            );
+        }
+    }
+
+    /// A literal value or a secret file's path.
+    fn value(&mut self, pointer: &str, v: &ConfigValue) {
+        match v {
+            ConfigValue::Literal(text) => self.control(pointer, text, false),
+            ConfigValue::Secret(s) => {
+                self.control(&format!("{pointer}/secret_file"), &s.secret_file, true)
+            }
+        }
     }
 
     fn check(&mut self, env: &Environment) {
@@ -330,6 +376,19 @@ impl Checker<'_> {
                     format!("{:?} is not a version: {err}", e.version),
                     Some("the interface version it offers, e.g. \"16\" or \"4.0.1\"".into()),
                 );
+            }
+        }
+        for (field, text) in [("/index/url", &env.index.url), ("/index/root", &env.index.root)] {
+            self.control(field, text, true);
+        }
+        for (n, e) in env.externals.iter().enumerate() {
+            for (field, v) in &e.binding {
+                self.value(&format!("/externals/{n}/binding/{}", escape(field)), v);
+            }
+        }
+        for (scope, values) in &env.config {
+            for (name, v) in values {
+                self.value(&format!("/config/{}/{}", escape(scope), escape(name)), v);
             }
         }
         for (scope, values) in &env.config {

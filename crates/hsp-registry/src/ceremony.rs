@@ -350,9 +350,7 @@ pub fn sign_root(repo: &Path, key_file: &Path) -> anyhow::Result<(NewRoot, KeyId
         );
     }
     let signed = signed.add_signature(&key)?;
-    let tmp = path.with_extension("json.hsp-tmp");
-    std::fs::write(&tmp, signed.raw()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    crate::publish::replace_file(&path, signed.raw(), true)?;
     Ok((
         NewRoot {
             path,

@@ -540,12 +540,18 @@ fn write_file(path: &Path, bytes: &[u8], sync: bool) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Writes `path` through a temporary sibling and a rename.
-fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> anyhow::Result<()> {
+/// Writes `path` through a temporary sibling and a rename; on failure the
+/// temporary file is removed (nothing is left behind) and `path` is as it was.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> anyhow::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.hsp-tmp-{}", std::process::id()));
-    write_file(&tmp, bytes, sync)?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+    let result = write_file(&tmp, bytes, sync).and_then(|()| {
+        fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Flushes the folders holding `paths` (their new entries) and the parents of
@@ -600,4 +606,29 @@ fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     fs::File::open(dir)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("fsync {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_replace_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("a.json");
+        replace_file(&ok, b"one", true).unwrap();
+        replace_file(&ok, b"two", false).unwrap();
+        assert_eq!(fs::read(&ok).unwrap(), b"two");
+        // A non-empty folder in the way: the rename fails.
+        let blocked = dir.path().join("b.json");
+        fs::create_dir(&blocked).unwrap();
+        fs::write(blocked.join("keep"), "x").unwrap();
+        assert!(replace_file(&blocked, b"new", true).is_err());
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.json", "b.json"], "no temporary file is left");
+    }
 }

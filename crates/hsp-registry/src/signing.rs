@@ -116,9 +116,7 @@ pub fn sign_publisher(
     );
     let signers: Vec<&dyn Signer> = keys.iter().map(|k| k as &dyn Signer).collect();
     let signed = Signed::sign(targets, &signers)?;
-    let tmp = out.with_extension("json.hsp-tmp");
-    std::fs::write(&tmp, signed.raw()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
+    crate::publish::replace_file(&out, signed.raw(), true)?;
     Ok(SignedPublisher {
         name: publisher.name,
         documents: docs.len(),

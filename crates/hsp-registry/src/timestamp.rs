@@ -24,15 +24,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.hsp-tmp");
-    let f = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    f.with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    crate::publish::replace_file(path, bytes, true)
 }
 
 /// A built index being re-timestamped: [`Retimestamp::open`], then

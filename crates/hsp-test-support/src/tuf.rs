@@ -278,9 +278,18 @@ pub fn assert_unchanged_but_persisted(
         after.remove(&format!("{role}.json"));
         before.remove(&format!("{role}.json"));
     }
+    let changed: std::collections::BTreeSet<&String> = after
+        .keys()
+        .chain(before.keys())
+        .filter(|f| after.get(*f) != before.get(*f))
+        .collect();
     assert!(
-        after == before,
-        "{ctx}: a rejected update changed the trusted metadata"
+        changed.is_empty(),
+        "{ctx}: a rejected update changed the trusted metadata: {changed:?} (now {:?})",
+        changed
+            .iter()
+            .map(|f| (f.as_str(), version_of(metadata_dir, f.trim_end_matches(".json"))))
+            .collect::<Vec<_>>()
     );
 }
 

@@ -21,14 +21,21 @@ pub enum TufError {
     },
     #[error("role {role}: threshold is 0; a role needs at least one signature")]
     ZeroThreshold { role: String },
-    #[error("key {keyid}: unsupported key type {keytype:?}/{scheme:?} (only ed25519)")]
+    #[error("key {keyid}: unsupported key type {keytype:?}/{scheme:?} (supported: ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256, rsa/rsassa-pss-sha256, rsa/rsa-pkcs1v15-sha256)")]
     UnsupportedKey {
         keyid: String,
         keytype: String,
         scheme: String,
     },
-    #[error("key {keyid}: public key is not 64 hex characters of an ed25519 point")]
-    BadPublicKey { keyid: String },
+    #[error("key {keyid} ({keytype}): {reason}")]
+    BadPublicKey {
+        keyid: String,
+        keytype: String,
+        reason: String,
+    },
+    #[error("signatures: two signatures with key id {keyid}; each key id may sign once (TUF 1.0 §4.2)")]
+    DuplicateSignature { keyid: String },
+
     #[error("role {role}: expired at {expires}")]
     Expired { role: String, expires: String },
 }

@@ -13,20 +13,21 @@ use serde::{Deserialize, Serialize};
 
 use super::pattern::path_matches;
 
-/// A public key in TUF's encoding.
+/// A public key in TUF's encoding (securesystemslib's: see [`super::verify`]
+/// for the supported types). Fields it does not know (`keyid_hash_algorithms`
+/// of older securesystemslib, `x-...` extensions) are tolerated, as TUF
+/// requires: signatures cover the metadata as received, not this struct.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct PublicKey {
-    /// Always `ed25519`.
+    /// `ed25519`, `ecdsa` (or `ecdsa-sha2-nistp256`), `rsa`.
     pub keytype: String,
-    /// Always `ed25519`.
+    /// `ed25519`, `ecdsa-sha2-nistp256`, `rsassa-pss-sha256`, `rsa-pkcs1v15-sha256`.
     pub scheme: String,
-    /// `{"public": "<64 hex>"}`.
+    /// `{"public": "<64 hex>"}` for ed25519, a PEM public key otherwise.
     pub keyval: KeyVal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct KeyVal {
     pub public: String,
 }
@@ -84,9 +85,39 @@ pub mod expires_format {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveDateTime::parse_from_str(&s, FORMAT)
+        parse(&s).map_err(|reason| {
+            serde::de::Error::custom(format!(
+                "expires {s:?}: {reason}; write it as YYYY-MM-DDTHH:MM:SSZ \
+                 (UTC, year 0001-9999, seconds 00-59)"
+            ))
+        })
+    }
+
+    /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ`: four-digit year 0001-9999,
+    /// seconds 00-59 (no leap second, no fraction, no offset), as Python's
+    /// `datetime.strptime` in python-tuf reads it.
+    pub fn parse(s: &str) -> Result<DateTime<Utc>, String> {
+        let b = s.as_bytes();
+        let shape = b.len() == 20
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                10 => *c == b'T',
+                13 | 16 => *c == b':',
+                19 => *c == b'Z',
+                _ => c.is_ascii_digit(),
+            });
+        if !shape {
+            return Err("not of the form YYYY-MM-DDTHH:MM:SSZ".into());
+        }
+        if &s[..4] == "0000" {
+            return Err("year 0000 is out of range".into());
+        }
+        if &s[17..19] > "59" {
+            return Err(format!("second {} is out of range", &s[17..19]));
+        }
+        NaiveDateTime::parse_from_str(s, FORMAT)
             .map(|n| n.and_utc())
-            .map_err(|e| serde::de::Error::custom(format!("expires {s:?}: {e}")))
+            .map_err(|e| format!("not a valid date and time ({e})"))
     }
 }
 
@@ -344,7 +375,37 @@ mod tests {
         let t: Timestamp = serde_json::from_str(json).unwrap();
         assert_eq!(t.snapshot_meta().unwrap().version, 2);
         assert_eq!(serde_json::to_string(&t).unwrap(), json);
-        let bad = json.replace("05Z", "05.5Z");
-        assert!(serde_json::from_str::<Timestamp>(&bad).is_err());
+        for (expires, reason) in [
+            ("2030-01-02T03:04:05.5Z", "not of the form"),
+            ("2030-01-02T03:04:05+00:00", "not of the form"),
+            ("2030-01-02 03:04:05Z", "not of the form"),
+            ("+10000-01-02T03:04:05Z", "not of the form"),
+            ("10000-01-02T03:04:05Z", "not of the form"),
+            ("2030-1-02T03:04:05Z", "not of the form"),
+            ("0000-01-02T03:04:05Z", "year 0000"),
+            ("2030-12-31T23:59:60Z", "second 60"),
+            ("2030-02-30T03:04:05Z", "not a valid date"),
+            ("2030-01-02T24:00:00Z", "not a valid date"),
+        ] {
+            let bad = json.replace("2030-01-02T03:04:05Z", expires);
+            let err = serde_json::from_str::<Timestamp>(&bad).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(reason), "{expires}: {text}");
+            assert!(text.contains("YYYY-MM-DDTHH:MM:SSZ"), "{expires}: {text}");
+            assert!(text.contains("column"), "{expires}: {text}");
+        }
+        for ok in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            let text = json.replace("2030-01-02T03:04:05Z", ok);
+            let t: Timestamp = serde_json::from_str(&text).unwrap();
+            assert_eq!(serde_json::to_string(&t).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn keys_tolerate_unknown_fields() {
+        let key = r#"{"keytype":"ed25519","scheme":"ed25519","keyid_hash_algorithms":["sha256","sha512"],"keyval":{"public":"ab","x-extra":1},"x-custom":{"a":[1]}}"#;
+        let k: PublicKey = serde_json::from_str(key).unwrap();
+        assert_eq!(k.keyval.public, "ab");
+        assert_eq!(k.scheme, "ed25519");
     }
 }

@@ -32,8 +32,8 @@ impl Signer for TestKey {
     fn key_id(&self) -> KeyId {
         key_id(&self.public())
     }
-    fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
-        self.0.sign(message).to_bytes()
+    fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.0.sign(message).to_bytes().to_vec()
     }
 }
 

@@ -17,21 +17,22 @@ use serde_json::value::RawValue;
 use super::metadata::{KeyId, Role};
 use super::{scanner, to_canonical, write_canonical, TufError};
 
-/// One signature: the key id and the hex ed25519 signature of the canonical
-/// JSON of `signed`.
+/// One signature: the key id and the hex signature of the canonical JSON of
+/// `signed` (encoding per key type: see [`super::verify`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Signature {
     pub keyid: KeyId,
     pub sig: String,
 }
 
-/// Something that signs canonical bytes with one ed25519 key (`hsp_keys::PrivateKey`
+/// Something that signs canonical bytes with one key (`hsp_keys::PrivateKey`
 /// implements it; this crate holds no private keys).
 pub trait Signer {
     /// TUF key id of the public half.
     fn key_id(&self) -> KeyId;
-    /// ed25519 signature of `message`.
-    fn sign_bytes(&self, message: &[u8]) -> [u8; 64];
+    /// The signature of `message`, in the key type's encoding (64 bytes for
+    /// ed25519, DER for ECDSA).
+    fn sign_bytes(&self, message: &[u8]) -> Vec<u8>;
 }
 
 /// A metadata file: the parsed payload `signed`, its `signatures`, the
@@ -78,12 +79,15 @@ impl<T: Role> Signed<T> {
     /// [`Signed::from_bytes_via_value`]; both give the same result.
     pub fn from_bytes(raw: Vec<u8>) -> Result<Self, TufError> {
         match Self::parse_canonical(&raw) {
-            Some((signed, signatures, canonical)) => Ok(Signed {
-                signed,
-                signatures,
-                canonical,
-                raw,
-            }),
+            Some((signed, signatures, canonical)) => {
+                check_unique_keyids(&signatures)?;
+                Ok(Signed {
+                    signed,
+                    signatures,
+                    canonical,
+                    raw,
+                })
+            }
             None => Self::from_bytes_via_value(raw),
         }
     }
@@ -131,6 +135,7 @@ impl<T: Role> Signed<T> {
         write_canonical(&env.signed, &mut canonical)?;
         canonical.shrink_to_fit();
         let signed = T::deserialize(&env.signed).map_err(TufError::Json)?;
+        check_unique_keyids(&env.signatures)?;
         Ok(Signed {
             signed,
             signatures: env.signatures,
@@ -187,6 +192,20 @@ impl<T: Role> Signed<T> {
             raw,
         })
     }
+}
+
+/// Each key id signs at most once (TUF 1.0 §4.2: "the keyid MUST be unique
+/// in the signatures array"); python-tuf refuses such a file too.
+fn check_unique_keyids(signatures: &[Signature]) -> Result<(), TufError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in signatures {
+        if !seen.insert(&s.keyid) {
+            return Err(TufError::DuplicateSignature {
+                keyid: s.keyid.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A cheap look before the fast path: the first `"signed"` key is followed by

@@ -1,4 +1,14 @@
-//! Signature verification: key ids, one ed25519 signature, a role's threshold.
+//! Signature verification: key ids, one signature, a role's threshold.
+//!
+//! Keys and signatures are securesystemslib's encodings, what python-tuf,
+//! go-tuf and tuf-on-ci write:
+//!
+//! | keytype | scheme | `keyval.public` | `sig` (hex) |
+//! | --- | --- | --- | --- |
+//! | `ed25519` | `ed25519` | 64 hex | 64-byte signature |
+//! | `ecdsa`, `ecdsa-sha2-nistp256` | `ecdsa-sha2-nistp256` | PEM SubjectPublicKeyInfo | DER ECDSA over SHA-256 |
+//! | `rsa` | `rsassa-pss-sha256` | PEM SubjectPublicKeyInfo | PSS, MGF1-SHA-256, 32-byte salt |
+//! | `rsa` | `rsa-pkcs1v15-sha256` | PEM SubjectPublicKeyInfo | PKCS#1 v1.5 SHA-256 |
 //!
 //! [`Verified<T>`] can only be made here, by [`verify_role`] or [`verify_root`],
 //! so a function that takes a `Verified<T>` knows its signatures were checked.
@@ -6,7 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature as EdSignature, VerifyingKey};
+use ed25519_dalek::Signature as EdSignature;
+use p256::pkcs8::DecodePublicKey as _;
+use rsa::signature::Verifier as _;
+use rsa::traits::PublicKeyParts as _;
 
 use super::metadata::{Key, KeyId, Role, RoleKeys, RoleName, Root};
 use super::{to_canonical, Signed, TufError};
@@ -18,47 +31,145 @@ pub fn key_id(key: &Key) -> KeyId {
     KeyId(super::sha256_hex(&bytes))
 }
 
-/// The ed25519 public key of `key`, or why it is unusable.
-pub fn verifying_key(keyid: &KeyId, key: &Key) -> Result<VerifyingKey, TufError> {
-    if key.keytype != "ed25519" || key.scheme != "ed25519" {
-        return Err(TufError::UnsupportedKey {
+/// The `(keytype, scheme)` pairs this crate verifies (and `hsp keygen` makes
+/// the ed25519 and ECDSA ones).
+pub const SUPPORTED_KEYS: &[(&str, &str)] = &[
+    ("ed25519", "ed25519"),
+    ("ecdsa", "ecdsa-sha2-nistp256"),
+    ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256"),
+    ("rsa", "rsassa-pss-sha256"),
+    ("rsa", "rsa-pkcs1v15-sha256"),
+];
+
+/// RSA moduli below this many bits are refused (NIST: 2048 at least).
+pub const RSA_MIN_BITS: usize = 2048;
+
+/// A public key ready to verify signatures with.
+#[derive(Clone, Debug)]
+pub enum VerifyKey {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    EcdsaP256(p256::ecdsa::VerifyingKey),
+    RsaPss(rsa::pss::VerifyingKey<rsa::sha2::Sha256>),
+    RsaPkcs1(rsa::pkcs1v15::VerifyingKey<rsa::sha2::Sha256>),
+}
+
+/// What makes two keys the same key, whatever key ids list them: the
+/// ed25519 point, the compressed P-256 point, the RSA modulus and exponent.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyIdentity {
+    Ed25519([u8; 32]),
+    Other(Vec<u8>),
+}
+
+impl VerifyKey {
+    /// Whether `sig_hex` is a valid signature of `message` by this key.
+    /// ed25519 is verified strictly (no malleable or small-order signatures).
+    pub fn verify(&self, message: &[u8], sig_hex: &str) -> bool {
+        let Ok(bytes) = hex::decode(sig_hex) else {
+            return false;
+        };
+        match self {
+            VerifyKey::Ed25519(key) => EdSignature::from_slice(&bytes)
+                .is_ok_and(|sig| key.verify_strict(message, &sig).is_ok()),
+            VerifyKey::EcdsaP256(key) => p256::ecdsa::Signature::from_der(&bytes)
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            VerifyKey::RsaPss(key) => rsa::pss::Signature::try_from(bytes.as_slice())
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            VerifyKey::RsaPkcs1(key) => rsa::pkcs1v15::Signature::try_from(bytes.as_slice())
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+        }
+    }
+
+    /// The key material, to count one key once however many ids list it.
+    pub fn identity(&self) -> KeyIdentity {
+        match self {
+            VerifyKey::Ed25519(key) => KeyIdentity::Ed25519(*key.as_bytes()),
+            VerifyKey::EcdsaP256(key) => {
+                KeyIdentity::Other(key.to_encoded_point(true).as_bytes().to_vec())
+            }
+            VerifyKey::RsaPss(key) => rsa_identity(key.as_ref()),
+            VerifyKey::RsaPkcs1(key) => rsa_identity(key.as_ref()),
+        }
+    }
+}
+
+fn rsa_identity(key: &rsa::RsaPublicKey) -> KeyIdentity {
+    let mut bytes = key.n().to_bytes_be();
+    bytes.push(0);
+    bytes.extend(key.e().to_bytes_be());
+    KeyIdentity::Other(bytes)
+}
+
+/// The verifying key of `key`, or why it is unusable.
+pub fn verifying_key(keyid: &KeyId, key: &Key) -> Result<VerifyKey, TufError> {
+    let public = key.keyval.public.as_str();
+    let bad = |reason: String| TufError::BadPublicKey {
+        keyid: keyid.to_string(),
+        keytype: key.keytype.clone(),
+        reason,
+    };
+    match (key.keytype.as_str(), key.scheme.as_str()) {
+        ("ed25519", "ed25519") => {
+            let bytes: [u8; 32] = hex::decode(public)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| bad("keyval.public is not 64 hex characters".into()))?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map(VerifyKey::Ed25519)
+                .map_err(|_| bad("keyval.public is not an ed25519 point".into()))
+        }
+        ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
+            p256::ecdsa::VerifyingKey::from_public_key_pem(public)
+                .map(VerifyKey::EcdsaP256)
+                .map_err(|e| {
+                    bad(format!(
+                        "keyval.public is not a PEM P-256 public key (SubjectPublicKeyInfo): {e}"
+                    ))
+                })
+        }
+        ("rsa", scheme @ ("rsassa-pss-sha256" | "rsa-pkcs1v15-sha256")) => {
+            let rsa = rsa::RsaPublicKey::from_public_key_pem(public).map_err(|e| {
+                bad(format!(
+                    "keyval.public is not a PEM RSA public key (SubjectPublicKeyInfo, at most 4096 bits): {e}"
+                ))
+            })?;
+            let bits = rsa.n().bits();
+            if bits < RSA_MIN_BITS {
+                return Err(bad(format!(
+                    "RSA key of {bits} bits; at least {RSA_MIN_BITS} are needed"
+                )));
+            }
+            Ok(if scheme == "rsassa-pss-sha256" {
+                VerifyKey::RsaPss(rsa::pss::VerifyingKey::new(rsa))
+            } else {
+                VerifyKey::RsaPkcs1(rsa::pkcs1v15::VerifyingKey::new(rsa))
+            })
+        }
+        _ => Err(TufError::UnsupportedKey {
             keyid: keyid.to_string(),
             keytype: key.keytype.clone(),
             scheme: key.scheme.clone(),
-        });
+        }),
     }
-    let bad = || TufError::BadPublicKey {
-        keyid: keyid.to_string(),
-    };
-    let bytes: [u8; 32] = hex::decode(&key.keyval.public)
-        .map_err(|_| bad())?
-        .try_into()
-        .map_err(|_| bad())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
 }
 
-/// Whether `sig_hex` is a valid ed25519 signature of `message` by `key`
-/// (strict verification: no malleable or small-order signatures).
-pub fn verify_signature(key: &VerifyingKey, message: &[u8], sig_hex: &str) -> bool {
-    let Ok(bytes) = hex::decode(sig_hex) else {
-        return false;
-    };
-    let Ok(sig) = EdSignature::from_slice(&bytes) else {
-        return false;
-    };
-    key.verify_strict(message, &sig).is_ok()
+/// Whether `sig_hex` is a valid signature of `message` by `key`.
+pub fn verify_signature(key: &VerifyKey, message: &[u8], sig_hex: &str) -> bool {
+    key.verify(message, sig_hex)
 }
 
 /// Number of distinct keys of `role_keys` (looked up in `keys`) with a valid
 /// signature over `signed.canonical()`. Unknown key ids, unusable keys, bad
-/// signatures and repeated keys are ignored, as the TUF spec says.
+/// signatures and one key listed under several ids count nothing more, as the
+/// TUF spec says. (Two signatures with one key id make the file invalid when
+/// it is parsed: [`Signed::from_bytes`].)
 pub fn count_valid<T>(
     signed: &Signed<T>,
     keys: &BTreeMap<KeyId, Key>,
     role_keys: &RoleKeys,
 ) -> usize {
     let allowed: BTreeSet<&KeyId> = role_keys.keyids.iter().collect();
-    let mut counted: BTreeSet<[u8; 32]> = BTreeSet::new();
+    let mut counted: BTreeSet<KeyIdentity> = BTreeSet::new();
     for s in &signed.signatures {
         if !allowed.contains(&s.keyid) {
             continue;
@@ -69,8 +180,9 @@ pub fn count_valid<T>(
         let Ok(vk) = verifying_key(&s.keyid, key) else {
             continue;
         };
-        if !counted.contains(vk.as_bytes()) && verify_signature(&vk, signed.canonical(), &s.sig) {
-            counted.insert(*vk.as_bytes());
+        let identity = vk.identity();
+        if !counted.contains(&identity) && vk.verify(signed.canonical(), &s.sig) {
+            counted.insert(identity);
         }
     }
     counted.len()

@@ -222,13 +222,18 @@ impl Index {
         self.keys.len()
     }
 
-    /// (path, key, length, sha256, parsed) of each file.
+    /// (path, key, length, sha256, parsed) of each file (of as many as
+    /// every column has: see [`Index::is_consistent`]). Paths never hold a
+    /// newline: the walk reports such a name escaped (`hsp_check::path_text`).
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<StatKey>, u64, &str, bool)> {
         let sha = |i: usize| self.sha256.get(i * 64..(i + 1) * 64).unwrap_or("");
         self.paths
             .split_terminator('\n')
+            .zip(&self.keys)
+            .zip(&self.lengths)
+            .zip(&self.parsed)
             .enumerate()
-            .map(move |(i, p)| (p, self.keys[i], self.lengths[i], sha(i), self.parsed[i]))
+            .map(move |(i, (((p, k), l), parsed))| (p, *k, *l, sha(i), *parsed))
     }
 
     /// Whether the record is whole: every column has one value per path.

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use hsp_check::{self as validate, open_source_needs, Context, Facts, Source};
+use hsp_check::{self as validate, open_source_needs, Context, Facts, Source, Unread};
 use sha2::{Digest, Sha256};
 
 use super::cache::{
@@ -14,7 +14,7 @@ use super::cache::{
 };
 use super::scan::{CacheMode, Env, ScannedDoc, Sink};
 use super::walk::{self, Found};
-use super::{read_err, services_dir, split_path, LoadError};
+use super::{read_err, read_file, services_dir, split_path, LoadError};
 use crate::summary::DocSummary;
 
 /// One publisher folder as scanned.
@@ -149,6 +149,11 @@ pub(super) fn scan_folder(env: &Env, name: &str, use_record: bool) -> Result<Fol
         .collect();
     walk::json_files_at(env.root, &services_dir(name), &mut |found| {
         if w.known.is_none() {
+            if found.unread.is_some() {
+                // Never in a record: the folder is read entry by entry.
+                start_entries(env, name, &mut w)?;
+                return take_or_read(env, found, &mut w);
+            }
             match recorded.get(w.matched) {
                 Some((path, Some(key))) if *path == found.rel && *key == found.key => {
                     w.matched += 1;
@@ -218,15 +223,18 @@ fn start_entries(env: &Env, name: &str, w: &mut Walked) -> Result<(), LoadError>
                 }
                 _ => {
                     let full = env.root.join(path);
-                    let bytes = std::fs::read(&full).map_err(read_err(&full))?;
-                    w.entries.push(check_bytes(
-                        env.root,
-                        path.to_string(),
-                        key,
-                        bytes,
-                        env.ctx,
-                        env.sink,
-                    )?);
+                    let entry = match read_file(&full).map_err(read_err(&full))? {
+                        Ok(bytes) => check_bytes(
+                            env.root,
+                            path.to_string(),
+                            key,
+                            bytes,
+                            env.ctx,
+                            env.sink,
+                        )?,
+                        Err(why) => unread_entry(path.to_string(), &why),
+                    };
+                    w.entries.push(entry);
                 }
             }
         }
@@ -243,13 +251,28 @@ fn take_or_read(env: &Env, found: Found, w: &mut Walked) -> Result<(), LoadError
             w.entries.push(e);
         }
         _ => {
-            let bytes = found.read(env.root)?;
-            w.entries.push(check_bytes(
-                env.root, found.rel, found.key, bytes, env.ctx, env.sink,
-            )?);
+            let entry = match found.read(env.root)? {
+                Ok(bytes) => check_bytes(env.root, found.rel, found.key, bytes, env.ctx, env.sink)?,
+                Err(why) => unread_entry(found.rel, &why),
+            };
+            w.entries.push(entry);
         }
     }
     Ok(())
+}
+
+/// The entry of a file that is not read: its finding, no key (so it is
+/// looked at again by every scan), no summary.
+fn unread_entry(path: String, why: &Unread) -> Entry {
+    Entry {
+        key: None,
+        length: 0,
+        sha256: "0".repeat(64),
+        summary: None,
+        diagnostics: vec![CachedDiagnostic::new(&why.diagnostic(&path))],
+        path,
+        read_now: false,
+    }
 }
 
 /// A folder from its entries (in walk order): index, diagnostics, summaries

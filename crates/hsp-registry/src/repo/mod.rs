@@ -8,6 +8,11 @@
 //! The result keeps each file's repo-relative path and bytes next to its parsed
 //! value, so `hsp build` serves and signs exactly what was validated.
 //!
+//! Files are read by the rules of `hsp_check::Unread` ([`file`]): symbolic
+//! links are never followed (named on the command line or met in a folder),
+//! FIFOs and devices never opened, bad file names and files above the size
+//! limit never read; each such file is a finding, not an abort.
+//!
 //! ```text
 //! let repo = repo::load(Path::new("examples/registry"))?;
 //! for d in &repo.diagnostics { eprintln!("{d}"); }
@@ -16,6 +21,7 @@
 //! ```
 
 mod cache;
+mod file;
 mod folder;
 mod scan;
 mod walk;
@@ -23,13 +29,14 @@ mod walk;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use hsp_check::{self as validate, Kind, RepoInput, Source};
+use hsp_check::{self as validate, path_text, Kind, RepoInput, Source, Unread};
 use hsp_index::registry::{
     CONFIG_FILE, INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVICES_DIR,
 };
 use rayon::prelude::*;
 
 pub use cache::{folder as cache_folder, now_ns, Cache, RoleRecord, StatKey};
+pub use file::read_file;
 pub use folder::Folder;
 pub use hsp_check::Repo;
 pub use scan::{documents, read_documents, scan, CacheMode, Scanned, ScannedDoc, Sink};
@@ -91,10 +98,16 @@ pub fn read_input(root: &Path) -> Result<RepoInput, LoadError> {
     let files = list(root)?;
     let mut rels = files.others;
     rels.extend(files.documents);
-    let mut input = RepoInput::default();
-    for (kind, source) in read_all(root, rels)? {
+    let mut input = RepoInput {
+        unread: files.unread,
+        ..RepoInput::default()
+    };
+    let (read, unread) = read_all(root, rels)?;
+    for (kind, source) in read {
         input.push(kind, source);
     }
+    input.unread.extend(unread);
+    input.unread.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(input)
 }
 
@@ -104,14 +117,18 @@ struct Listing {
     others: Vec<String>,
     /// `publishers/<name>/services/**.json`, sorted.
     documents: Vec<String>,
+    /// What the listing found and will not read.
+    unread: Vec<(String, Unread)>,
 }
 
 /// A registry repo's files other than documents, and its publisher folders.
-struct Records {
+pub(crate) struct Records {
     /// `registry.json`, interfaces and publisher records.
-    others: Vec<String>,
+    pub(crate) others: Vec<String>,
     /// The names of the folders in `publishers/`, sorted.
-    folders: Vec<String>,
+    pub(crate) folders: Vec<String>,
+    /// What the listing found and will not read.
+    pub(crate) unread: Vec<(String, Unread)>,
 }
 
 fn records(root: &Path) -> Result<Records, LoadError> {
@@ -120,17 +137,28 @@ fn records(root: &Path) -> Result<Records, LoadError> {
             path: root.to_path_buf(),
         });
     }
+    let mut unread = Vec::new();
     let mut others = vec![CONFIG_FILE.to_string()];
-    others.extend(json_files(&root.join(INTERFACES_DIR), INTERFACES_DIR)?);
+    others.extend(json_files(
+        &root.join(INTERFACES_DIR),
+        INTERFACES_DIR,
+        &mut unread,
+    )?);
     let publishers = root.join(PUBLISHERS_DIR);
-    let folders = subdirs(&publishers)?;
+    let folders = subdirs(&publishers, &mut unread)?;
     others.extend(
         folders
             .iter()
-            .filter(|name| publishers.join(name).join(PUBLISHER_FILE).is_file())
+            .filter(|name| {
+                std::fs::symlink_metadata(publishers.join(name).join(PUBLISHER_FILE)).is_ok()
+            })
             .map(|name| format!("{PUBLISHERS_DIR}/{name}/{PUBLISHER_FILE}")),
     );
-    Ok(Records { others, folders })
+    Ok(Records {
+        others,
+        folders,
+        unread,
+    })
 }
 
 /// `publishers/<folder>/services`, repo-relative.
@@ -139,51 +167,95 @@ fn services_dir(folder: &str) -> String {
 }
 
 fn list(root: &Path) -> Result<Listing, LoadError> {
-    let Records { others, folders } = records(root)?;
+    let Records {
+        others,
+        folders,
+        mut unread,
+    } = records(root)?;
     // One publisher folder per task: listing 100,000 documents is I/O-bound.
-    let documents = folders
+    let found = folders
         .into_par_iter()
         .map(|name| {
             let mut rels = Vec::new();
+            let mut unread = Vec::new();
             walk::json_files_at(root, &services_dir(&name), &mut |found| {
-                rels.push(found.rel);
+                match found.unread {
+                    Some(why) => unread.push((found.rel, why)),
+                    None => rels.push(found.rel),
+                }
                 Ok(())
             })?;
             rels.sort();
-            Ok(rels)
+            Ok((rels, unread))
         })
         .collect::<Result<Vec<_>, LoadError>>()?;
+    let mut documents = Vec::new();
+    for (rels, u) in found {
+        documents.extend(rels);
+        unread.extend(u);
+    }
     Ok(Listing {
         others,
-        documents: documents.into_iter().flatten().collect(),
+        documents,
+        unread,
     })
+}
+
+/// A path as shown in diagnostics (`/`-separated; a bad name escaped), and
+/// whether its name is bad.
+fn shown(path: &Path) -> (String, bool) {
+    match path_text(path.as_os_str().as_encoded_bytes()) {
+        Ok(text) => (text.replace('\\', "/"), false),
+        Err(escaped) => (escaped, true),
+    }
 }
 
 /// Reads loose files and folders that are not in a registry repo: every `.json`
 /// file is a document, except `publisher.json` and files in an `interfaces`
-/// folder. Paths in diagnostics are as given.
+/// folder. Paths in diagnostics are as given. A path named here is taken by
+/// the same rules as a file met in a folder: a symbolic link is reported, not
+/// followed.
 pub fn read_loose(paths: &[PathBuf]) -> Result<RepoInput, LoadError> {
     let mut files = Vec::new();
+    let mut unread = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        let meta = std::fs::symlink_metadata(p).map_err(read_err(p))?;
+        let (text, bad) = shown(p);
+        if bad {
+            unread.push((text, Unread::Name));
+        } else if meta.file_type().is_symlink() {
+            unread.push((text, Unread::Link));
+        } else if meta.is_dir() {
             for e in walkdir::WalkDir::new(p).sort_by_file_name() {
                 let e = e.map_err(|e| LoadError::Read {
                     path: e.path().unwrap_or(p).to_path_buf(),
                     source: e.into(),
                 })?;
-                if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json") {
-                    let path = e.path().strip_prefix(".").unwrap_or(e.path());
-                    files.push(path.to_string_lossy().replace('\\', "/"));
+                let path = e.path().strip_prefix(".").unwrap_or(e.path());
+                let (text, bad) = shown(path);
+                let ft = e.file_type();
+                let is_json = e.path().extension().is_some_and(|x| x == "json");
+                if bad && (is_json || ft.is_dir()) {
+                    unread.push((text, Unread::Name));
+                } else if ft.is_symlink() {
+                    unread.push((text, Unread::Link));
+                } else if is_json && !ft.is_dir() {
+                    files.push(text);
                 }
             }
         } else {
-            files.push(p.to_string_lossy().replace('\\', "/"));
+            files.push(text);
         }
     }
-    let mut input = RepoInput::default();
-    for (kind, source) in read_all(Path::new(""), files)? {
+    let (read, more) = read_all(Path::new(""), files)?;
+    let mut input = RepoInput {
+        unread,
+        ..RepoInput::default()
+    };
+    for (kind, source) in read {
         input.push(kind, source);
     }
+    input.unread.extend(more);
     Ok(input)
 }
 
@@ -200,23 +272,41 @@ fn loose_kind(path: &str) -> Kind {
     }
 }
 
-fn read_all(root: &Path, rels: Vec<String>) -> Result<Vec<(Kind, Source)>, LoadError> {
+/// The files read, and those that were not (see [`read_file`]).
+type ReadAll = (Vec<(Kind, Source)>, Vec<(String, Unread)>);
+
+pub(crate) fn read_all(root: &Path, rels: Vec<String>) -> Result<ReadAll, LoadError> {
     let in_repo = !root.as_os_str().is_empty();
-    rels.into_par_iter()
+    let results = rels
+        .into_par_iter()
         .map(|rel| {
             let path = root.join(&rel);
-            let bytes = std::fs::read(&path).map_err(read_err(&path))?;
+            let bytes = match read_file(&path).map_err(read_err(&path))? {
+                Ok(bytes) => bytes,
+                Err(why) => return Ok(Err((rel, why))),
+            };
             let kind = if in_repo {
                 validate::classify(&rel).unwrap_or(Kind::Document)
             } else {
                 loose_kind(&rel)
             };
-            Ok((kind, Source { path: rel, bytes }))
+            Ok(Ok((kind, Source { path: rel, bytes })))
         })
-        .collect()
+        .collect::<Result<Vec<_>, LoadError>>()?;
+    let mut read = Vec::new();
+    let mut unread = Vec::new();
+    for r in results {
+        match r {
+            Ok(file) => read.push(file),
+            Err(u) => unread.push(u),
+        }
+    }
+    Ok((read, unread))
 }
 
-fn subdirs(dir: &Path) -> Result<Vec<String>, LoadError> {
+/// The folders in `dir`, sorted; a link or a folder with a bad name goes to
+/// `unread` (as `prefix/<name>`, repo-relative when `dir` is `publishers/`).
+fn subdirs(dir: &Path, unread: &mut Vec<(String, Unread)>) -> Result<Vec<String>, LoadError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
@@ -225,29 +315,46 @@ fn subdirs(dir: &Path) -> Result<Vec<String>, LoadError> {
     let mut out = Vec::new();
     for e in entries {
         let e = e.map_err(read_err(dir))?;
-        if e.file_type().map_err(read_err(dir))?.is_dir() {
-            out.push(e.file_name().to_string_lossy().into_owned());
+        let ft = e.file_type().map_err(read_err(dir))?;
+        let name = e.file_name();
+        let rel = |text: &str| format!("{PUBLISHERS_DIR}/{text}");
+        match path_text(name.as_encoded_bytes()) {
+            Err(shown) if ft.is_dir() => unread.push((rel(&shown), Unread::Name)),
+            Ok(text) if ft.is_symlink() => unread.push((rel(text), Unread::Link)),
+            Ok(text) if ft.is_dir() => out.push(text.to_string()),
+            _ => {}
         }
     }
     out.sort();
     Ok(out)
 }
 
-/// `.json` files directly in `dir`, as `prefix/...` paths, sorted.
-fn json_files(dir: &Path, prefix: &str) -> Result<Vec<String>, LoadError> {
-    if !dir.is_dir() {
-        return Ok(vec![]);
-    }
+/// The `.json` entries directly in `dir` that are not folders, as
+/// `prefix/...` paths, sorted; a bad name goes to `unread`.
+fn json_files(
+    dir: &Path,
+    prefix: &str,
+    unread: &mut Vec<(String, Unread)>,
+) -> Result<Vec<String>, LoadError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+            return Ok(vec![])
+        }
+        Err(e) => return Err(read_err(dir)(e)),
+    };
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1) {
-        let e = e.map_err(|e| LoadError::Read {
-            path: e.path().unwrap_or(dir).to_path_buf(),
-            source: e.into(),
-        })?;
-        if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "json") {
-            let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            out.push(format!("{prefix}/{rel}"));
+    for e in entries {
+        let e = e.map_err(read_err(dir))?;
+        let ft = e.file_type().map_err(read_err(dir))?;
+        let name = e.file_name();
+        if Path::new(&name).extension().is_none_or(|x| x != "json") || ft.is_dir() {
+            continue;
+        }
+        match path_text(name.as_encoded_bytes()) {
+            Err(shown) => unread.push((format!("{prefix}/{shown}"), Unread::Name)),
+            // Read by `read_file`, which refuses a link, FIFO or device.
+            Ok(text) => out.push(format!("{prefix}/{text}")),
         }
     }
     out.sort();

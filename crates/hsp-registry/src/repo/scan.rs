@@ -142,8 +142,13 @@ fn scan_at(
     served: &Served,
     started: i128,
 ) -> Result<Scanned, LoadError> {
-    let Records { others, folders } = records(root)?;
-    let small = super::read_all(root, others)?;
+    let Records {
+        others,
+        folders,
+        mut unread,
+    } = records(root)?;
+    let (small, more) = super::read_all(root, others)?;
+    unread.extend(more);
     let mut input = validate::RepoInput::default();
     for (kind, source) in small {
         input.push(kind, source);
@@ -157,6 +162,7 @@ fn scan_at(
     );
     let records = records_hash(&input.publishers);
     let mut repo = validate::validate_files(input.config, input.interfaces, input.publishers);
+    repo.files += unread.len();
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
     let ctx = Context {
@@ -186,7 +192,10 @@ fn scan_at(
         .collect::<Result<_, _>>()?;
     cache.retain(&folders.iter().map(String::as_str).collect::<Vec<_>>());
 
-    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut diags: Vec<Diagnostic> = unread
+        .iter()
+        .map(|(path, why)| why.diagnostic(path))
+        .collect();
     for f in &scanned {
         let paths: Vec<&str> = f.index.iter().map(|(p, ..)| p).collect();
         for (i, d) in &f.diagnostics {
@@ -258,11 +267,13 @@ fn locate_all(root: &Path, paths: &[&str], findings: Vec<(usize, Finding)>) -> V
         .into_par_iter()
         .flat_map_iter(|(n, fs)| {
             let path = paths[n];
-            // A file that vanished since is placed at 1:1; the build fails anyway.
-            let bytes = std::fs::read(root.join(path)).unwrap_or_default();
-            fs.into_iter()
-                .map(|f| f.resolve(path, &bytes))
-                .collect::<Vec<_>>()
+            // A file that vanished or changed kind since is placed at 1:1;
+            // the build fails anyway.
+            let bytes = super::read_file(&root.join(path))
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            validate::resolve_all(fs, path, &bytes)
         })
         .collect()
 }
@@ -276,7 +287,15 @@ pub fn read_documents(
     docs.par_iter()
         .map(|d| {
             let path = root.join(&d.path);
-            let bytes = std::fs::read(&path).map_err(read_err(&path))?;
+            let bytes = super::read_file(&path)
+                .map_err(read_err(&path))?
+                .map_err(|why| {
+                    anyhow::anyhow!(
+                        "{}: {} (hint: build again)",
+                        path.display(),
+                        why.diagnostic(&d.path).message
+                    )
+                })?;
             if bytes.len() as u64 != d.length || hex::encode(Sha256::digest(&bytes)) != d.sha256 {
                 anyhow::bail!(
                     "{}: changed during the build (hint: build again)",

@@ -22,11 +22,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! **Invariant:** trusted metadata is only written after the whole update
-//! (refresh, or one target lookup) verified; a failed update leaves the
-//! metadata directory byte for byte as it was, except that every root of the
-//! chain that verified is persisted as it verifies (§5.3.8), with the removal
-//! of a timestamp and snapshot whose keys it rotated (§5.3.11).
+//! **Invariant:** each role is persisted as soon as it verified, as the spec
+//! says (§5.3.8 root, §5.4.5 timestamp, §5.5.7 snapshot, §5.6.6 targets), so
+//! a failed update keeps what verified before the failure (a new timestamp
+//! when the snapshot then fails); metadata that did not verify is never
+//! written, and a timestamp and snapshot whose keys the new root rotated are
+//! removed with it (§5.3.11). Each file is replaced atomically (temp file,
+//! fsync, rename, directory fsync): a crash leaves the old or the new bytes.
 //! **Invariant:** no download is read past its length cap.
 
 pub mod checks;

@@ -4,11 +4,11 @@
 //! [`Updater::refresh`] runs §5.1–§5.6.6 (root chain, timestamp, snapshot,
 //! top-level targets); [`Updater::target_info`] walks delegations (§5.6.7)
 //! and [`Updater::get_target`] / [`Updater::download_target`] verify target
-//! files (§5.7). Each of these collects the metadata it verified and writes it
-//! only when it succeeds as a whole, so a failed update leaves the trusted
-//! files as they were, byte for byte, except for the root chain: each new
-//! root that verified is persisted at once (§5.3.8), even when a later step
-//! fails.
+//! files (§5.7). As the spec says (§5.3.8, §5.4.5, §5.5.7, §5.6.6), each role
+//! is persisted as soon as it verified, even when a later step fails: a
+//! refresh that verifies a new timestamp and then fails on the snapshot keeps
+//! the new timestamp. What did not verify is never written; each file is
+//! replaced atomically (write, fsync, rename).
 
 use std::path::{Path, PathBuf};
 
@@ -138,7 +138,7 @@ impl Updater {
     }
 
     /// Refreshes root, timestamp, snapshot and top-level targets (§5.1–§5.6).
-    /// On error nothing was written.
+    /// On error, the roles that verified before it are persisted.
     pub fn refresh(&mut self) -> Result<(), UpdateError> {
         let now = self.now.unwrap_or_else(Utc::now);
         // A previous refresh of this process is resumed (nothing re-verified
@@ -229,6 +229,9 @@ impl Updater {
             }
         }
 
+        // §5.4.5: the new timestamp is persisted now, whatever follows.
+        self.store.commit(std::mem::take(&mut changes))?;
+
         // §5.5: snapshot; a stored one that is still final is used as is.
         let mut snapshot_final = false;
         if !rotated && resume {
@@ -251,13 +254,14 @@ impl Updater {
             let limit = meta.length.unwrap_or(self.limits.snapshot);
             let bytes = self.fetch_required(&rel, limit)?;
             set.update_snapshot(bytes.clone(), false)?;
+            // §5.5.7
             changes.write("snapshot", bytes);
+            self.store.commit(changes)?;
         }
 
         // §5.6: top-level targets.
-        self.load_targets(&mut set, "targets", "root", &mut changes)?;
+        self.load_targets(&mut set, "targets", "root")?;
 
-        self.store.commit(changes)?;
         self.trusted = Some(set);
         Ok(())
     }
@@ -282,13 +286,12 @@ impl Updater {
     }
 
     /// Loads a targets role: the stored file when it still matches the
-    /// snapshot, otherwise the repository's.
+    /// snapshot, otherwise the repository's, persisted once verified (§5.6.6).
     fn load_targets(
         &self,
         set: &mut TrustedSet,
         role: &str,
         delegator: &str,
-        changes: &mut Changes,
     ) -> Result<(), UpdateError> {
         if set.has_targets(role, delegator) || set.resume_targets(role, delegator) {
             return Ok(());
@@ -307,8 +310,9 @@ impl Updater {
         };
         let bytes = self.fetch_required(&rel, meta.length.unwrap_or(self.limits.targets))?;
         set.update_targets(bytes.clone(), role, delegator)?;
+        let mut changes = Changes::default();
         changes.write(role, bytes);
-        Ok(())
+        self.store.commit(changes)
     }
 
     fn fetch_required(&self, rel: &str, limit: u64) -> Result<Vec<u8>, UpdateError> {
@@ -330,16 +334,15 @@ impl Updater {
             self.refresh()?;
         }
         let mut set = self.trusted.take().ok_or(UpdateError::NotRefreshed)?;
-        let mut changes = Changes::default();
         let mut visited = Vec::new();
-        let found = self.walk(&mut set, path, &mut changes, &mut visited);
+        let found = self.walk(&mut set, path, &mut visited);
         let result = match found {
-            Ok(Some(info)) => self.store.commit(changes).map(|()| info),
+            Ok(Some(info)) => Ok(info),
             Ok(None) => Err(UpdateError::UnknownTarget { path: path.into() }),
             Err(e) => Err(e),
         };
         // Keep the delegated roles of the last few lookups; the rest are on
-        // disk (committed above) or were not verified as a whole.
+        // disk (persisted as they verified).
         visited.retain(|r| r != "targets");
         let mut recent = visited;
         for r in std::mem::take(&mut self.recent) {
@@ -358,7 +361,6 @@ impl Updater {
         &self,
         set: &mut TrustedSet,
         path: &str,
-        changes: &mut Changes,
         visited: &mut Vec<String>,
     ) -> Result<Option<TargetFile>, UpdateError> {
         let mut to_visit = vec![("targets".to_string(), "root".to_string())];
@@ -369,7 +371,7 @@ impl Updater {
             if visited.contains(&role) {
                 continue;
             }
-            let loaded = self.load_targets(set, &role, &delegator, changes);
+            let loaded = self.load_targets(set, &role, &delegator);
             visited.push(role.clone());
             loaded?;
             let targets = set.targets(&role).ok_or(UpdateError::NotRefreshed)?;

@@ -6,6 +6,12 @@
 //! only. Every problem is reported, as `path:line:col: error[CODE]: ...` on stdout
 //! (`--json`: one JSON array); the exit code is 1 when there is an error (or a
 //! warning with `--deny-warnings`), 0 otherwise.
+//!
+//! Files are taken by one rule wherever they are met (named here or found in
+//! a folder): a symbolic link is reported (E082), never followed; a FIFO or
+//! device is reported without being opened; a file name that is not UTF-8 or
+//! holds a control character (E081) and a file above the size limit (E083)
+//! are reported without being read.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -44,7 +50,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut roots: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut loose = Vec::new();
     for p in &args.paths {
-        anyhow::ensure!(p.exists(), "{}: no such file or folder", p.display());
+        // A link, even a broken one, is there: it is reported, not followed.
+        anyhow::ensure!(
+            std::fs::symlink_metadata(p).is_ok(),
+            "{}: no such file or folder",
+            p.display()
+        );
         match hsp_registry::find_root(p) {
             Some(root) => roots.entry(root).or_default().push(std::path::absolute(p)?),
             None => loose.push(p.clone()),
