@@ -315,3 +315,47 @@ fn committed_schemas_are_current() {
         );
     }
 }
+
+/// What only the file system can hold (the corpus of `hsp-check` is bytes,
+/// so E081 to E083 are exercised here): a name with a newline, a symbolic link,
+/// a FIFO (which must be reported, not opened: opening it would block) and a
+/// file above the size limit. Each is a finding at its path; the good
+/// documents beside them are still checked.
+#[test]
+fn unreadable_files_are_findings_and_never_opened() {
+    let reg = registry_with(&[]);
+    let svc = reg.path().join("publishers/acme/services/com.acme.fhir");
+    std::fs::write(svc.join("line\nbreak.json"), b"{}").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", svc.join("link.json")).unwrap();
+    let fifo = svc.join("pipe.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let big = std::fs::File::create(svc.join("big.json")).unwrap();
+    big.set_len(hsp_check::MAX_FILE_BYTES + 1).unwrap();
+
+    let out = hsp(&["check", "--json", "."], reg.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let ds: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<(String, String)> = ds
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_string(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let p = |f: &str| format!("publishers/acme/services/com.acme.fhir/{f}");
+    assert_eq!(
+        got,
+        vec![
+            (p("big.json"), "E083".to_string()),
+            (p("line\\nbreak.json"), "E081".to_string()),
+            (p("link.json"), "E082".to_string()),
+            (p("pipe.json"), "E082".to_string()),
+        ],
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -235,7 +235,7 @@ def targets_version_mismatch(r: Repo):
     r.md["targets"].signed.version = 1
     d = r.stage(signed)
     write(f"{d}/metadata/2.targets.json", r.sign("targets"))
-    return [ok(0), bad(1, "2.targets.json holds version 1")]
+    return [ok(0), bad(1, "2.targets.json holds version 1", persisted={"timestamp": 2, "snapshot": 2})]
 
 
 # --- target files -------------------------------------------------------------
@@ -279,7 +279,7 @@ def endless_snapshot(r: Repo):
     r.md["snapshot"].signed.unrecognized_fields["padding"] = "x" * 4000
     signed["snapshot"] = r.sign("snapshot")
     r.stage(signed)
-    return [ok(0), bad(1, "snapshot longer than the timestamp lists")]
+    return [ok(0), bad(1, "snapshot longer than the timestamp lists", persisted={"timestamp": 2})]
 
 
 # --- root rotation ------------------------------------------------------------
@@ -526,6 +526,8 @@ def hash_bins(r: Repo):
     r.add_target(bin_a, a, b"changed\n")
     r.bump(bin_a, "snapshot", "timestamp")
     r.stage()
+    missing = "api/services/missing.json"
+    bin_m = f"api-bin-{_bin_of(missing)}"
     md, tg = "/metadata", "/targets"
     return [
         ok(0, fetched=[f"{md}/timestamp.json", f"{md}/1.snapshot.json", f"{md}/1.targets.json"]),
@@ -538,7 +540,9 @@ def hash_bins(r: Repo):
         get(2, a, content="changed\n", versions={bin_a: 2},
             fetched=[f"{md}/timestamp.json", f"{md}/3.snapshot.json", f"{md}/2.{bin_a}.json",
                      f"{tg}/{_hashed(a, b'changed')}"]),
-        get(2, "api/services/missing.json", expect=1, why="its bin does not list it"),
+        # §5.6.6: the bin on its path verifies and is kept before the lookup fails.
+        get(2, missing, expect=1, why="its bin does not list it",
+            persisted={bin_m: 2 if bin_m == bin_a else 1}),
         get(2, "api/a/b/c.json", expect=1, why="api delegates api/* and api/*/* only"),
     ]
 

@@ -515,12 +515,8 @@ pub fn validate_repo(input: RepoInput) -> Repo {
     let documents = input.documents;
     let mut repo = validate_files(input.config, input.interfaces, input.publishers);
     repo.files += documents.len() + input.unread.len();
-    repo.diagnostics.extend(
-        input
-            .unread
-            .iter()
-            .map(|(path, why)| why.diagnostic(path)),
-    );
+    repo.diagnostics
+        .extend(input.unread.iter().map(|(path, why)| why.diagnostic(path)));
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
     let ctx = Context {

@@ -481,7 +481,7 @@ mod tests {
             ),
             (
                 format!("{{{BASE}, \"tasks\": [{task}], \"id\": \"dup\"}}"),
-                vec![(Code::WrongType, "")],
+                vec![(Code::DuplicateKey, "/id")],
             ),
         ] {
             let got = codes(&body);

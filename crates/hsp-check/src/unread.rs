@@ -139,13 +139,21 @@ mod tests {
             (Unread::Name, Code::FileName),
             (Unread::Link, Code::FileKind),
             (Unread::NotFile("a FIFO"), Code::FileKind),
-            (Unread::TooLarge { len: MAX_FILE_BYTES + 1 }, Code::FileSize),
+            (
+                Unread::TooLarge {
+                    len: MAX_FILE_BYTES + 1,
+                },
+                Code::FileSize,
+            ),
         ] {
             let d = why.diagnostic("p/x.json");
             assert_eq!((d.code, d.line, d.column), (code, 1, 1), "{why:?}");
             assert!(d.hint.is_some());
         }
         let fifo = Unread::NotFile("a FIFO").diagnostic("p/x.json").to_string();
-        assert!(fifo.starts_with("p/x.json:1:1: error[E082]: is a FIFO, not a regular file"), "{fifo}");
+        assert!(
+            fifo.starts_with("p/x.json:1:1: error[E082]: is a FIFO, not a regular file"),
+            "{fifo}"
+        );
     }
 }

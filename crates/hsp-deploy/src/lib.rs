@@ -252,7 +252,10 @@ pub enum Error {
     SecretNotFile { path: String },
     #[error("secret file {path} is owned by uid {owner}, not by the user hsp-agent runs as (uid {user}) (hint: chown {user} {path})")]
     SecretOwner { path: String, owner: u32, user: u32 },
-    #[error("secret file {path} is larger than {} bytes (hint: a secret file holds one value)", hsp_index::secret_file::MAX_SECRET_BYTES)]
+    #[error(
+        "secret file {path} is larger than {} bytes (hint: a secret file holds one value)",
+        hsp_index::secret_file::MAX_SECRET_BYTES
+    )]
     SecretTooLarge { path: String },
     #[error("secret file {path}")]
     SecretRead {

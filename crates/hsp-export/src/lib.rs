@@ -123,7 +123,10 @@ pub enum ExportError {
     SecretNotFile { path: String },
     #[error("secret file {path} is owned by uid {owner}, not by the user exporting (uid {user}) (hint: chown {user} {path})")]
     SecretOwner { path: String, owner: u32, user: u32 },
-    #[error("secret file {path} is larger than {} bytes (hint: a secret file holds one value)", hsp_index::secret_file::MAX_SECRET_BYTES)]
+    #[error(
+        "secret file {path} is larger than {} bytes (hint: a secret file holds one value)",
+        hsp_index::secret_file::MAX_SECRET_BYTES
+    )]
     SecretTooLarge { path: String },
     #[error("serializing YAML")]
     Yaml(#[from] serde_yaml::Error),

@@ -104,16 +104,14 @@ pub fn parse_environment(
             let name = path.display().to_string();
             let issues = hsp_check::resolve_all(broken.findings, &name, bytes)
                 .into_iter()
-                .map(|d| {
-                    EnvIssue {
-                        line: d.line,
-                        column: d.column,
-                        field: d.field,
-                        message: d.message,
-                        hint: d
-                            .hint
-                            .or_else(|| Some("`hsp-agent schema` prints every field".into())),
-                    }
+                .map(|d| EnvIssue {
+                    line: d.line,
+                    column: d.column,
+                    field: d.field,
+                    message: d.message,
+                    hint: d
+                        .hint
+                        .or_else(|| Some("`hsp-agent schema` prints every field".into())),
                 })
                 .collect();
             return Err(invalid(issues));
@@ -378,7 +376,10 @@ impl Checker<'_> {
                 );
             }
         }
-        for (field, text) in [("/index/url", &env.index.url), ("/index/root", &env.index.root)] {
+        for (field, text) in [
+            ("/index/url", &env.index.url),
+            ("/index/root", &env.index.root),
+        ] {
             self.control(field, text, true);
         }
         for (n, e) in env.externals.iter().enumerate() {

@@ -33,7 +33,9 @@ pub enum TufError {
         keytype: String,
         reason: String,
     },
-    #[error("signatures: two signatures with key id {keyid}; each key id may sign once (TUF 1.0 §4.2)")]
+    #[error(
+        "signatures: two signatures with key id {keyid}; each key id may sign once (TUF 1.0 §4.2)"
+    )]
     DuplicateSignature { keyid: String },
 
     #[error("role {role}: expired at {expires}")]

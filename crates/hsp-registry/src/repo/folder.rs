@@ -224,14 +224,9 @@ fn start_entries(env: &Env, name: &str, w: &mut Walked) -> Result<(), LoadError>
                 _ => {
                     let full = env.root.join(path);
                     let entry = match read_file(&full).map_err(read_err(&full))? {
-                        Ok(bytes) => check_bytes(
-                            env.root,
-                            path.to_string(),
-                            key,
-                            bytes,
-                            env.ctx,
-                            env.sink,
-                        )?,
+                        Ok(bytes) => {
+                            check_bytes(env.root, path.to_string(), key, bytes, env.ctx, env.sink)?
+                        }
                         Err(why) => unread_entry(path.to_string(), &why),
                     };
                     w.entries.push(entry);

@@ -338,7 +338,12 @@ fn json_files(
 ) -> Result<Vec<String>, LoadError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
             return Ok(vec![])
         }
         Err(e) => return Err(read_err(dir)(e)),
