@@ -119,33 +119,39 @@ pub fn check_publisher(p: &Publisher) -> Vec<Finding> {
             .hint("`hsp keygen` writes one and prints its public part"),
         );
     }
-    let mut seen = HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (k, key) in p.keys.iter().enumerate() {
-        if key.keytype != "ed25519" || key.scheme != "ed25519" {
-            out.push(Finding::new(
-                Code::PublisherKeys,
-                format!("/keys/{k}"),
-                "only ed25519 keys (keytype and scheme `ed25519`) are accepted",
-            ));
-        }
-        let hex = &key.keyval.public;
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
-            out.push(Finding::new(
-                Code::PublisherKeys,
-                format!("/keys/{k}/keyval/public"),
-                "an ed25519 public key is 64 lowercase hex digits",
-            ));
-        }
-        if !seen.insert(hex) {
-            out.push(Finding::new(
-                Code::Duplicate,
-                format!("/keys/{k}/keyval/public"),
-                "the same key is listed twice",
-            ));
+        // The agent's own key parser: what it accepts here is what verifies.
+        let keyid = hsp_tuf::key_id(key);
+        match hsp_tuf::verifying_key(&keyid, key) {
+            Ok(v) => {
+                if !seen.insert(v.identity()) {
+                    out.push(Finding::new(
+                        Code::Duplicate,
+                        format!("/keys/{k}/keyval/public"),
+                        "the same key is listed twice",
+                    ));
+                }
+            }
+            Err(hsp_tuf::TufError::UnsupportedKey { .. }) => out.push(
+                Finding::new(
+                    Code::PublisherKeys,
+                    format!("/keys/{k}"),
+                    format!(
+                        "keytype `{}` with scheme `{}` is not supported",
+                        key.keytype, key.scheme
+                    ),
+                )
+                .hint("use ed25519/ed25519 or ecdsa/ecdsa-sha2-nistp256 (`hsp keygen --type`)"),
+            ),
+            Err(e) => out.push(
+                Finding::new(
+                    Code::PublisherKeys,
+                    format!("/keys/{k}/keyval/public"),
+                    bad_key_reason(&e),
+                )
+                .hint("paste the public part `hsp keygen` printed"),
+            ),
         }
     }
     if p.threshold == 0 || p.threshold as usize > p.keys.len().max(1) {
@@ -207,6 +213,15 @@ pub fn check_config(c: &RegistryConfig) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The reason of a [`hsp_tuf::TufError::BadPublicKey`], without the key id
+/// (a publisher file names keys by position).
+fn bad_key_reason(e: &hsp_tuf::TufError) -> String {
+    match e {
+        hsp_tuf::TufError::BadPublicKey { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -274,7 +289,7 @@ mod tests {
             homepage: None,
             contact: None,
             namespaces: vec!["org.hapifhir".into()],
-            keys: vec![key(&"ab".repeat(32))],
+            keys: vec![key(hsp_test_support::PLACEHOLDER_KEY)],
             threshold: 1,
         };
         let mut bad = good.clone();

@@ -417,10 +417,13 @@ impl<'a> Scanner<'a> {
                 }
             }
             _ => {
+                let start = self.i;
                 while !matches!(self.peek(), None | Some(b',' | b'}' | b']')) {
                     self.i += 1;
                 }
-                Some(())
+                // A closing bracket where a value belongs (`[}`) is not a
+                // value: stop, or the caller's loop would never advance.
+                (self.i > start).then_some(())
             }
         }
     }
@@ -452,6 +455,25 @@ fn repeated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Malformed text ends the scans (found by fuzzing: `[}` looped forever,
+    /// a closing bracket never being consumed as a value).
+    #[test]
+    fn malformed_text_ends_every_scan() {
+        for text in [
+            "[}",
+            "[}]",
+            "{\"a\": }",
+            "[[}",
+            "{\"a\": [}}",
+            "[,}",
+            "}",
+            "]",
+        ] {
+            assert!(duplicate_keys(text.as_bytes()).is_empty(), "{text}");
+            let _ = locate_all(text.as_bytes(), &[("/a/0", false), ("/0/0", true)]);
+        }
+    }
 
     const TEXT: &str = r#"{
   "id": "org.example.app",

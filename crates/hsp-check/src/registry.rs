@@ -282,7 +282,7 @@ pub(crate) mod tests {
                 bytes: serde_json::to_vec(&i).unwrap(),
             });
         }
-        let key = "ab".repeat(32);
+        let key = hsp_test_support::PLACEHOLDER_KEY;
         let publisher = format!(
             r#"{{"name": "acme", "title": "Acme", "namespaces": ["com.acme"],
                 "keys": [{{"keytype": "ed25519", "scheme": "ed25519", "keyval": {{"public": "{key}"}}}}]}}"#

@@ -68,6 +68,8 @@ pub struct InitOptions<'a> {
     /// How many root keys to create, and how many must sign a new root.
     pub root_keys: u32,
     pub root_threshold: u32,
+    /// The type of every new key.
+    pub key_type: hsp_keys::KeyType,
     /// `--now` as given (see [`clock::now`]), read after the checks of the
     /// other options.
     pub now: Option<&'a str>,
@@ -134,7 +136,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<()> {
     std::fs::set_permissions(opts.keys, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("chmod 700 {}", opts.keys.display()))?;
     let key_file = |stem: String| -> anyhow::Result<PrivateKey> {
-        let key = PrivateKey::generate();
+        let key = PrivateKey::generate_of(opts.key_type);
         hsp_keys::write_private(&opts.keys.join(format!("{stem}.key")), &key)?;
         Ok(key)
     };

@@ -34,6 +34,12 @@ pub mod site;
 pub mod systemd;
 pub mod tuf;
 
+/// A valid ed25519 public key for publisher files that are checked but never
+/// signed with (the key of the seed `[1; 32]`, so its private part is public
+/// too: a placeholder, never a key to trust). `tests/fixtures/registry` lists it.
+pub const PLACEHOLDER_KEY: &str =
+    "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     // crates/hsp-test-support -> crates -> the workspace

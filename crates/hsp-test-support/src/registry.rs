@@ -68,7 +68,7 @@ impl RegistryBuilder {
             "title": title,
             "namespaces": namespaces,
             "keys": [{"keytype": "ed25519", "scheme": "ed25519",
-                      "keyval": {"public": "ab".repeat(32)}}]
+                      "keyval": {"public": crate::PLACEHOLDER_KEY}}]
         }));
         self
     }
@@ -182,10 +182,26 @@ impl Default for Fixture {
 impl Fixture {
     /// Copies `examples/registry`, makes the keys and signs every publisher.
     pub fn new() -> Fixture {
+        Fixture::with_key_types("ed25519", &["ed25519"])
+    }
+
+    /// The same with keys of other types (`hsp keygen --type`): the
+    /// registry's of `registry`, the `n`th publisher's of `publishers[n %
+    /// len]`.
+    pub fn with_key_types(registry: &str, publishers: &[&str]) -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let init = tmp.path().join("init");
         let keys = tmp.path().join("keys");
-        hsp_ok(["init", s(&init), "--keys", s(&keys), "--name", "example"]);
+        hsp_ok([
+            "init",
+            s(&init),
+            "--keys",
+            s(&keys),
+            "--name",
+            "example",
+            "--key-type",
+            registry,
+        ]);
         let repo = tmp.path().join("repo");
         copy_tree(&crate::root().join("examples/registry"), &repo);
         std::fs::create_dir_all(repo.join("keys")).unwrap();
@@ -196,10 +212,11 @@ impl Fixture {
             publisher_keys: BTreeMap::new(),
             tmp,
         };
-        for name in f.publishers() {
+        for (n, name) in f.publishers().into_iter().enumerate() {
             let key = f.tmp.path().join(format!("pkeys/{name}.key"));
             std::fs::create_dir_all(key.parent().unwrap()).unwrap();
-            hsp_ok(["keygen", "--out", s(&key)]);
+            let kind = publishers[n % publishers.len()];
+            hsp_ok(["keygen", "--out", s(&key), "--type", kind]);
             f.set_publisher_keys(&name, &[&key]);
             f.publisher_keys.insert(name.clone(), key);
             f.sign(&name);

@@ -19,6 +19,27 @@ pub fn to_canonical<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, TufErro
     value_to_canonical(&value)
 }
 
+/// `canonical` made a valid JSON file: each control character (only ever in
+/// a string: canonical JSON has no whitespace outside them) written as its
+/// `\u00XX` escape. Parsing the result gives the same value, whose canonical
+/// form is `canonical` again; without a control character (every ed25519-only
+/// file) it is `canonical` itself. ECDSA and RSA public keys are PEM, whose
+/// lines would otherwise be raw newlines that no JSON reader accepts.
+pub fn canonical_to_json_file(canonical: Vec<u8>) -> Vec<u8> {
+    if !canonical.iter().any(|&b| b < 0x20) {
+        return canonical;
+    }
+    let mut out = Vec::with_capacity(canonical.len() + 64);
+    for b in canonical {
+        if b < 0x20 {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// The canonical JSON bytes of an already parsed `value` (no copy of it).
 pub fn value_to_canonical(value: &Value) -> Result<Vec<u8>, TufError> {
     let mut out = Vec::with_capacity(256);

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::canonical::canonical_to_json_file;
 use super::metadata::{KeyId, Role};
 use super::{scanner, to_canonical, write_canonical, TufError};
 
@@ -145,7 +146,8 @@ impl<T: Role> Signed<T> {
     }
 
     /// Signs `signed` with every signer (signatures sorted by key id) and
-    /// encodes the file as canonical JSON of the whole envelope.
+    /// encodes the file as canonical JSON of the whole envelope (control
+    /// characters escaped: see [`canonical_to_json_file`]).
     pub fn sign(signed: T, signers: &[&dyn Signer]) -> Result<Self, TufError> {
         let canonical = to_canonical(&signed)?;
         let signatures = signers
@@ -181,10 +183,10 @@ impl<T: Role> Signed<T> {
     ) -> Result<Self, TufError> {
         signatures.sort();
         signatures.dedup();
-        let raw = to_canonical(&Envelope {
+        let raw = canonical_to_json_file(to_canonical(&Envelope {
             signatures: &signatures,
             signed: &signed,
-        })?;
+        })?);
         Ok(Signed {
             signed,
             signatures,

@@ -411,4 +411,149 @@ mod tests {
         );
         assert_eq!(key_id(&k).0, super::super::sha256_hex(canonical.as_bytes()));
     }
+
+    type SignFn = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+    /// A signer of another key type, as the tests make them.
+    struct OtherKey {
+        public: Key,
+        sign: SignFn,
+    }
+
+    impl Signer for OtherKey {
+        fn key_id(&self) -> KeyId {
+            key_id(&self.public)
+        }
+        fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+            (self.sign)(message)
+        }
+    }
+
+    fn pem_key(keytype: &str, scheme: &str, pem: String) -> Key {
+        Key {
+            keytype: keytype.into(),
+            scheme: scheme.into(),
+            keyval: super::super::KeyVal { public: pem },
+        }
+    }
+
+    /// An ECDSA P-256 key and the RSA key of `test-rsa-2048.pem` with each
+    /// RSA scheme, in securesystemslib's encodings (PEM SubjectPublicKeyInfo,
+    /// DER ECDSA signatures, raw RSA signatures).
+    fn other_keys() -> Vec<OtherKey> {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+        use rsa::pkcs8::DecodePrivateKey as _;
+        use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+
+        let ecdsa = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let ecdsa_pem = ecdsa
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("test-rsa-2048.pem")).unwrap();
+        let rsa_pem = rsa
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let pss = rsa::pss::BlindedSigningKey::<sha2::Sha256>::new(rsa.clone());
+        let pkcs1 = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(rsa);
+        vec![
+            OtherKey {
+                public: pem_key("ecdsa", "ecdsa-sha2-nistp256", ecdsa_pem),
+                sign: Box::new(move |m| {
+                    let sig: p256::ecdsa::Signature = ecdsa.sign(m);
+                    sig.to_der().as_bytes().to_vec()
+                }),
+            },
+            OtherKey {
+                public: pem_key("rsa", "rsassa-pss-sha256", rsa_pem.clone()),
+                sign: Box::new(move |m| pss.sign_with_rng(&mut rand::thread_rng(), m).to_vec()),
+            },
+            OtherKey {
+                public: pem_key("rsa", "rsa-pkcs1v15-sha256", rsa_pem),
+                sign: Box::new(move |m| pkcs1.sign(m).to_vec()),
+            },
+        ]
+    }
+
+    /// Each key type signs alone and all sign together (a threshold of four
+    /// distinct keys, though the two RSA schemes share one key: see below);
+    /// the files are valid JSON (PEM newlines escaped) that read back to the
+    /// same canonical bytes, and a changed signature byte fails.
+    #[test]
+    fn ecdsa_and_rsa_keys_verify_beside_ed25519() {
+        let ed = TestKey::new(1);
+        let others = other_keys();
+        let mut all: BTreeMap<KeyId, Key> = keys(&[&ed]);
+        for k in &others {
+            all.insert(k.key_id(), k.public.clone());
+        }
+        let mut signers: Vec<&dyn Signer> = vec![&ed];
+        signers.extend(others.iter().map(|k| k as &dyn Signer));
+        for signer in &signers {
+            let role = RoleKeys {
+                keyids: vec![signer.key_id()],
+                threshold: 1,
+            };
+            let signed = Signed::sign(snapshot(), &[*signer]).unwrap();
+            let reread = Signed::<Snapshot>::from_bytes(signed.raw().to_vec()).unwrap();
+            assert_eq!(reread.canonical(), signed.canonical());
+            assert!(verify_role(reread.clone(), "snapshot", &all, &role).is_ok());
+            let mut bad = reread;
+            let sig = &mut bad.signatures[0].sig;
+            let flipped = if sig.ends_with('0') { '1' } else { '0' };
+            sig.replace_range(sig.len() - 1.., &flipped.to_string());
+            assert!(verify_role(bad, "snapshot", &all, &role).is_err());
+        }
+        // A role listing every key: the two RSA schemes are one RSA key, so
+        // they count once, and a threshold of 4 is out of reach.
+        let keyids: Vec<KeyId> = signers.iter().map(|k| k.key_id()).collect();
+        let signed = Signed::sign(snapshot(), &signers).unwrap();
+        let file: serde_json::Value = serde_json::from_slice(signed.raw()).unwrap();
+        assert_eq!(file["signatures"].as_array().unwrap().len(), 4);
+        for (threshold, ok) in [(3, true), (4, false)] {
+            let role = RoleKeys {
+                keyids: keyids.clone(),
+                threshold,
+            };
+            let reread = Signed::<Snapshot>::from_bytes(signed.raw().to_vec()).unwrap();
+            assert_eq!(
+                verify_role(reread, "snapshot", &all, &role).is_ok(),
+                ok,
+                "threshold {threshold}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pem_of_the_wrong_kind_or_size_is_a_bad_key() {
+        let ecdsa_pem = other_keys().remove(0).public.keyval.public;
+        for key in [
+            pem_key("rsa", "rsassa-pss-sha256", ecdsa_pem.clone()),
+            pem_key("ecdsa", "ecdsa-sha2-nistp256", "not a pem".into()),
+            pem_key("ed25519", "ed25519", ecdsa_pem),
+        ] {
+            let err = verifying_key(&key_id(&key), &key).err().unwrap();
+            assert!(matches!(err, TufError::BadPublicKey { .. }), "{err}");
+        }
+        let unknown = pem_key("rsa", "rsa-pkcs1v15-sha512", String::new());
+        assert!(matches!(
+            verifying_key(&key_id(&unknown), &unknown),
+            Err(TufError::UnsupportedKey { .. })
+        ));
+    }
+
+    /// TUF 1.0 §4.2: a key id signs once; a file listing it twice is invalid
+    /// (as python-tuf), whatever the signatures are.
+    #[test]
+    fn a_file_with_one_key_id_twice_is_invalid() {
+        let a = TestKey::new(1);
+        let signed = Signed::sign(snapshot(), &[&a]).unwrap();
+        let mut file: serde_json::Value = serde_json::from_slice(signed.raw()).unwrap();
+        let sig = file["signatures"][0].clone();
+        file["signatures"].as_array_mut().unwrap().push(sig);
+        let err = Signed::<Snapshot>::from_bytes(serde_json::to_vec(&file).unwrap()).unwrap_err();
+        assert!(matches!(err, TufError::DuplicateSignature { .. }), "{err}");
+    }
 }

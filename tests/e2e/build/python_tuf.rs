@@ -180,3 +180,83 @@ fn python_tuf_holding_root_v1_follows_rotation_to_root_v3() {
     assert_eq!(result["root_version"], 3);
     assert_eq!(result["downloaded"], targets.len());
 }
+
+/// A registry signed with ECDSA P-256 (`hsp init --key-type ecdsa-p256`),
+/// publishers alternating ECDSA and ed25519, one of them needing both (its
+/// threshold 2 of an ed25519 and an ECDSA key): python-tuf and the agent's
+/// client both verify it and download every target.
+#[test]
+fn python_tuf_and_the_agent_verify_a_build_signed_with_mixed_key_types() {
+    let f = Fixture::with_key_types("ecdsa-p256", &["ecdsa-p256", "ed25519"]);
+    let both = f.publishers()[0].clone();
+    let ed = f.tmp.path().join("pkeys/both-ed25519.key");
+    hsp_ok(["keygen", "--out", s(&ed), "--type", "ed25519"]);
+    let ecdsa = f.publisher_keys[&both].clone();
+    f.set_publisher_keys(&both, &[&ecdsa, &ed]);
+    let record = f.publisher_dir(&both).join("publisher.json");
+    let mut p: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    p["threshold"] = 2.into();
+    std::fs::write(&record, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+    hsp_ok(["check", "--deny-warnings", s(&f.repo)]);
+    hsp_ok([
+        "sign",
+        "--key",
+        s(&ecdsa),
+        "--key",
+        s(&ed),
+        s(&f.publisher_dir(&both)),
+    ]);
+
+    let out = f.tmp.path().join("out");
+    f.build(&out, &["--no-site"]);
+    let root = f.repo.join("keys/1.root.json");
+    let root_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&root).unwrap()).unwrap();
+    let types: std::collections::BTreeSet<&str> = root_json["signed"]["keys"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|k| k["keytype"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["ecdsa"].into(), "{root_json}");
+    let targets = expected_targets(&f.repo);
+    let args = [
+        "refresh",
+        "--repo",
+        s(&out),
+        "--transport",
+        "http",
+        "--bootstrap",
+        s(&root),
+    ];
+    let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(result["downloaded"], targets.len());
+
+    let md = f.tmp.path().join("agent-md");
+    let tg = f.tmp.path().join("agent-tg");
+    let agent = |args: &[&str]| {
+        hsp_test_support::run_ok(
+            std::process::Command::new(hsp_test_support::bin("hsp-agent"))
+                .args(["tuf", "--metadata-dir", s(&md)])
+                .args(args),
+        )
+    };
+    agent(&["init", s(&root)]);
+    let metadata = format!("{}/metadata", s(&out));
+    let target_base = format!("{}/targets", s(&out));
+    let mut args = vec![
+        "--metadata-url",
+        &metadata,
+        "--target-base-url",
+        &target_base,
+        "--target-dir",
+        s(&tg),
+    ];
+    for t in &targets {
+        args.extend(["--target-name", t]);
+    }
+    args.push("download");
+    agent(&args);
+    assert_eq!(files_under(&tg).len(), targets.len());
+}

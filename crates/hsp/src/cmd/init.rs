@@ -32,6 +32,9 @@ pub struct Args {
     /// How many root keys must sign a new root (at most --root-keys).
     #[arg(long, default_value_t = 1)]
     root_threshold: u32,
+    /// Type of every new key (root, targets, snapshot, timestamp).
+    #[arg(long, value_enum, default_value = "ed25519")]
+    key_type: super::keygen::Type,
     #[arg(long, help = hsp_registry::NOW_HELP)]
     now: Option<String>,
 }
@@ -44,6 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         title: args.title.as_deref(),
         root_keys: args.root_keys,
         root_threshold: args.root_threshold,
+        key_type: args.key_type.into(),
         now: args.now.as_deref(),
     })?;
     eprintln!(

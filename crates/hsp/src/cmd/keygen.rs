@@ -7,14 +7,24 @@ use std::process::ExitCode;
 
 use hsp_keys::{KeyType, PrivateKey};
 
+/// A key type on the command line (`--type`, `hsp init --key-type`).
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Type {
+pub enum Type {
     /// ed25519 (TUF `ed25519`/`ed25519`).
     Ed25519,
     /// ECDSA on NIST P-256 (TUF `ecdsa`/`ecdsa-sha2-nistp256`), the type cloud
     /// KMS, HSMs and PIV tokens hold.
     #[value(name = "ecdsa-p256")]
     EcdsaP256,
+}
+
+impl From<Type> for KeyType {
+    fn from(t: Type) -> KeyType {
+        match t {
+            Type::Ed25519 => KeyType::Ed25519,
+            Type::EcdsaP256 => KeyType::EcdsaP256,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -28,10 +38,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let key = PrivateKey::generate_of(match args.key_type {
-        Type::Ed25519 => KeyType::Ed25519,
-        Type::EcdsaP256 => KeyType::EcdsaP256,
-    });
+    let key = PrivateKey::generate_of(args.key_type.into());
     hsp_keys::write_private(&args.out, &key)?;
     eprintln!(
         "wrote {} (private, mode 0600) and {} (public)",
