@@ -8,7 +8,7 @@ use super::document::{Checker, MAX_MEMORY_MIB, MAX_STOP_TIMEOUT_S};
 use super::format::{image_problem, is_env_name, is_name};
 use super::locate::escape;
 use super::{Code, Finding};
-use hsp_index::document::{Health, HttpProbe, Task};
+use hsp_index::document::{Health, HttpProbe, Task, MAX_HEALTH_RETRIES, MAX_HEALTH_SECONDS};
 
 impl Checker<'_> {
     /// `task` exists and has a port `port`.
@@ -267,11 +267,34 @@ impl Checker<'_> {
 
     fn health(&mut self, base: &str, t: &Task, h: &Health) {
         self.probe(base, t, &h.http, &h.command);
-        if h.interval_s == 0 {
+        if h.interval_s == 0 || h.interval_s > MAX_HEALTH_SECONDS {
             self.err(
                 Code::HealthCheck,
                 format!("{base}/interval_s"),
-                "interval_s must be at least 1",
+                format!(
+                    "interval_s ({}) must be from 1 to {MAX_HEALTH_SECONDS}",
+                    h.interval_s
+                ),
+            );
+        }
+        if h.start_period_s > MAX_HEALTH_SECONDS {
+            self.err(
+                Code::HealthCheck,
+                format!("{base}/start_period_s"),
+                format!(
+                    "start_period_s ({}) must be at most {MAX_HEALTH_SECONDS}",
+                    h.start_period_s
+                ),
+            );
+        }
+        if h.retries > MAX_HEALTH_RETRIES {
+            self.err(
+                Code::HealthCheck,
+                format!("{base}/retries"),
+                format!(
+                    "retries ({}) must be at most {MAX_HEALTH_RETRIES}",
+                    h.retries
+                ),
             );
         }
         if h.timeout_s == 0 || h.timeout_s > h.interval_s.max(1) {
@@ -422,6 +445,21 @@ mod tests {
                         .path = "health".into()
                 }),
                 vec![(Code::UrlFormat, "/tasks/0/health/http/path")],
+            ),
+            (
+                "health timings out of range",
+                Box::new(|d| {
+                    let h = d.tasks[0].health.as_mut().unwrap();
+                    h.interval_s = u32::MAX;
+                    h.timeout_s = 5;
+                    h.start_period_s = 3601;
+                    h.retries = u32::MAX;
+                }),
+                vec![
+                    (Code::HealthCheck, "/tasks/0/health/interval_s"),
+                    (Code::HealthCheck, "/tasks/0/health/start_period_s"),
+                    (Code::HealthCheck, "/tasks/0/health/retries"),
+                ],
             ),
             (
                 "health both",

@@ -68,9 +68,13 @@ pub fn http_port(task: &PlannedTask, health: &Health) -> Option<u16> {
 /// keep running for one second.
 pub fn deadline(task: &PlannedTask) -> Duration {
     match &task.health {
-        Some(h) => Duration::from_secs(u64::from(
-            h.start_period_s + h.interval_s * h.retries.max(1) + h.timeout_s,
-        )),
+        // In u64: u32 timings of any size cannot overflow (`hsp check` bounds
+        // them, but a plan is input too).
+        Some(h) => Duration::from_secs(
+            u64::from(h.start_period_s)
+                + u64::from(h.interval_s) * u64::from(h.retries.max(1))
+                + u64::from(h.timeout_s),
+        ),
         None => Duration::from_secs(1),
     }
 }
@@ -118,6 +122,23 @@ pub fn command(mut cmd: std::process::Command, timeout: Duration) -> Probe {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    /// A plan is input: timings of any `u32` size give a deadline, never an
+    /// overflow (`interval_s * retries` once overflowed in `u32`).
+    #[test]
+    fn deadline_of_the_largest_timings_does_not_overflow() {
+        let max = u32::MAX;
+        let task: PlannedTask = serde_json::from_value(serde_json::json!({
+            "name": "app", "image": "x", "ports": [], "env": {}, "memory_mib": 64,
+            "instances": {"min": 1, "max": 1}, "stop_timeout_s": 10,
+            "health": {"command": ["true"], "interval_s": max, "timeout_s": max,
+                       "start_period_s": max, "retries": max}
+        }))
+        .unwrap();
+        let m = u64::from(max);
+        assert_eq!(deadline(&task), Duration::from_secs(m + m * m + m));
+        assert!(poll_interval(&task) <= Duration::from_millis(200));
+    }
 
     #[test]
     fn status_lines() {

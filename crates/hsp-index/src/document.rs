@@ -231,16 +231,27 @@ pub struct Health {
     /// Command run inside the task; exit 0 is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Seconds between probes, 1 to 3600.
     #[serde(default = "default_interval")]
+    #[schemars(range(min = 1, max = 3600))]
     pub interval_s: u32,
+    /// Seconds a probe may take, 1 to `interval_s`.
     #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 3600))]
     pub timeout_s: u32,
-    /// Grace period after start before failures count.
+    /// Grace period after start before failures count, at most 3600 seconds.
     #[serde(default)]
+    #[schemars(range(max = 3600))]
     pub start_period_s: u32,
+    /// Failed probes in a row that make the task unhealthy, at most 100.
     #[serde(default = "default_retries")]
+    #[schemars(range(max = 100))]
     pub retries: u32,
 }
+
+/// Bounds of the health timings (the schema's ranges, which `hsp check` enforces).
+pub const MAX_HEALTH_SECONDS: u32 = 3600;
+pub const MAX_HEALTH_RETRIES: u32 = 100;
 
 fn default_interval() -> u32 {
     10

@@ -5,6 +5,11 @@
 //! **Invariant:** an entry is refused when its path is absolute or has `..`, when
 //! it is a link whose target is absolute or has `..`, when it passes through a
 //! link, or when it is anything but a file, folder or link.
+//! **Invariant:** unpacking grants no more than the publisher could ask for:
+//! setuid, setgid and sticky bits and group and world write are stripped
+//! ([`MODE_MASK`]), and an archive unpacking to more than [`Limits::DEFAULT`]
+//! (bytes or entries: a decompression bomb) is refused, its partial folder
+//! removed.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -93,32 +98,83 @@ pub fn verify(path: &Path, artifact: &Artifact) -> Result<(), Error> {
     Ok(())
 }
 
+/// Mode bits never unpacked: setuid, setgid, sticky, group and world write.
+pub const MODE_MASK: u32 = 0o7022;
+
+/// How much one archive may unpack to.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Sum of the entries' sizes.
+    pub bytes: u64,
+    /// Entries of every kind.
+    pub entries: u64,
+}
+
+impl Limits {
+    /// 4 GiB and 200,000 entries: far above a service's release, far below a
+    /// full disk.
+    pub const DEFAULT: Limits = Limits {
+        bytes: 4 << 30,
+        entries: 200_000,
+    };
+}
+
 /// Unpacks a verified `.tar.gz` into `dest` (which must not exist yet): into a
 /// temporary sibling first, renamed into place at the end, so `dest` is complete
-/// or absent.
+/// or absent (a refused archive leaves nothing behind).
 pub fn unpack(archive: &Path, dest: &Path) -> Result<(), Error> {
+    unpack_within(archive, dest, Limits::DEFAULT)
+}
+
+/// [`unpack`] within `limits`.
+pub fn unpack_within(archive: &Path, dest: &Path, limits: Limits) -> Result<(), Error> {
     let tmp = dest.with_extension("unpacking");
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(Error::io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(Error::io(&tmp))?;
+    let r = unpack_into(archive, &tmp, limits);
+    if r.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+        return r;
+    }
+    fs::rename(&tmp, dest).map_err(Error::io(dest))
+}
+
+fn unpack_into(archive: &Path, tmp: &Path, limits: Limits) -> Result<(), Error> {
     let f = File::open(archive).map_err(Error::io(archive))?;
     let mut ar = tar::Archive::new(GzDecoder::new(f));
     ar.set_preserve_permissions(true);
+    ar.set_mask(MODE_MASK);
     ar.set_unpack_xattrs(false);
     let refuse = |entry: &Path, reason: &'static str| Error::UnsafeArchive {
         archive: archive.to_path_buf(),
         entry: entry.display().to_string(),
         reason,
     };
+    let (mut bytes, mut entries) = (0u64, 0u64);
     for entry in ar.entries().map_err(Error::io(archive))? {
         let mut entry = entry.map_err(Error::io(archive))?;
         let path = entry.path().map_err(Error::io(archive))?.into_owned();
+        entries += 1;
+        bytes = bytes.saturating_add(entry.header().size().unwrap_or(u64::MAX));
+        if entries > limits.entries {
+            return Err(refuse(
+                &path,
+                "is one entry too many: the archive has more entries than the limit",
+            ));
+        }
+        if bytes > limits.bytes {
+            return Err(refuse(
+                &path,
+                "takes the unpacked size over the limit (a decompression bomb?)",
+            ));
+        }
         if !is_inside(&path) {
             return Err(refuse(&path, "is absolute or leaves the folder with .."));
         }
         // No entry may be written through a link unpacked earlier.
-        let mut walk = tmp.clone();
+        let mut walk = tmp.to_path_buf();
         for c in path.parent().into_iter().flat_map(Path::components) {
             walk.push(c);
             if fs::symlink_metadata(&walk).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -140,12 +196,11 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<(), Error> {
             T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => continue,
             _ => return Err(refuse(&path, "is a device, fifo or other special file")),
         }
-        let ok = entry.unpack_in(&tmp).map_err(Error::io(tmp.join(&path)))?;
+        let ok = entry.unpack_in(tmp).map_err(Error::io(tmp.join(&path)))?;
         if !ok {
             return Err(refuse(&path, "would be written outside the folder"));
         }
     }
-    fs::rename(&tmp, dest).map_err(Error::io(dest))?;
     Ok(())
 }
 
@@ -282,6 +337,76 @@ mod tests {
             !dir.path().join("evil").exists()
                 && !dir.path().parent().unwrap().join("evil").exists()
         );
+    }
+
+    #[test]
+    fn unpacking_strips_privilege_bits_and_group_world_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("a.tar.gz");
+        build_tar_gz(
+            &[
+                ("bin/setuid", b"x", 0o4755),
+                ("bin/setgid", b"x", 0o2711),
+                ("open", b"x", 0o1777),
+                ("plain", b"x", 0o640),
+            ],
+            &tgz,
+        )
+        .unwrap();
+        let dest = dir.path().join("rel");
+        unpack(&tgz, &dest).unwrap();
+        let mode = |p: &str| fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("bin/setuid"), 0o755);
+        assert_eq!(mode("bin/setgid"), 0o711);
+        assert_eq!(mode("open"), 0o755);
+        assert_eq!(mode("plain"), 0o640);
+    }
+
+    #[test]
+    fn an_archive_over_the_limits_is_refused_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("bomb.tar.gz");
+        // 1 MiB of zeros per entry: a few KB compressed.
+        let zeros = vec![0u8; 1 << 20];
+        let files: Vec<(String, &[u8], u32)> = (0..4)
+            .map(|i| (format!("f{i}"), zeros.as_slice(), 0o644))
+            .collect();
+        let files: Vec<(&str, &[u8], u32)> =
+            files.iter().map(|(n, d, m)| (n.as_str(), *d, *m)).collect();
+        build_tar_gz(&files, &tgz).unwrap();
+        assert!(fs::metadata(&tgz).unwrap().len() < 64 << 10);
+        for (limits, ok) in [
+            (
+                Limits {
+                    bytes: 4 << 20,
+                    entries: 4,
+                },
+                true,
+            ),
+            (
+                Limits {
+                    bytes: (3 << 20) + 1,
+                    entries: 4,
+                },
+                false,
+            ),
+            (
+                Limits {
+                    bytes: 4 << 20,
+                    entries: 3,
+                },
+                false,
+            ),
+        ] {
+            let dest = dir
+                .path()
+                .join(format!("out-{}-{}", limits.bytes, limits.entries));
+            let r = unpack_within(&tgz, &dest, limits);
+            assert_eq!(r.is_ok(), ok, "{limits:?}: {r:?}");
+            assert_eq!(dest.exists(), ok);
+            assert!(!dest.with_extension("unpacking").exists(), "leftover");
+        }
     }
 
     #[test]
