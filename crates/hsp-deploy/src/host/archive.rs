@@ -15,8 +15,11 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use std::time::Duration;
+
 use flate2::read::GzDecoder;
 use hsp_index::document::Artifact;
+use hsp_tuf::client::http::{Deadline, Http};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
@@ -47,23 +50,32 @@ pub fn fetch(artifact: &Artifact, downloads: &Path) -> Result<PathBuf, Error> {
         })?;
         std::io::copy(&mut f.take(limit), &mut out)
     } else if artifact.url.starts_with("http://") || artifact.url.starts_with("https://") {
-        let resp = ureq::get(&artifact.url)
-            .call()
-            .map_err(|e| Error::Download {
-                url: artifact.url.clone(),
-                message: e.to_string(),
-            })?;
-        std::io::copy(&mut resp.into_reader().take(limit), &mut out)
+        // The index's client: redirects only to http(s), 30 s without a byte
+        // fails; in all, 5 minutes plus a second per MiB.
+        let http = Http::default();
+        let resp = http.get(&artifact.url, &[]).map_err(|e| Error::Download {
+            url: artifact.url.clone(),
+            message: e.to_string(),
+        })?;
+        let within = http.timeouts().overall + Duration::from_secs(artifact.size >> 20);
+        std::io::copy(
+            &mut Deadline::new(resp.into_reader(), within).take(limit),
+            &mut out,
+        )
     } else {
         return Err(Error::Download {
             url: artifact.url.clone(),
             message: "only http://, https:// and file:// URLs are supported".into(),
         });
     };
-    copied.map_err(|e| Error::Download {
-        url: artifact.url.clone(),
-        message: e.to_string(),
-    })?;
+    if let Err(e) = copied {
+        drop(out);
+        let _ = fs::remove_file(&part);
+        return Err(Error::Download {
+            url: artifact.url.clone(),
+            message: e.to_string(),
+        });
+    }
     out.sync_all().map_err(Error::io(&part))?;
     drop(out);
     if let Err(e) = verify(&part, artifact) {

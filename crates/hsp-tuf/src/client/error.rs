@@ -12,7 +12,7 @@ pub enum UpdateError {
     Http {
         url: String,
         #[source]
-        source: Box<ureq::Error>,
+        source: super::http::GetError,
     },
     #[error("{url}: HTTP status {status}")]
     Status { url: String, status: u16 },

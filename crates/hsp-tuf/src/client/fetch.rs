@@ -6,14 +6,13 @@
 //! Timestamps are fetched with a conditional GET (`If-None-Match` /
 //! `If-Modified-Since`) so an idle poll moves no body at all.
 
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
 
 use super::error::UpdateError;
+use super::http::{Deadline, GetError, Http};
 
 /// HTTP cache validators of a previously fetched file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,24 +108,22 @@ impl Counter {
     }
 }
 
-/// HTTP(S) with timeouts: 10 s to connect, 30 s per read, 5 min overall.
+/// HTTP(S) through [`Http`]: its timeouts and redirect rules.
 pub struct HttpFetcher {
     base: String,
-    agent: ureq::Agent,
+    http: Http,
     counter: Counter,
 }
 
 impl HttpFetcher {
     pub fn new(base: &str) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(30))
-            .timeout(Duration::from_secs(300))
-            .user_agent(concat!("hsp-agent/", env!("CARGO_PKG_VERSION")))
-            .build();
+        HttpFetcher::with(base, Http::default())
+    }
+
+    pub fn with(base: &str, http: Http) -> Self {
         HttpFetcher {
             base: base.trim_end_matches('/').to_string(),
-            agent,
+            http,
             counter: Counter::default(),
         }
     }
@@ -140,31 +137,26 @@ impl Fetch for HttpFetcher {
         cond: Option<&Validators>,
     ) -> Result<Fetched, UpdateError> {
         let url = join(&self.base, rel);
-        let mut req = self.agent.get(&url);
+        let mut headers = Vec::new();
         if let Some(v) = cond {
             if let Some(etag) = &v.etag {
-                req = req.set("If-None-Match", etag);
+                headers.push(("If-None-Match", etag.as_str()));
             }
             if let Some(lm) = &v.last_modified {
-                req = req.set("If-Modified-Since", lm);
+                headers.push(("If-Modified-Since", lm.as_str()));
             }
         }
-        let resp = match req.call() {
+        let resp = match self.http.get(&url, &headers) {
             Ok(r) => r,
-            Err(ureq::Error::Status(403 | 404 | 410, _)) => {
+            Err(GetError::Status(403 | 404 | 410)) => {
                 self.counter.add(0);
                 return Ok(Fetched::NotFound);
             }
-            Err(ureq::Error::Status(status, _)) => {
+            Err(GetError::Status(status)) => {
                 self.counter.add(0);
                 return Err(UpdateError::Status { url, status });
             }
-            Err(e) => {
-                return Err(UpdateError::Http {
-                    url,
-                    source: Box::new(e),
-                })
-            }
+            Err(source) => return Err(UpdateError::Http { url, source }),
         };
         match resp.status() {
             304 => {
@@ -189,7 +181,11 @@ impl Fetch for HttpFetcher {
             etag: resp.header("ETag").map(str::to_string),
             last_modified: resp.header("Last-Modified").map(str::to_string),
         };
-        let body = read_capped(resp.into_reader(), limit, &url)?;
+        let body = read_capped(
+            Deadline::new(resp.into_reader(), self.http.timeouts().overall),
+            limit,
+            &url,
+        )?;
         self.counter.add(body.len());
         Ok(Fetched::Body(body, validators))
     }

@@ -34,6 +34,7 @@
 pub mod checks;
 pub mod error;
 pub mod fetch;
+pub mod http;
 pub mod store;
 pub mod trusted;
 pub mod updater;
