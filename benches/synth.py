@@ -14,7 +14,7 @@ import os
 import shutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLE = os.path.join(HERE, "..", "..", "examples", "registry")
+EXAMPLE = os.path.join(HERE, "..", "examples", "registry")
 TEMPLATE = os.path.join(
     EXAMPLE, "publishers", "axllent", "services", "org.axllent.mailpit", "1.25.0.json"
 )
