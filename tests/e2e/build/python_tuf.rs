@@ -7,6 +7,26 @@ use hsp_test_support::registry::*;
 use hsp_test_support::s;
 use hsp_test_support::tuf::python_tuf;
 
+/// python-tuf's `refresh` of the repository at `repo` over `transport`
+/// (`http` or `file`), trusting `root` first.
+fn refresh(
+    repo: &str,
+    transport: &str,
+    root: &str,
+    targets: &[String],
+) -> Result<serde_json::Value, String> {
+    let args = [
+        "refresh",
+        "--repo",
+        repo,
+        "--transport",
+        transport,
+        "--bootstrap",
+        root,
+    ];
+    python_tuf(&args, targets)
+}
+
 #[test]
 fn python_tuf_refreshes_a_dev_build_over_http_and_from_a_copied_folder() {
     let tmp = tempfile::tempdir().unwrap();
@@ -19,16 +39,8 @@ fn python_tuf_refreshes_a_dev_build_over_http_and_from_a_copied_folder() {
     assert!(targets.len() > 30, "{targets:?}");
     let root = out.join("metadata/1.root.json");
     for (dir, transport) in [(&out, "http"), (&copy, "file")] {
-        let args = [
-            "refresh",
-            "--repo",
-            s(dir),
-            "--transport",
-            transport,
-            "--bootstrap",
-            s(&root),
-        ];
-        let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{transport}: {e}"));
+        let result = refresh(s(dir), transport, s(&root), &targets)
+            .unwrap_or_else(|e| panic!("{transport}: {e}"));
         assert_eq!(result["downloaded"], targets.len(), "{transport}");
         assert_eq!(result["root_version"], 1, "{transport}");
     }
@@ -60,20 +72,11 @@ fn python_tuf_accepts_a_production_build_and_resigned_timestamps() {
     let out = f.tmp.path().join("out");
     f.build(&out, &["--no-site"]);
     let targets = expected_targets(&f.repo);
-    let refresh = |out: &std::path::Path| {
+    let refresh_http = |out: &std::path::Path| {
         let root = f.repo.join("keys/1.root.json");
-        let args = [
-            "refresh",
-            "--repo",
-            s(out),
-            "--transport",
-            "http",
-            "--bootstrap",
-            s(&root),
-        ];
-        python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"))
+        refresh(s(out), "http", s(&root), &targets).unwrap_or_else(|e| panic!("{e}"))
     };
-    refresh(&out);
+    refresh_http(&out);
 
     let version = |out: &std::path::Path| -> u64 {
         let ts: serde_json::Value =
@@ -102,7 +105,7 @@ fn python_tuf_accepts_a_production_build_and_resigned_timestamps() {
     ]);
     assert!(version(&out) > v0);
     assert_eq!(snapshots(&out), 1);
-    refresh(&out);
+    refresh_http(&out);
     // Six and a half days later the 7-day snapshot would expire before the new
     // timestamp: it is re-signed too.
     let later = (now + 6 * 86400 + 43200).to_string();
@@ -117,7 +120,7 @@ fn python_tuf_accepts_a_production_build_and_resigned_timestamps() {
         &later,
     ]);
     assert_eq!(snapshots(&out), 2);
-    refresh(&out);
+    refresh_http(&out);
 }
 
 fn chrono_now() -> i64 {
@@ -167,16 +170,7 @@ fn python_tuf_holding_root_v1_follows_rotation_to_root_v3() {
         assert!(out.join(format!("metadata/{n}.root.json")).is_file());
     }
     let targets = expected_targets(&f.repo);
-    let args = [
-        "refresh",
-        "--repo",
-        s(&out),
-        "--transport",
-        "file",
-        "--bootstrap",
-        s(&v1),
-    ];
-    let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"));
+    let result = refresh(s(&out), "file", s(&v1), &targets).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(result["root_version"], 3);
     assert_eq!(result["downloaded"], targets.len());
 }
@@ -221,16 +215,7 @@ fn python_tuf_and_the_agent_verify_a_build_signed_with_mixed_key_types() {
         .collect();
     assert_eq!(types, ["ecdsa"].into(), "{root_json}");
     let targets = expected_targets(&f.repo);
-    let args = [
-        "refresh",
-        "--repo",
-        s(&out),
-        "--transport",
-        "http",
-        "--bootstrap",
-        s(&root),
-    ];
-    let result = python_tuf(&args, &targets).unwrap_or_else(|e| panic!("{e}"));
+    let result = refresh(s(&out), "http", s(&root), &targets).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(result["downloaded"], targets.len());
 
     let md = f.tmp.path().join("agent-md");
