@@ -54,6 +54,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .prefix("hsp-serve-")
         .tempdir()
         .context("creating a temporary folder")?;
+    // Watch before the first build and before the URL is printed: an edit
+    // made as soon as the URL is known, or during the first build, queues an
+    // event and so a rebuild; it is never missed.
+    let (tx, rx) = mpsc::channel();
+    let watcher = match args.no_watch {
+        true => None,
+        false => {
+            let mut watcher =
+                notify::recommended_watcher(tx).context("starting the file watcher")?;
+            watcher
+                .watch(&repo, notify::RecursiveMode::Recursive)
+                .with_context(|| format!("watching {}", repo.display()))?;
+            Some(watcher)
+        }
+    };
     let first = work.path().join("build-0");
     build(&repo, args.keys.as_deref(), &first)?;
     let served = Arc::new(Served {
@@ -79,6 +94,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
+    if watcher.is_some() {
+        let (served, stop, keys, work) = (
+            Arc::clone(&served),
+            Arc::clone(&stop),
+            args.keys.clone(),
+            work.path().to_path_buf(),
+        );
+        let repo = repo.clone();
+        std::thread::spawn(move || {
+            rebuild_loop(&repo, keys.as_deref(), &work, &served, &stop, &rx)
+        });
+    }
     let workers: Vec<_> = (0..4)
         .map(|_| {
             let (server, served, stop) =
@@ -93,28 +120,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-
-    // Keep the watcher alive for as long as we serve.
-    let _watcher = if args.no_watch {
-        None
-    } else {
-        let (tx, rx) = mpsc::channel();
-        let mut watcher = notify::recommended_watcher(tx).context("starting the file watcher")?;
-        watcher
-            .watch(&repo, notify::RecursiveMode::Recursive)
-            .with_context(|| format!("watching {}", repo.display()))?;
-        let (served, stop, keys, work) = (
-            Arc::clone(&served),
-            Arc::clone(&stop),
-            args.keys.clone(),
-            work.path().to_path_buf(),
-        );
-        let repo = repo.clone();
-        std::thread::spawn(move || {
-            rebuild_loop(&repo, keys.as_deref(), &work, &served, &stop, &rx)
-        });
-        Some(watcher)
-    };
 
     for w in workers {
         let _ = w.join();
