@@ -58,7 +58,7 @@ codes! {
     Resources = "E050": "Memory, CPUs or instance counts are not sane (e.g. `instances.min` > `max`).";
     StopTimeout = "E051": "`stop_timeout_s` is above 15 seconds.";
     ImageDigest = "E060": "An image is not pinned by digest (`@sha256:` and 64 lowercase hex digits).";
-    ArtifactPin = "E061": "An artifact lacks a valid sha256 or a size.";
+    ArtifactPin = "E061": "An artifact lacks a valid sha256 or a size, or is larger than the registry allows.";
     FileLocation = "E070": "The file's path does not match its id, version or publisher.";
     Namespace = "E071": "A publisher publishes outside its own namespaces.";
     DuplicateVersion = "E072": "The same service version appears twice (`7.4` and `7.4.0` are the same).";

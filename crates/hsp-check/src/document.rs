@@ -31,6 +31,7 @@ pub const MAX_STOP_TIMEOUT_S: u32 = 15;
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
     pub licences: &'a LicencePolicy,
+    pub artifacts: ArtifactPolicy,
     /// The registry's interfaces by id; `None` outside a registry, which skips
     /// the rules that need them.
     pub interfaces: Option<&'a HashMap<&'a str, &'a Interface>>,
@@ -57,6 +58,30 @@ fn whole_value_regex(pattern: &str) -> Result<regex::Regex, String> {
         c.insert(pattern.to_string(), r.clone());
         r
     })
+}
+
+/// What the registry's policy allows of host artifacts.
+#[derive(Clone, Copy, Debug)]
+pub struct ArtifactPolicy {
+    /// `http://` and `file://` URLs too (a lab registry).
+    pub lab_urls: bool,
+    /// Largest declared size, in bytes.
+    pub max_size: u64,
+}
+
+impl ArtifactPolicy {
+    pub fn new(policy: &hsp_index::registry::Policy) -> ArtifactPolicy {
+        ArtifactPolicy {
+            lab_urls: policy.lab_artifact_urls,
+            max_size: policy.max_artifact_size,
+        }
+    }
+}
+
+impl Default for ArtifactPolicy {
+    fn default() -> ArtifactPolicy {
+        ArtifactPolicy::new(&Default::default())
+    }
 }
 
 /// Every finding on `doc`.
@@ -226,11 +251,25 @@ impl<'a> Checker<'a> {
                     format!("platform `{}` has two artifacts", a.platform),
                 );
             }
-            if !(is_web_url(&a.url) || a.url.starts_with("file://")) {
+            let web = is_web_url(&a.url);
+            let https = web && a.url.starts_with("https://");
+            let lab_url = web || a.url.starts_with("file://");
+            if https || (lab_url && self.ctx.artifacts.lab_urls) {
+                // Allowed.
+            } else if lab_url {
+                self.push(
+                    Finding::new(
+                        Code::UrlFormat,
+                        format!("{base}/url"),
+                        format!("`{}`: artifacts are fetched over https only", a.url),
+                    )
+                    .hint("serve the archive over https; a lab or test registry may allow http:// and file:// with `\"policy\": {\"lab_artifact_urls\": true}` in registry.json"),
+                );
+            } else {
                 self.err(
                     Code::UrlFormat,
                     format!("{base}/url"),
-                    format!("`{}` is not an https, http or file URL", a.url),
+                    format!("`{}` is not an https URL", a.url),
                 );
             }
             if !is_sha256(&a.sha256) {
@@ -241,6 +280,20 @@ impl<'a> Checker<'a> {
                         "sha256 must be 64 lowercase hex digits",
                     )
                     .hint("`sha256sum <archive>` prints it"),
+                );
+            }
+            let max = self.ctx.artifacts.max_size;
+            if a.size > max {
+                self.push(
+                    Finding::new(
+                        Code::ArtifactPin,
+                        format!("{base}/size"),
+                        format!(
+                            "{} bytes is more than the registry's limit of {max} bytes",
+                            a.size
+                        ),
+                    )
+                    .hint("ship a smaller archive, or raise `policy.max_artifact_size` in registry.json"),
                 );
             }
             if a.size == 0 {
@@ -408,6 +461,7 @@ pub(super) mod testing {
         let map: HashMap<&str, &Interface> = ifaces.iter().map(|i| (i.id.as_str(), i)).collect();
         let ctx = Context {
             licences: &licences,
+            artifacts: ArtifactPolicy::default(),
             interfaces: Some(&map),
         };
         check(doc, &ctx)
@@ -560,6 +614,21 @@ mod tests {
             (
                 "artifact file url",
                 Box::new(|d| d.artifacts[0].url = "file:///srv/a.tar.gz".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/url")],
+            ),
+            (
+                "artifact http url",
+                Box::new(|d| d.artifacts[0].url = "http://acme.example/a.tar.gz".into()),
+                vec![(Code::UrlFormat, "/artifacts/0/url")],
+            ),
+            (
+                "artifact larger than the registry allows",
+                Box::new(|d| d.artifacts[0].size = (4 << 30) + 1),
+                vec![(Code::ArtifactPin, "/artifacts/0/size")],
+            ),
+            (
+                "artifact size at the registry's limit",
+                Box::new(|d| d.artifacts[0].size = 4 << 30),
                 vec![],
             ),
             (
@@ -603,8 +672,51 @@ mod tests {
         let licences = LicencePolicy::new(&Default::default());
         let ctx = Context {
             licences: &licences,
+            artifacts: ArtifactPolicy::default(),
             interfaces: None,
         };
         assert!(check(&doc, &ctx).is_empty());
+    }
+
+    #[test]
+    fn a_lab_registry_allows_http_and_file_artifacts_and_sets_its_size_limit() {
+        let licences = LicencePolicy::new(&Default::default());
+        let check_with = |url: &str, size: u64, artifacts: ArtifactPolicy| {
+            let mut doc = base();
+            doc.artifacts[0].url = url.into();
+            doc.artifacts[0].size = size;
+            let ctx = Context {
+                licences: &licences,
+                artifacts,
+                interfaces: None,
+            };
+            check(&doc, &ctx)
+                .into_iter()
+                .map(|f| (f.code, f.pointer, f.hint))
+                .collect::<Vec<_>>()
+        };
+        let lab = ArtifactPolicy {
+            lab_urls: true,
+            max_size: 1000,
+        };
+        for url in ["http://lab.example/a.tar.gz", "file:///srv/a.tar.gz"] {
+            assert!(check_with(url, 1000, lab).is_empty(), "{url}");
+            let found = check_with(url, 1000, ArtifactPolicy::default());
+            assert_eq!(found.len(), 1, "{url}: {found:?}");
+            assert!(
+                found[0].2.as_deref().unwrap().contains("lab_artifact_urls"),
+                "{found:?}"
+            );
+        }
+        // Not a URL at all: refused even in a lab.
+        assert_eq!(check_with("ftp://x/a.tgz", 1000, lab)[0].0, Code::UrlFormat);
+        let found = check_with("https://acme.example/a.tar.gz", 1001, lab);
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| (f.0, f.1.as_str()))
+                .collect::<Vec<_>>(),
+            [(Code::ArtifactPin, "/artifacts/0/size")]
+        );
     }
 }

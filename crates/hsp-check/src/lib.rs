@@ -45,7 +45,7 @@ use schemars::schema::RootSchema;
 use serde::Serialize;
 
 pub use codes::Code;
-pub use document::Context;
+pub use document::{ArtifactPolicy, Context};
 pub use licence::LicencePolicy;
 pub use locate::Position;
 pub use open_source::{open_source_needs, Need, Providers};
@@ -492,6 +492,14 @@ impl Repo {
         LicencePolicy::new(&policy)
     }
 
+    /// The artifact rules of the registry config (the defaults without one).
+    pub fn artifact_policy(&self) -> ArtifactPolicy {
+        self.config
+            .as_ref()
+            .map(|c| ArtifactPolicy::new(&c.value.policy))
+            .unwrap_or_default()
+    }
+
     /// The interfaces by id, for a [`Context`].
     pub fn interfaces_by_id(&self) -> HashMap<&str, &Interface> {
         self.interfaces
@@ -521,6 +529,7 @@ pub fn validate_repo(input: RepoInput) -> Repo {
     let by_id = repo.interfaces_by_id();
     let ctx = Context {
         licences: &licences,
+        artifacts: repo.artifact_policy(),
         interfaces: registry_mode.then_some(&by_id),
     };
     let mut diags = Vec::new();

@@ -167,6 +167,7 @@ mod tests {
     fn custom_policy() {
         let p = LicencePolicy::new(&Policy {
             open_source_licenses: vec!["MPL-2.0".into()],
+            ..Policy::default()
         });
         assert_eq!(p.is_open("MPL-2.0"), Ok(true));
         assert_eq!(p.is_open("MIT"), Ok(false));

@@ -79,12 +79,22 @@ impl Default for Expiry {
     }
 }
 
+/// Largest host artifact a document may declare by default: 4 GiB.
+pub const DEFAULT_MAX_ARTIFACT_SIZE: u64 = 4 << 30;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// SPDX ids accepted as open source (any SPDX form of these, e.g.
     /// `GPL-2.0-only`, `GPL-2.0-or-later`).
     pub open_source_licenses: Vec<String>,
+    /// Also accept `http://` and `file://` artifact URLs: for a lab or test
+    /// registry only. Sites would then fetch in clear text, or from a path of
+    /// their own file system (the signed sha256 still guards the bytes).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lab_artifact_urls: bool,
+    /// Largest host artifact (archive) a document may declare, in bytes.
+    pub max_artifact_size: u64,
 }
 
 impl Default for Policy {
@@ -94,6 +104,8 @@ impl Default for Policy {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            lab_artifact_urls: false,
+            max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
         }
     }
 }

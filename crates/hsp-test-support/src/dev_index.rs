@@ -28,6 +28,7 @@ impl DevIndex {
     /// Writes the registry, publisher and interface files.
     pub fn new(dir: &Path) -> DevIndex {
         RegistryBuilder::new("applytest", "apply ENV test registry")
+            .lab_artifact_urls()
             .interface_from_examples("http-ui")
             .publisher("apply", "Apply test", &["org.apply"])
             .write(&dir.join("repo"));

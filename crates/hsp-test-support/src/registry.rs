@@ -54,6 +54,13 @@ impl RegistryBuilder {
         }
     }
 
+    /// A lab registry: `http://` and `file://` artifact URLs allowed (the
+    /// tests' artifacts are local files).
+    pub fn lab_artifact_urls(mut self) -> RegistryBuilder {
+        self.config["policy"] = json!({"lab_artifact_urls": true});
+        self
+    }
+
     /// The interface `id`, copied from `examples/registry/interfaces`.
     pub fn interface_from_examples(mut self, id: &str) -> RegistryBuilder {
         self.interfaces.push(id.to_string());

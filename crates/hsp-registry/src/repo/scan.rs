@@ -167,6 +167,7 @@ fn scan_at(
     let by_id = repo.interfaces_by_id();
     let ctx = Context {
         licences: &licences,
+        artifacts: repo.artifact_policy(),
         interfaces: Some(&by_id),
     };
     let cache = match mode {
