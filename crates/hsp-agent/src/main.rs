@@ -12,7 +12,11 @@ mod context;
 #[command(
     name = "hsp-agent",
     version,
-    about = "Verify an HSP index, plan, deploy and export an environment"
+    about = "Verify an HSP index, plan, deploy and export an environment",
+    after_help = "Every download (index, mirror, host artifact) gives up after 10 s without \
+a connection, 30 s without a byte, or 5 minutes for a whole file (plus a second per MiB \
+for artifacts); set HSP_CONNECT_TIMEOUT_S, HSP_STALL_TIMEOUT_S or HSP_OVERALL_TIMEOUT_S \
+(seconds, 1 to 86400) to change them."
 )]
 struct Cli {
     #[command(subcommand)]

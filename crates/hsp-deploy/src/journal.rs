@@ -154,9 +154,13 @@ pub struct Journal {
     pub last_poll: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_poll_ok: Option<DateTime<Utc>>,
-    /// The last error of an apply or poll, cleared by a clean apply.
+    /// The last error of an apply or poll, cleared by a clean apply; set
+    /// with [`Journal::set_error`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When `last_error` happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<DateTime<Utc>>,
     /// Instances pruned without `--purge` whose volumes and generated secrets
     /// are kept: a later `apply --purge` deletes them, an instance of that name
     /// coming back reuses them.
@@ -200,6 +204,12 @@ pub struct Attempt {
 }
 
 impl Journal {
+    /// Records the last error (now), or clears it.
+    pub fn set_error(&mut self, error: Option<String>) {
+        self.last_error_at = error.as_ref().map(|_| Utc::now());
+        self.last_error = error;
+    }
+
     /// Reads the journal; a missing file is an empty journal.
     pub fn read(path: &Path, environment: &str) -> Result<Journal, Error> {
         match fs::read(path) {

@@ -283,6 +283,12 @@ pub enum Error {
         entry: String,
         reason: &'static str,
     },
+    #[error("archive {archive} is not a valid .tar.gz (hint: the publisher's archive is corrupt; a newer version is needed)")]
+    BadArchive {
+        archive: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("instance {instance}: task {task} has no artifact for platform {platform} (hint: use the docker target)")]
     NoArtifact {
         instance: String,
@@ -310,6 +316,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the release itself is at fault, so its version is marked bad:
+    /// its artifact is not the signed one, is unsafe or corrupt, or is missing
+    /// for this platform. Network, disk and driver failures are not.
+    pub fn is_bad_release(&self) -> bool {
+        matches!(
+            self,
+            Error::ArtifactSize { .. }
+                | Error::ArtifactHash { .. }
+                | Error::UnsafeArchive { .. }
+                | Error::BadArchive { .. }
+                | Error::NoArtifact { .. }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { path, source }

@@ -96,13 +96,13 @@ pub fn describe(o: &Outcome) -> String {
             kept: Some(k),
             reason,
         } => {
-            format!("{bad} was unhealthy ({reason}); rolled back to {k}; {bad} is marked bad")
+            format!("{bad} failed ({reason}); rolled back to {k}; {bad} is marked bad")
         }
         Outcome::RolledBack {
             bad,
             kept: None,
             reason,
-        } => format!("{bad} was unhealthy ({reason}); marked bad"),
+        } => format!("{bad} failed ({reason}); marked bad"),
         Outcome::Held {
             version,
             wanted,
@@ -186,9 +186,9 @@ mod tests {
                 Outcome::RolledBack {
                     bad: v("1.2.0"),
                     kept: Some(v("1.1.0")),
-                    reason: v("exit 3"),
+                    reason: v("unhealthy: exit 3"),
                 },
-                "1.2.0 was unhealthy (exit 3); rolled back to 1.1.0; 1.2.0 is marked bad",
+                "1.2.0 failed (unhealthy: exit 3); rolled back to 1.1.0; 1.2.0 is marked bad",
                 false,
             ),
         ] {

@@ -10,7 +10,10 @@
 //!    the old ones first);
 //! 4. wait until every unit is healthy within the task's deadline;
 //! 5. healthy: record it as good, then stop the old units; unhealthy: stop the
-//!    new units, mark the version bad, bring the last good spec back.
+//!    new units, mark the version bad, bring the last good spec back. A release
+//!    whose artifact is refused in step 2 (size, sha256, an unsafe or corrupt
+//!    archive, no artifact for the platform) is marked bad the same way; a
+//!    network or disk failure marks nothing and the next apply retries.
 //!
 //! Then units of instances that left the plan are stopped in reverse order of
 //! the previous plan, keeping their volumes unless `purge`. Every decision reads
@@ -157,7 +160,7 @@ pub fn apply(
         journal.order = plan.instances.iter().map(|i| i.name.clone()).collect();
     }
     journal.last_apply = Some(Utc::now());
-    journal.last_error = report.first_problem();
+    journal.set_error(report.first_problem());
     state.save(&journal)?;
     Ok(report)
 }
@@ -243,8 +246,8 @@ impl Converge<'_> {
                     },
                 })
             }
-            Err(BringUp::Unhealthy(reason)) => {
-                tracing::warn!(instance = %target.name, version = %target.version, "unhealthy: {reason}");
+            Err(BringUp::Bad(reason)) => {
+                tracing::warn!(instance = %target.name, version = %target.version, "{reason}");
                 self.stop_spec(&target, &tspec)?;
                 let rec = self.journal.record(&wanted.name);
                 rec.attempt = None;
@@ -253,11 +256,11 @@ impl Converge<'_> {
                     rec.bad_versions
                         .insert(target.version.clone(), reason.clone());
                 }
-                rec.health = Some(format!("unhealthy: {reason}"));
+                rec.health = Some(reason.clone());
                 self.state.save(self.journal)?;
                 let Some(g) = good.filter(|_| is_new) else {
                     return Ok(Outcome::Failed {
-                        reason: format!("{} is unhealthy: {reason}", target.version),
+                        reason: format!("{} failed: {reason}", target.version),
                     });
                 };
                 // Roll back to the last good spec: whatever still runs of it is kept.
@@ -283,13 +286,16 @@ impl Converge<'_> {
                             })
                         } else {
                             Ok(Outcome::Failed {
-                                reason: format!("the new spec of {} was unhealthy ({reason}); the previous one runs", g.version),
+                                reason: format!(
+                                    "the new spec of {} failed ({reason}); the previous one runs",
+                                    g.version
+                                ),
                             })
                         }
                     }
-                    Err(BringUp::Unhealthy(r2)) => Ok(Outcome::Failed {
+                    Err(BringUp::Bad(r2)) => Ok(Outcome::Failed {
                         reason: format!(
-                            "{} is unhealthy ({reason}) and rolling back to {} failed too: {r2}",
+                            "{} failed ({reason}) and rolling back to {} failed too: {r2}",
                             target.version, g.version
                         ),
                     }),
@@ -310,7 +316,12 @@ impl Converge<'_> {
         tspec: &str,
         units: &[Unit],
     ) -> Result<bool, BringUp> {
-        self.driver.prepare(target)?;
+        self.driver
+            .prepare(target)
+            .map_err(|e| match e.is_bad_release() {
+                true => BringUp::Bad(format!("refused: {e}")),
+                false => BringUp::Error(e),
+            })?;
         let mut envs = std::collections::HashMap::new();
         for t in &target.tasks {
             let env = secrets::render_env(&self.state.path, t)?;
@@ -437,8 +448,8 @@ impl Converge<'_> {
                 return Ok(());
             }
             if started.elapsed() >= deadline {
-                return Err(BringUp::Unhealthy(format!(
-                    "not healthy within {}s: {last}",
+                return Err(BringUp::Bad(format!(
+                    "unhealthy: not healthy within {}s: {last}",
                     deadline.as_secs()
                 )));
             }
@@ -480,8 +491,12 @@ fn stop_timeout(journal: &super::Journal, u: &Unit) -> u32 {
         .map_or(10, |t| t.stop_timeout_s.min(15))
 }
 
+/// Why bringing a spec up stopped.
 enum BringUp {
-    Unhealthy(String),
+    /// The release itself is at fault (unhealthy, or its artifact refused): the
+    /// version is marked bad with this cause and the last good one comes back.
+    Bad(String),
+    /// Anything else (the driver, the network, the disk): reported, nothing marked.
     Error(Error),
 }
 

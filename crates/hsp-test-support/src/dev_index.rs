@@ -22,6 +22,9 @@ pub struct DevIndex {
     now: u64,
     /// Versions declare a secret config `API_TOKEN`, passed as `TOKEN`.
     secret: bool,
+    /// Where artifacts are fetched from: `<base>/artifacts/web-<version>.tar.gz`
+    /// (a server of `dir`); `None`: file:// URLs.
+    artifact_base: Option<String>,
 }
 
 impl DevIndex {
@@ -40,7 +43,17 @@ impl DevIndex {
             dir: dir.to_path_buf(),
             now,
             secret: false,
+            artifact_base: None,
         }
+    }
+
+    /// Versions added from now on name their artifact at
+    /// `<base>/artifacts/web-<version>.tar.gz`: `base` serves this index's `dir`.
+    /// The artifact file is whatever `<dir>/artifacts/web-<version>.tar.gz`
+    /// holds when the version is added (the test service when missing).
+    pub fn with_artifact_base(mut self, base: &str) -> DevIndex {
+        self.artifact_base = Some(base.trim_end_matches('/').to_string());
+        self
     }
 
     /// Versions added from now on take a secret `API_TOKEN` (required config,
@@ -58,10 +71,12 @@ impl DevIndex {
 
     /// The artifact for `version`: the test service script and a VERSION file.
     fn artifact(&self, version: &str) -> Json {
-        host_artifact(
-            &self.dir.join(format!("artifacts/web-{version}.tar.gz")),
-            version,
-        )
+        let file = format!("artifacts/web-{version}.tar.gz");
+        let mut a = host_artifact(&self.dir.join(&file), version);
+        if let Some(base) = &self.artifact_base {
+            a["url"] = format!("{base}/{file}").into();
+        }
+        a
     }
 
     /// Adds `version` of the service, serving on `port`. `env` adds variables

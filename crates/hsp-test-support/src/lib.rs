@@ -21,6 +21,7 @@ pub mod dev_index;
 pub mod examples;
 pub mod export;
 pub mod fs;
+pub mod hostile;
 #[cfg(feature = "deploy")]
 pub mod images;
 #[cfg(feature = "planner")]

@@ -124,7 +124,7 @@ pub fn deploy_upgrade_rollback(t: &dyn Target, checks: &mut dyn FnMut(Stage)) {
     assert!(!out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("fhir: 1.2.0 was unhealthy") && stdout.contains("rolled back to 1.1.0"),
+        stdout.contains("fhir: 1.2.0 failed (unhealthy") && stdout.contains("rolled back to 1.1.0"),
         "{stdout}"
     );
     assert_converged(t, &v2);

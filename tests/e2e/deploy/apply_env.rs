@@ -202,7 +202,7 @@ fn a_version_marked_bad_is_not_planned_again_until_a_newer_one_appears() {
     assert!(!out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("1.1.0 was unhealthy") && stdout.contains("rolled back to 1.0.0"),
+        stdout.contains("1.1.0 failed (unhealthy") && stdout.contains("rolled back to 1.0.0"),
         "{stdout}"
     );
     site.wait_serving("1.0.0");

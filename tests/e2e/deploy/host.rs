@@ -374,7 +374,8 @@ fn artifact_with_wrong_hash_is_refused_before_unpacking() {
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("fhir-db: failed: artifact file://") && stdout.contains("sha256"),
+        stdout.contains("fhir-db: failed: 14.0.0 failed: refused: artifact file://")
+            && stdout.contains("sha256"),
         "{stdout}"
     );
     assert!(
@@ -383,6 +384,15 @@ fn artifact_with_wrong_hash_is_refused_before_unpacking() {
     );
     assert!(!ex.env_state().join("host/fhir-db/releases").exists());
     assert!(processes(&ex).is_empty());
+    // The release is at fault, not the network: its version is marked bad with
+    // the cause, so the next apply does not fetch it again.
+    let why = ex.journal()["instances"]["fhir-db"]["bad_versions"]["14.0.0"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.contains("sha256"), "{}", ex.journal());
+    let again = String::from_utf8_lossy(&ex.apply(&plan, &[]).stdout).to_string();
+    assert!(again.contains("14.0.0 is marked bad"), "{again}");
 }
 
 #[test]
@@ -520,6 +530,9 @@ fn run_daemon_polls_survives_an_unreachable_source_and_drains_on_sigterm() {
         "{status}"
     );
     assert_ne!(status["last_poll"], status["last_poll_ok"]);
+    // When the error happened, too.
+    let at = status["last_error_at"].as_str().unwrap_or_default();
+    assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{status}");
     assert_eq!(get(ex.ports.1, "/version").as_deref(), Some("1.0.0\n"));
     // It comes back with a new version: the daemon upgrades.
     std::fs::write(

@@ -4,4 +4,5 @@
 mod apply_env;
 mod docker;
 mod host;
+mod hostile;
 mod systemd;

@@ -283,7 +283,7 @@ fn systemd_mode_installs_upgrades_rolls_back_and_prunes() {
     assert!(!out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("1.2.0 was unhealthy") && stdout.contains("rolled back to 1.1.0"),
+        stdout.contains("1.2.0 failed (unhealthy") && stdout.contains("rolled back to 1.1.0"),
         "{stdout}"
     );
     assert_eq!(site.assert_converged("1.1.0"), v11);

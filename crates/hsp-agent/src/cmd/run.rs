@@ -77,11 +77,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(code) => {
                 if code != i32::from(POLL_FAILED) {
                     tracing::error!(code, "a poll exited abnormally; services keep running");
+                    record_crash(
+                        &args.source.index.state,
+                        &target.environment,
+                        &format!("exited with code {code}"),
+                    );
                 }
                 backoff(delay, max)
             }
             None => {
                 tracing::error!("a poll was killed by a signal; services keep running");
+                record_crash(
+                    &args.source.index.state,
+                    &target.environment,
+                    "was killed by a signal",
+                );
                 backoff(delay, max)
             }
         };
@@ -92,6 +102,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("stopping on signal; services keep running");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records in the journal that a poll crashed (a poll that fails records its
+/// own error; one that dies cannot), so `status` does not show a stale error.
+fn record_crash(state: &std::path::Path, environment: &str, how: &str) {
+    let recorded = EnvDir::open(state, environment).and_then(|dir| {
+        let mut journal = dir.load()?;
+        journal.set_error(Some(format!(
+            "poll crashed: it {how}; services keep running (the log has its output)"
+        )));
+        dir.save(&journal)
+    });
+    if let Err(e) = recorded {
+        tracing::error!("recording the crashed poll in the journal: {e}");
+    }
 }
 
 /// Runs one poll as a child process (this binary, the daemon's own arguments
@@ -142,7 +167,7 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         Err(e) => {
             let msg = format!("{e:#}");
             tracing::error!("poll failed; services keep running: {msg}");
-            journal.last_error = Some(format!("poll failed: {msg}"));
+            journal.set_error(Some(format!("poll failed: {msg}")));
             dir.save(&journal)?;
             return Ok(ExitCode::from(POLL_FAILED));
         }
@@ -162,7 +187,7 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot reach the deployment target; services keep running: {e:#}");
-            journal.last_error = Some(format!("apply failed: {e:#}"));
+            journal.set_error(Some(format!("apply failed: {e:#}")));
             dir.save(&journal)?;
             return Ok(ExitCode::from(POLL_FAILED));
         }
@@ -176,9 +201,35 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         Err(e) => {
             tracing::error!("apply failed: {e:#}");
             let mut j = dir.load()?;
-            j.last_error = Some(format!("apply failed: {}", driver::rollout::chain(&e)));
+            j.set_error(Some(format!(
+                "apply failed: {}",
+                driver::rollout::chain(&e)
+            )));
             dir.save(&j)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crashed_poll_is_recorded_with_its_time() {
+        let state = tempfile::tempdir().unwrap();
+        let before = Utc::now();
+        record_crash(state.path(), "clinic", "was killed by a signal");
+        let dir = EnvDir::open(state.path(), "clinic").unwrap();
+        let journal = dir.load().unwrap();
+        let error = journal.last_error.as_deref().unwrap();
+        assert!(
+            error.starts_with("poll crashed: it was killed by a signal"),
+            "{error}"
+        );
+        assert!(journal.last_error_at.unwrap() >= before);
+        // A held lock (a poll still running) loses nothing: the error is logged.
+        record_crash(state.path(), "clinic", "exited with code 101");
+        assert_eq!(dir.load().unwrap(), journal);
+    }
 }

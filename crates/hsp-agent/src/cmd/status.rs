@@ -41,6 +41,7 @@ struct Status {
     last_poll: Option<String>,
     last_poll_ok: Option<String>,
     last_error: Option<String>,
+    last_error_at: Option<String>,
     /// Why the units could not be observed (engine down, ...).
     observe_error: Option<String>,
     services: Vec<Service>,
@@ -115,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         last_poll: journal.last_poll.map(|t| t.to_rfc3339()),
         last_poll_ok: journal.last_poll_ok.map(|t| t.to_rfc3339()),
         last_error: journal.last_error.clone(),
+        last_error_at: journal.last_error_at.map(|t| t.to_rfc3339()),
         observe_error: units.as_ref().err().cloned(),
         services: Vec::new(),
         kept: journal
@@ -201,7 +203,11 @@ fn render(s: &Status) -> String {
             (Some(_), None) => " (never successful)".to_string(),
             _ => String::new(),
         },
-        s.last_error.as_deref().unwrap_or("none"),
+        match (&s.last_error, &s.last_error_at) {
+            (Some(e), Some(at)) => format!("{e} (at {at})"),
+            (Some(e), None) => e.clone(),
+            (None, _) => "none".to_string(),
+        },
     );
     if let Some(e) = &s.observe_error {
         out.push_str(&format!("cannot observe units: {e}\n"));

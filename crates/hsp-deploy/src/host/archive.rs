@@ -12,7 +12,7 @@
 //! removed.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use std::time::Duration;
@@ -39,51 +39,66 @@ pub fn fetch(artifact: &Artifact, downloads: &Path) -> Result<PathBuf, Error> {
     if dest.exists() && verify(&dest, artifact).is_ok() {
         return Ok(dest);
     }
+    let source = open(artifact)?;
     let part = downloads.join(format!("{sha}.part"));
-    let mut out = File::create(&part).map_err(Error::io(&part))?;
-    // Read at most one byte more than announced: endless data is cut short.
-    let limit = artifact.size + 1;
-    let copied = if let Some(path) = artifact.url.strip_prefix("file://") {
-        let f = File::open(path).map_err(|e| Error::Download {
-            url: artifact.url.clone(),
-            message: e.to_string(),
-        })?;
-        std::io::copy(&mut f.take(limit), &mut out)
-    } else if artifact.url.starts_with("http://") || artifact.url.starts_with("https://") {
-        // The index's client: redirects only to http(s), 30 s without a byte
-        // fails; in all, 5 minutes plus a second per MiB.
-        let http = Http::default();
-        let resp = http.get(&artifact.url, &[]).map_err(|e| Error::Download {
-            url: artifact.url.clone(),
-            message: e.to_string(),
-        })?;
-        let within = http.timeouts().overall + Duration::from_secs(artifact.size >> 20);
-        std::io::copy(
-            &mut Deadline::new(resp.into_reader(), within).take(limit),
-            &mut out,
-        )
-    } else {
-        return Err(Error::Download {
-            url: artifact.url.clone(),
-            message: "only http://, https:// and file:// URLs are supported".into(),
-        });
-    };
-    if let Err(e) = copied {
-        drop(out);
-        let _ = fs::remove_file(&part);
-        return Err(Error::Download {
-            url: artifact.url.clone(),
-            message: e.to_string(),
-        });
-    }
-    out.sync_all().map_err(Error::io(&part))?;
-    drop(out);
-    if let Err(e) = verify(&part, artifact) {
+    let written = write_part(source, artifact, &part).and_then(|()| verify(&part, artifact));
+    if let Err(e) = written {
         let _ = fs::remove_file(&part);
         return Err(e);
     }
     fs::rename(&part, &dest).map_err(Error::io(&dest))?;
     Ok(dest)
+}
+
+/// The artifact's bytes, at most one more than its signed size (endless data
+/// is cut short), within the HTTP client's timeouts.
+fn open(artifact: &Artifact) -> Result<Box<dyn Read>, Error> {
+    let failed = |message: String| Error::Download {
+        url: artifact.url.clone(),
+        message,
+    };
+    let limit = artifact.size + 1;
+    if let Some(path) = artifact.url.strip_prefix("file://") {
+        let f = File::open(path).map_err(|e| failed(e.to_string()))?;
+        return Ok(Box::new(f.take(limit)));
+    }
+    if !(artifact.url.starts_with("http://") || artifact.url.starts_with("https://")) {
+        return Err(failed(
+            "only http://, https:// and file:// URLs are supported".into(),
+        ));
+    }
+    // The index's client: redirects only to http(s), 30 s without a byte
+    // fails; in all, 5 minutes plus a second per MiB.
+    let http = Http::default();
+    let resp = http
+        .get(&artifact.url, &[])
+        .map_err(|e| failed(e.to_string()))?;
+    // A server announcing another size than the signed one is not serving
+    // the published file: refused before a byte is written.
+    let announced = resp
+        .header("Content-Length")
+        .and_then(|l| l.parse::<u64>().ok());
+    if let Some(actual) = announced.filter(|&l| l != artifact.size) {
+        return Err(Error::ArtifactSize {
+            url: artifact.url.clone(),
+            expected: artifact.size,
+            actual,
+        });
+    }
+    let within = http.timeouts().overall + Duration::from_secs(artifact.size >> 20);
+    Ok(Box::new(
+        Deadline::new(resp.into_reader(), within).take(limit),
+    ))
+}
+
+/// Copies `source` into `part`, synced.
+fn write_part(mut source: impl Read, artifact: &Artifact, part: &Path) -> Result<(), Error> {
+    let mut out = File::create(part).map_err(Error::io(part))?;
+    std::io::copy(&mut source, &mut out).map_err(|e| Error::Download {
+        url: artifact.url.clone(),
+        message: e.to_string(),
+    })?;
+    out.sync_all().map_err(Error::io(part))
 }
 
 /// Checks the size, then the sha256, of a downloaded file.
@@ -164,10 +179,15 @@ fn unpack_into(archive: &Path, tmp: &Path, limits: Limits) -> Result<(), Error> 
         entry: entry.display().to_string(),
         reason,
     };
+    // Reading the archive failed: corrupt (its bytes are the signed ones).
+    let corrupt = |source| Error::BadArchive {
+        archive: archive.to_path_buf(),
+        source,
+    };
     let (mut bytes, mut entries) = (0u64, 0u64);
-    for entry in ar.entries().map_err(Error::io(archive))? {
-        let mut entry = entry.map_err(Error::io(archive))?;
-        let path = entry.path().map_err(Error::io(archive))?.into_owned();
+    for entry in ar.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let path = entry.path().map_err(corrupt)?.into_owned();
         entries += 1;
         bytes = bytes.saturating_add(entry.header().size().unwrap_or(u64::MAX));
         if entries > limits.entries {
@@ -197,7 +217,7 @@ fn unpack_into(archive: &Path, tmp: &Path, limits: Limits) -> Result<(), Error> 
         match entry.header().entry_type() {
             T::Regular | T::Directory | T::Continuous | T::GNUSparse => {}
             T::Symlink | T::Link => {
-                let target = entry.link_name().map_err(Error::io(archive))?;
+                let target = entry.link_name().map_err(corrupt)?;
                 if !target.as_deref().is_some_and(is_inside) {
                     return Err(refuse(
                         &path,
@@ -208,7 +228,16 @@ fn unpack_into(archive: &Path, tmp: &Path, limits: Limits) -> Result<(), Error> 
             T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => continue,
             _ => return Err(refuse(&path, "is a device, fifo or other special file")),
         }
-        let ok = entry.unpack_in(tmp).map_err(Error::io(tmp.join(&path)))?;
+        let ok = entry.unpack_in(tmp).map_err(|e| match e.kind() {
+            // The compressed stream or the tar data ends or breaks mid-entry.
+            ErrorKind::InvalidData | ErrorKind::InvalidInput | ErrorKind::UnexpectedEof => {
+                corrupt(e)
+            }
+            _ => Error::Io {
+                path: tmp.join(&path),
+                source: e,
+            },
+        })?;
         if !ok {
             return Err(refuse(&path, "would be written outside the folder"));
         }
@@ -416,6 +445,8 @@ mod tests {
                 .join(format!("out-{}-{}", limits.bytes, limits.entries));
             let r = unpack_within(&tgz, &dest, limits);
             assert_eq!(r.is_ok(), ok, "{limits:?}: {r:?}");
+            // A bomb is the release's fault: its version is marked bad.
+            assert!(r.as_ref().err().is_none_or(Error::is_bad_release), "{r:?}");
             assert_eq!(dest.exists(), ok);
             assert!(!dest.with_extension("unpacking").exists(), "leftover");
         }
@@ -453,9 +484,38 @@ mod tests {
         let mut ftp = good;
         ftp.url = "ftp://x/a.tar.gz".into();
         ftp.sha256 = "2".repeat(64);
-        assert!(matches!(
-            fetch(&ftp, &downloads),
-            Err(Error::Download { .. })
-        ));
+        let err = fetch(&ftp, &downloads).unwrap_err();
+        assert!(matches!(err, Error::Download { .. }), "{err}");
+        // Not the release's fault: nothing is marked bad, the next apply retries.
+        assert!(!err.is_bad_release());
+        for e in [
+            fetch(&wrong_size, &downloads).unwrap_err(),
+            fetch(&wrong_hash, &downloads).unwrap_err(),
+        ] {
+            assert!(e.is_bad_release(), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_archive_is_a_bad_release_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("a.tar.gz");
+        let data = vec![7u8; 256 << 10];
+        build_tar_gz(&[("bin/start", &data, 0o755)], &tgz).unwrap();
+        let whole = fs::read(&tgz).unwrap();
+        for (name, bytes) in [
+            ("truncated", whole[..whole.len() / 2].to_vec()),
+            ("not gzip", b"this is not a gzip stream at all".to_vec()),
+        ] {
+            let bad = dir.path().join(format!("{name}.tar.gz"));
+            fs::write(&bad, &bytes).unwrap();
+            let dest = dir.path().join(format!("out-{name}"));
+            let err = unpack(&bad, &dest).unwrap_err();
+            assert!(
+                matches!(err, Error::BadArchive { .. }) && err.is_bad_release(),
+                "{name}: {err:?}"
+            );
+            assert!(!dest.exists() && !dest.with_extension("unpacking").exists());
+        }
     }
 }

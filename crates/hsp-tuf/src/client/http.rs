@@ -28,13 +28,45 @@ pub struct Timeouts {
     pub redirects: u32,
 }
 
+/// Environment variables overriding [`Timeouts::default`], in whole seconds:
+/// for a site whose links are slower (or tests that cannot wait 30 s).
+pub const TIMEOUT_VARS: [&str; 3] = [
+    "HSP_CONNECT_TIMEOUT_S",
+    "HSP_STALL_TIMEOUT_S",
+    "HSP_OVERALL_TIMEOUT_S",
+];
+
 impl Default for Timeouts {
-    /// 10 s to connect, 30 s without a byte, 5 minutes in all, 5 redirects.
+    /// 10 s to connect, 30 s without a byte, 5 minutes in all, 5 redirects;
+    /// each time overridden by its [`TIMEOUT_VARS`] environment variable.
     fn default() -> Timeouts {
+        Timeouts::with_overrides(|name| std::env::var(name).ok())
+    }
+}
+
+impl Timeouts {
+    /// The defaults, each time overridden by `var(name)` of its
+    /// [`TIMEOUT_VARS`] name when that is a whole number of seconds from 1 to
+    /// 86400 (another value is ignored, with a warning).
+    pub fn with_overrides(var: impl Fn(&str) -> Option<String>) -> Timeouts {
+        let secs = |name: &str, default: u64| {
+            let Some(v) = var(name) else {
+                return Duration::from_secs(default);
+            };
+            match v.trim().parse::<u64>() {
+                Ok(s @ 1..=86_400) => Duration::from_secs(s),
+                _ => {
+                    tracing::warn!(
+                        "{name}={v:?} is not a number of seconds from 1 to 86400; using {default}"
+                    );
+                    Duration::from_secs(default)
+                }
+            }
+        };
         Timeouts {
-            connect: Duration::from_secs(10),
-            stall: Duration::from_secs(30),
-            overall: Duration::from_secs(300),
+            connect: secs(TIMEOUT_VARS[0], 10),
+            stall: secs(TIMEOUT_VARS[1], 30),
+            overall: secs(TIMEOUT_VARS[2], 300),
             redirects: 5,
         }
     }
@@ -183,6 +215,52 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::net::TcpListener;
+
+    #[test]
+    fn timeouts_are_overridden_by_their_variables_within_bounds() {
+        let with = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Timeouts::with_overrides(move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let d = with(&[]);
+        assert_eq!(
+            (d.connect, d.stall, d.overall),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+                Duration::from_secs(300)
+            )
+        );
+        let t = with(&[
+            ("HSP_CONNECT_TIMEOUT_S", "3"),
+            ("HSP_STALL_TIMEOUT_S", " 2 "),
+            ("HSP_OVERALL_TIMEOUT_S", "600"),
+        ]);
+        assert_eq!(
+            (t.connect, t.stall, t.overall),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(2),
+                Duration::from_secs(600)
+            )
+        );
+        // Zero, too large, not a number: the default stays.
+        for bad in ["0", "86401", "-1", "2s", ""] {
+            assert_eq!(
+                with(&[("HSP_STALL_TIMEOUT_S", bad)]).stall,
+                Duration::from_secs(30),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn redirect_targets() {
