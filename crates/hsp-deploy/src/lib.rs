@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use hsp_index::plan::{PlannedInstance, PlannedTask};
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "docker")]
 pub mod docker;
 pub mod health;
 pub mod host;
@@ -222,6 +223,7 @@ pub fn check_name(what: &'static str, name: &str) -> Result<(), Error> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[cfg(feature = "docker")]
     #[error("docker: {action}")]
     Docker {
         action: String,
