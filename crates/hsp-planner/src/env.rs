@@ -533,6 +533,24 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_and_control_characters_are_refused() {
+        // The same config key twice in one map: an error at the second, naming the first.
+        let dup = format!("{BASE},\"config\": {{\"x.y\": {{\n \"A\": \"1\",\n \"A\": \"2\"}}}}}}");
+        let e = load(&dup, false).unwrap_err();
+        assert!(e.starts_with("env.json:6:2:"), "{e}");
+        assert!(e.contains("at 5:2 and at 6:2"), "both positions: {e}");
+        // A NUL (or another control character) in a value.
+        for c in ["\\u0000", "\\u001b"] {
+            let text = format!("{BASE},\"config\": {{\"x.y\": {{\"A\": \"a{c}b\"}}}}}}");
+            let e = load(&text, false).unwrap_err();
+            assert!(
+                e.contains("config.x.y.A") && e.contains("control character"),
+                "{c}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn syntax_errors_have_positions() {
         let e = load("{\n  \"name\": \"x\",,\n}", false).unwrap_err();
         assert!(e.starts_with("env.json:2:"), "{e}");

@@ -25,8 +25,8 @@ use std::time::Duration;
 pub enum Misbehave {
     /// `302 Found` to this location (any scheme: `file:///etc/passwd`, ...).
     Redirect(String),
-    /// Headers announcing a kilobyte (under any size cap), three bytes, then
-    /// silence until the client gives up.
+    /// Headers announcing the file's length (a kilobyte when it is missing),
+    /// its first bytes, then silence until the client gives up.
     Stall,
     /// Headers announcing `announced` bytes, then only `body`, then close.
     Lie { announced: u64, body: Vec<u8> },
@@ -127,8 +127,12 @@ impl Shared {
                 &format!("Location: {to}\r\nContent-Length: 0\r\n"),
             )),
             Some(Misbehave::Stall) => {
-                let _ = conn.write_all(&head("200 OK", "Content-Length: 1000\r\n"));
-                let _ = conn.write_all(b"abc");
+                // The file's true length and first bytes when it exists, so
+                // only the silence is wrong.
+                let file = self.file(&path).unwrap_or_else(|| vec![b'x'; 1000]);
+                let announce = format!("Content-Length: {}\r\n", file.len());
+                let _ = conn.write_all(&head("200 OK", &announce));
+                let _ = conn.write_all(&file[..3.min(file.len().saturating_sub(1))]);
                 self.hold(&mut conn);
                 Ok(())
             }

@@ -207,7 +207,40 @@ fn refused_artifacts_mark_their_release_bad_and_a_good_release_follows() {
     run_ok(&mut site.agent("apply", &env_file));
     site.wait_serving("1.0.0");
 
-    // Each bad release: the agent refuses it, keeps 1.0.0 serving, marks it
+    // A stalled download is the network's fault: the apply fails within the
+    // stall timeout, nothing is marked bad or left behind, and once the server
+    // answers again the release deploys.
+    site.index.add_version("1.0.1", site.port, json!({}));
+    site.index.build();
+    let stalled = "/artifacts/web-1.0.1.tar.gz";
+    site.server.set(stalled, Misbehave::Stall);
+    let started = Instant::now();
+    let out = site.agent("apply", &env_file).output().unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(site.server.hits(stalled) > 0);
+    assert_eq!(get(site.port, "/version").as_deref(), Some("1.0.0"));
+    let journal = site.journal();
+    assert!(
+        journal["instances"]["web"]["bad_versions"]["1.0.1"].is_null(),
+        "a stall marked 1.0.1 bad: {journal:#}"
+    );
+    assert_eq!(
+        site.downloads()
+            .iter()
+            .filter(|f| !f.ends_with(".tar.gz"))
+            .count(),
+        0
+    );
+    site.server.clear(stalled);
+    run_ok(&mut site.agent("apply", &env_file));
+    site.wait_serving("1.0.1");
+
+    // Each bad release: the agent refuses it, keeps 1.0.1 serving, marks it
     // bad with the cause and leaves no partial download behind.
     let cases: [(&str, &str, Option<Misbehave>, &str); 3] = [
         ("1.1.0", "endless body", Some(Misbehave::Endless), "size"),
@@ -241,7 +274,7 @@ fn refused_artifacts_mark_their_release_bad_and_a_good_release_follows() {
         assert!(!out.status.success(), "{what}\n{}", show(&out));
         assert_eq!(
             get(site.port, "/version").as_deref(),
-            Some("1.0.0"),
+            Some("1.0.1"),
             "{what}"
         );
         let journal = site.journal();

@@ -497,6 +497,25 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_local_file_is_cut_at_the_signed_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = Artifact {
+            platform: "linux-x86_64".into(),
+            url: "file:///dev/zero".into(),
+            sha256: "4".repeat(64),
+            size: 1000,
+            entrypoint: "bin/start".into(),
+        };
+        let downloads = dir.path().join("downloads");
+        let err = fetch(&zero, &downloads).unwrap_err();
+        assert!(
+            matches!(err, Error::ArtifactSize { actual: 1001, .. }) && err.is_bad_release(),
+            "{err:?}"
+        );
+        assert_eq!(fs::read_dir(&downloads).unwrap().count(), 0, "leftover");
+    }
+
+    #[test]
     fn a_corrupt_archive_is_a_bad_release_and_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let tgz = dir.path().join("a.tar.gz");
