@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use hsp_index::image::ImageRef;
 use hsp_index::plan::{PlannedInstance, PlannedTask, ProviderRef, Value};
 use hsp_index::Plan;
 use serde_json::{json, Map, Value as Json};
@@ -201,80 +202,6 @@ impl Unit<'_> {
     }
 }
 
-/// An image reference pinned by digest, split the way Docker normalizes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ImageRef {
-    pub original: String,
-    /// e.g. `docker.io`, `quay.io`, `127.0.0.1:5000`.
-    pub registry: String,
-    /// Path in the registry, e.g. `library/postgres`.
-    pub repository: String,
-    pub tag: Option<String>,
-    /// `sha256:<64 hex>`.
-    pub digest: String,
-}
-
-impl ImageRef {
-    pub fn parse(s: &str) -> Option<ImageRef> {
-        let (name, digest) = s.split_once('@')?;
-        let hex = digest.strip_prefix("sha256:")?;
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return None;
-        }
-        let (registry, path) = match name.split_once('/') {
-            Some((first, rest))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (first.to_string(), rest.to_string())
-            }
-            _ => ("docker.io".to_string(), name.to_string()),
-        };
-        let (path, tag) = match path.rsplit_once(':') {
-            Some((p, t)) if !t.contains('/') => (p.to_string(), Some(t.to_string())),
-            _ => (path, None),
-        };
-        if path.is_empty() || tag.as_deref() == Some("") {
-            return None;
-        }
-        let repository = if registry == "docker.io" && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path
-        };
-        Some(ImageRef {
-            original: s.to_string(),
-            registry,
-            repository,
-            tag,
-            digest: digest.to_string(),
-        })
-    }
-
-    /// The reference to write: the original, or with the registry replaced.
-    pub fn reference(&self, registry: Option<&str>) -> String {
-        match registry {
-            None => self.original.clone(),
-            Some(r) => {
-                let tag = self
-                    .tag
-                    .as_ref()
-                    .map(|t| format!(":{t}"))
-                    .unwrap_or_default();
-                format!(
-                    "{}/{}{tag}@{}",
-                    r.trim_end_matches('/'),
-                    self.repository,
-                    self.digest
-                )
-            }
-        }
-    }
-}
-
 /// Checks a name usable as a DNS label (RFC 1123): Service, Compose service.
 pub(crate) fn check_label(name: &str) -> Result<(), ExportError> {
     let why = if name.is_empty() {
@@ -333,56 +260,6 @@ pub(crate) fn is_iana_port_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-    #[test]
-    fn image_refs() {
-        let cases = [
-            (
-                "postgres:16@D",
-                Some(("docker.io", "library/postgres", Some("16"))),
-            ),
-            (
-                "hapiproject/hapi@D",
-                Some(("docker.io", "hapiproject/hapi", None)),
-            ),
-            (
-                "quay.io/keycloak/keycloak:26.0@D",
-                Some(("quay.io", "keycloak/keycloak", Some("26.0"))),
-            ),
-            (
-                "127.0.0.1:5000/x/y@D",
-                Some(("127.0.0.1:5000", "x/y", None)),
-            ),
-            ("localhost/y:1@D", Some(("localhost", "y", Some("1")))),
-            ("postgres:16", None),
-            ("postgres@sha256:abc", None),
-            ("postgres@sha512:0123", None),
-        ];
-        for (input, want) in cases {
-            let input = input.replace('D', D);
-            let got = ImageRef::parse(&input);
-            match (got, want) {
-                (None, None) => {}
-                (Some(r), Some((reg, repo, tag))) => {
-                    assert_eq!(
-                        (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
-                        (reg, repo, tag),
-                        "{input}"
-                    );
-                    assert_eq!(r.digest, D);
-                    assert_eq!(r.reference(None), input);
-                }
-                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
-            }
-        }
-        let r = ImageRef::parse(&format!("postgres:16@{D}")).unwrap();
-        assert_eq!(
-            r.reference(Some("mirror.local:5000/")),
-            format!("mirror.local:5000/library/postgres:16@{D}")
-        );
-    }
 
     #[test]
     fn labels_and_names() {

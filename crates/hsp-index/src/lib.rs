@@ -11,6 +11,7 @@
 //! - [`secret_file`]: the one rule and reader of secret files.
 //! - [`registry`]: the registry config (`registry.json`) and the repo layout.
 //! - [`environment`]: a site's environment file, read by `hsp-agent`.
+//! - [`image`]: image references as Docker normalizes them, and mirrors.
 //! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
 //! - [`version`]: lenient semver versions (`7.4` = `7.4.0`) and ranges.
 //!
@@ -20,6 +21,7 @@
 pub mod api;
 pub mod document;
 pub mod environment;
+pub mod image;
 pub mod interface;
 pub mod name;
 pub mod plan;

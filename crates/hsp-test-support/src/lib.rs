@@ -7,7 +7,9 @@
 //! Library crates use the parts that need only their own crate: the in-memory
 //! indexes of [`planner`] (feature `planner`) and the site input of [`site`]
 //! (feature `site`). The deploy fixtures (feature `deploy`) pull `hsp-deploy`
-//! and with it the Docker client: only the end-to-end tests enable it.
+//! and with it the Docker client: only the end-to-end tests enable it. It
+//! implies `oci`: throwaway registries, multi-arch images and a stalling proxy
+//! ([`oci`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -24,6 +26,8 @@ pub mod fs;
 pub mod hostile;
 #[cfg(feature = "deploy")]
 pub mod images;
+#[cfg(feature = "oci")]
+pub mod oci;
 #[cfg(feature = "planner")]
 pub mod planner;
 pub mod registry;
