@@ -6,6 +6,7 @@
 //!
 //! Each library's own tests are in its crate (`crates/*/tests`).
 
+mod airgap;
 mod build;
 mod check;
 mod deploy;

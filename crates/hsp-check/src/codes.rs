@@ -73,6 +73,9 @@ codes! {
     FileName = "E081": "A file name is not UTF-8 or holds a control character (e.g. a newline).";
     FileKind = "E082": "A path is not a regular file: a symbolic link (never followed), a FIFO, a device or a socket.";
     FileSize = "E083": "A file is larger than the limit for its kind.";
+    ImageMissing = "E090": "A pinned image's manifest is not in its registry (`--online`).";
+    ArtifactSize = "E091": "An artifact URL answers with another size than the document declares (`--online`).";
+    OnlineUnreachable = "E092": "A registry or artifact server could not be asked (`--online`): nothing was verified.";
     NoHealthCheck = "W001": "A task that serves ports has no health check, so rollouts cannot wait for it.";
     SecretDefault = "W002": "A secret config entry has a default value, which every site would share.";
     NoSmokeTest = "W003": "The document has no smoke test.";

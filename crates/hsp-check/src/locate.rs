@@ -60,8 +60,45 @@ pub fn locate(text: &[u8], pointer: &str, at_key: bool) -> Position {
 /// the text and the pointers: one walk of the text that enters only the values
 /// on some pointer's path, then one sweep over the offsets in order.
 pub fn locate_all(text: &[u8], wanted: &[(&str, bool)]) -> Vec<Position> {
+    let pointers: Vec<&str> = wanted.iter().map(|(p, _)| *p).collect();
+    let (found, end) = scan(text, &pointers);
+    let offsets: Vec<usize> = wanted
+        .iter()
+        .map(|(pointer, at_key)| {
+            let mut p: &str = pointer;
+            let mut exact = true;
+            loop {
+                if let Some(&(key_at, value_at)) = found.get(p) {
+                    return if exact && *at_key { key_at } else { value_at };
+                }
+                exact = false;
+                match p.rfind('/') {
+                    Some(i) => p = &p[..i],
+                    None => return end.min(text.len()),
+                }
+            }
+        })
+        .collect();
+    positions_of(text, &offsets)
+}
+
+/// Byte offset in `text` of the value at each pointer (for a string, of its
+/// opening quote); `None` where the path does not exist. What rewrites one
+/// value of a file and keeps every other byte use.
+pub fn value_offsets(text: &[u8], pointers: &[&str]) -> Vec<Option<usize>> {
+    let (found, _) = scan(text, pointers);
+    pointers
+        .iter()
+        .map(|p| found.get(*p).map(|&(_, value_at)| value_at))
+        .collect()
+}
+
+/// One walk of `text` that enters only the values on some pointer's path:
+/// pointer -> (offset of its key, offset of its value), and where the walk
+/// stopped.
+fn scan(text: &[u8], pointers: &[&str]) -> (HashMap<String, (usize, usize)>, usize) {
     let mut prefixes: HashSet<&str> = HashSet::new();
-    for (pointer, _) in wanted {
+    for pointer in pointers {
         let mut p: &str = pointer;
         while prefixes.insert(p) {
             match p.rfind('/') {
@@ -75,24 +112,7 @@ pub fn locate_all(text: &[u8], wanted: &[(&str, bool)]) -> Vec<Position> {
     s.ws();
     let mut path = String::new();
     s.record(&mut path, s.i, &prefixes, &mut found, 0);
-    let offsets: Vec<usize> = wanted
-        .iter()
-        .map(|(pointer, at_key)| {
-            let mut p: &str = pointer;
-            let mut exact = true;
-            loop {
-                if let Some(&(key_at, value_at)) = found.get(p) {
-                    return if exact && *at_key { key_at } else { value_at };
-                }
-                exact = false;
-                match p.rfind('/') {
-                    Some(i) => p = &p[..i],
-                    None => return s.i.min(text.len()),
-                }
-            }
-        })
-        .collect();
-    positions_of(text, &offsets)
+    (found, s.i)
 }
 
 /// [`position_of`] for many offsets, in one sweep over the text.

@@ -27,6 +27,8 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Create a new registry repo and its keys.
     Init(cmd::init::Args),
+    /// Pin every task image written by tag to the digest its registry serves.
+    Pin(cmd::pin::Args),
     /// Create an ed25519 key pair (FILE and FILE.pub).
     Keygen(cmd::keygen::Args),
     /// Sign a publisher's documents (its delegated TUF targets metadata).
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Pin(args) => cmd::pin::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Build(args) => cmd::build::run(args),
         Command::Timestamp(args) => cmd::timestamp::run(args),

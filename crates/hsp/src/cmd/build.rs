@@ -37,9 +37,21 @@ pub struct Args {
     /// (.hsp_cache beside OUT), which is then rewritten.
     #[arg(long)]
     no_cache: bool,
+    /// Before building, ask the network as `hsp check --online` does (every
+    /// image digest in its registry, every artifact URL with its declared
+    /// size); a finding stops the build, leaving OUT as it was.
+    #[arg(long)]
+    verify_images: bool,
+    /// With --verify-images: a registry (`host[:port]`) spoken to over plain
+    /// HTTP (loopback registries always are). Repeatable.
+    #[arg(long = "plain-http", value_name = "HOST", requires = "verify_images")]
+    plain_http: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.verify_images && !verify_images(&args.repo, args.plain_http.clone())? {
+        return Ok(ExitCode::FAILURE);
+    }
     let opts = BuildOptions {
         repo: args.repo,
         keys: match args.keys {
@@ -101,4 +113,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("WARNING: this was a DEVELOPMENT build (public keys): never for production.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The online checks of every document of `repo`, printed; whether none failed.
+fn verify_images(repo: &std::path::Path, plain_http: Vec<String>) -> anyhow::Result<bool> {
+    let loaded = hsp_registry::load(repo)?;
+    let oci = hsp_mirror::Oci::new(plain_http)?;
+    let (found, asked) = hsp_mirror::online::check(&oci, &loaded.documents);
+    let shown = repo.display();
+    for d in &found {
+        println!("{shown}/{d}");
+    }
+    eprintln!(
+        "verified images online: {} image{} and {} artifact URL{} asked, {} problem{}",
+        asked.images,
+        super::plural(asked.images),
+        asked.artifacts,
+        super::plural(asked.artifacts),
+        found.len(),
+        super::plural(found.len())
+    );
+    if !found.is_empty() {
+        eprintln!("error: not built: fix the images and artifacts above (OUT is unchanged)");
+    }
+    Ok(found.is_empty())
 }

@@ -21,6 +21,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use hsp_check::{self as validate, Diagnostic, Severity};
+use hsp_index::document::Document;
+
+use super::plural;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,6 +42,14 @@ pub struct Args {
     /// Print only the summary line (to stderr), not each diagnostic.
     #[arg(long, short)]
     quiet: bool,
+    /// Also ask the network: every pinned image must exist in its registry,
+    /// every artifact URL must answer with the declared size.
+    #[arg(long)]
+    online: bool,
+    /// With --online: a registry (`host[:port]`) spoken to over plain HTTP
+    /// (loopback registries always are). Repeatable.
+    #[arg(long = "plain-http", value_name = "HOST", requires = "online")]
+    plain_http: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -63,12 +74,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut diagnostics = Vec::new();
     let mut files = 0;
+    // The documents the online checks ask about, with their paths as shown.
+    let mut documents: Vec<validate::Loaded<Document>> = Vec::new();
     for (root, wanted) in &roots {
         let shown = display_root(root);
         let mut repo = hsp_registry::load(root)
             .with_context(|| format!("loading the registry at {}", root.display()))?;
         files += repo.files;
         let found = std::mem::take(&mut repo.diagnostics);
+        for mut d in std::mem::take(&mut repo.documents) {
+            if wanted.iter().any(|w| root.join(&d.path).starts_with(w)) {
+                d.path = shown.join(&d.path).to_string_lossy().into_owned();
+                documents.push(d);
+            }
+        }
         // The parsed files are not needed any more, and freeing 100,000 documents
         // one allocation at a time costs a tenth of a check: the process exits soon.
         std::mem::forget(repo);
@@ -84,7 +103,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let repo = validate::validate_repo(hsp_registry::read_loose(&loose)?);
         files += repo.files;
         diagnostics.extend(repo.diagnostics);
+        documents.extend(repo.documents);
     }
+    let asked = if args.online {
+        let oci = hsp_mirror::Oci::new(args.plain_http.clone())?;
+        let (found, asked) = hsp_mirror::online::check(&oci, &documents);
+        diagnostics.extend(found);
+        diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        asked
+    } else {
+        hsp_mirror::online::counts(&documents)
+    };
 
     let errors = diagnostics
         .iter()
@@ -99,6 +128,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         plural(errors),
         plural(warnings)
     );
+    let what = format!(
+        "{} image{} and {} artifact URL{}",
+        asked.images,
+        plural(asked.images),
+        asked.artifacts,
+        plural(asked.artifacts)
+    );
+    if args.online {
+        eprintln!("asked the network about {what}");
+    } else if asked.images + asked.artifacts > 0 {
+        eprintln!(
+            "not checked online: {what} (run with --online to ask their registries and servers)"
+        );
+    }
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed {
         ExitCode::FAILURE
@@ -144,13 +187,5 @@ fn display_root(root: &Path) -> PathBuf {
     match cwd.as_deref().and_then(|c| root.strip_prefix(c).ok()) {
         Some(rel) => rel.to_path_buf(),
         None => root.to_path_buf(),
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

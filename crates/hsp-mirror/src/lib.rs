@@ -1,0 +1,10 @@
+//! What reaches outside the index: image digests through the OCI distribution
+//! API (`hsp pin`, `hsp check --online`), and verified copies of an index,
+//! the images it names and its bare-metal artifacts for sites that cannot
+//! reach the publishers (`hsp mirror`, bundles).
+
+pub mod oci;
+pub mod online;
+pub mod pin;
+
+pub use oci::Oci;
