@@ -3,8 +3,13 @@
 //! the images it names and its bare-metal artifacts for sites that cannot
 //! reach the publishers (`hsp mirror`, bundles).
 
+pub mod artifacts;
+pub mod bundle;
+pub mod images;
+pub mod index;
 pub mod oci;
 pub mod online;
 pub mod pin;
+pub mod run;
 
 pub use oci::Oci;

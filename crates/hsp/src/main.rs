@@ -27,6 +27,8 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Create a new registry repo and its keys.
     Init(cmd::init::Args),
+    /// Copy an index (and its images and artifacts) into a verified mirror or a bundle.
+    Mirror(cmd::mirror::Args),
     /// Pin every task image written by tag to the digest its registry serves.
     Pin(cmd::pin::Args),
     /// Create an ed25519 key pair (FILE and FILE.pub).
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Pin(args) => cmd::pin::run(args),
+        Command::Mirror(args) => cmd::mirror::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Build(args) => cmd::build::run(args),
         Command::Timestamp(args) => cmd::timestamp::run(args),

@@ -2,4 +2,5 @@
 //! images made locally with skopeo): `hsp pin`, `hsp check --online`, and
 //! `hsp mirror` of an index, its images and artifacts.
 
+mod mirror;
 mod pin;

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::TargetFile;
+use crate::{TargetFile, Targets, Verified};
 use chrono::{DateTime, Utc};
 
 use super::checks::{check_hashes, check_length};
@@ -430,14 +430,36 @@ impl Updater {
         Ok(true)
     }
 
-    /// §5.7: downloads at most `length` bytes and checks length and hashes.
-    fn fetch_target(&self, path: &str, info: &TargetFile) -> Result<Vec<u8>, UpdateError> {
-        let source = self.targets.as_ref().ok_or(UpdateError::BadSource {
-            what: "no target source configured".into(),
-        })?;
+    /// Loads the targets role `role` that the trusted role `delegator`
+    /// delegates to (the stored file while it matches the snapshot, else
+    /// fetched and verified) and returns it: what a mirror walks the whole
+    /// delegation tree with. Refreshes first if needed.
+    pub fn load_role(
+        &mut self,
+        role: &str,
+        delegator: &str,
+    ) -> Result<&Verified<Targets>, UpdateError> {
+        if self.trusted.is_none() {
+            self.refresh()?;
+        }
+        let mut set = self.trusted.take().ok_or(UpdateError::NotRefreshed)?;
+        let loaded = self.load_targets(&mut set, role, delegator);
+        self.trusted = Some(set);
+        loaded?;
+        self.trusted
+            .as_ref()
+            .and_then(|s| s.targets(role))
+            .ok_or(UpdateError::NotRefreshed)
+    }
+
+    /// Where target `path` is served, relative to the targets source: its
+    /// segments percent-encoded, and with consistent snapshots the file name
+    /// prefixed by its sha256 (`dir/<hash>.<name>`).
+    pub fn target_location(&self, path: &str, info: &TargetFile) -> Result<String, UpdateError> {
+        check_target_path(path)?;
         let set = self.trusted.as_ref().ok_or(UpdateError::NotRefreshed)?;
         let encoded: Vec<String> = path.split('/').map(encode_name).collect();
-        let rel = if set.root().signed.consistent_snapshot {
+        Ok(if set.root().signed.consistent_snapshot {
             let hash = info
                 .sha256()
                 .or_else(|| info.hashes.values().next().map(String::as_str))
@@ -451,7 +473,17 @@ impl Updater {
             parts.join("/")
         } else {
             encoded.join("/")
-        };
+        })
+    }
+
+    /// §5.7: downloads at most `length` bytes of target `path` and checks its
+    /// length and hashes against `info` (which the caller took from trusted
+    /// metadata).
+    pub fn fetch_target(&self, path: &str, info: &TargetFile) -> Result<Vec<u8>, UpdateError> {
+        let source = self.targets.as_ref().ok_or(UpdateError::BadSource {
+            what: "no target source configured".into(),
+        })?;
+        let rel = self.target_location(path, info)?;
         let bytes = match source.fetch(&rel, info.length, None)? {
             Fetched::Body(b, _) => b,
             _ => {

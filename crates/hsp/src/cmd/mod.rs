@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod init;
 pub mod keygen;
+pub mod mirror;
 pub mod pin;
 pub mod root;
 pub mod schema;
