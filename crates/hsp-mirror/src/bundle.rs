@@ -15,10 +15,11 @@
 //! folder (`--artifacts`): a tampered bundle is refused with nothing
 //! written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+use hsp_index::image::ImageRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -58,7 +59,7 @@ pub fn write(opts: &Options, file: &Path) -> Result<Summary, Failure> {
     let mirrored = index::mirror_index(&opts.source, &opts.out, opts.root.as_deref(), opts.now)
         .map_err(|e| fail(format!("the index at {}: {e}", opts.source)))?;
     let docs = run::documents(&mirrored, &opts.out)?;
-    let (image_refs, artifact_list) = run::named(&docs);
+    let (image_refs, artifact_list) = run::selected(&mirrored, &docs, opts)?;
     let oci = Oci::new(opts.plain_http.clone()).map_err(fail)?;
     let mut errors = Vec::new();
     let image_report = images::copy(
@@ -318,7 +319,25 @@ pub fn import(opts: &Options) -> Result<Summary, Failure> {
     let verified = index::mirror_index(&source, &scratch, opts.root.as_deref(), opts.now)
         .map_err(|e| refused(format!("its index does not verify: {e}")))?;
     let docs = run::documents(&verified, &scratch).map_err(|f| refused(f.to_string()))?;
-    let (image_refs, artifact_list) = run::named(&docs);
+    // The bundle may carry a subset (`--env`), but nothing a signed
+    // document does not name.
+    let (named_images, named_artifacts) = run::named(&docs);
+    let key = |i: &ImageRef| {
+        format!(
+            "{}/{}@{}",
+            i.registry,
+            i.repository,
+            i.digest.as_deref().unwrap_or("")
+        )
+    };
+    let named_keys: BTreeSet<String> = named_images.iter().map(key).collect();
+    let image_refs = images::layout_images(&unpacked.join("images"));
+    if let Some(stranger) = image_refs.iter().find(|i| !named_keys.contains(&key(i))) {
+        return Err(refused(format!(
+            "it carries image {} that no signed document names",
+            key(stranger)
+        )));
+    }
     images::verify_layout(&unpacked.join("images"), &image_refs).map_err(|es| {
         refused(
             es.iter()
@@ -327,6 +346,24 @@ pub fn import(opts: &Options) -> Result<Summary, Failure> {
                 .join("; "),
         )
     })?;
+    let carried: BTreeSet<String> = std::fs::read_dir(unpacked.join("artifacts/sha256"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let artifact_list: Vec<_> = named_artifacts
+        .into_iter()
+        .filter(|a| carried.contains(&a.sha256))
+        .collect();
+    if let Some(stranger) = carried
+        .iter()
+        .find(|c| !artifact_list.iter().any(|a| &a.sha256 == *c))
+    {
+        return Err(refused(format!(
+            "it carries artifact {stranger} that no signed document names"
+        )));
+    }
     for a in &artifact_list {
         artifacts::verify(
             &artifacts::path_in(&unpacked.join("artifacts"), &a.sha256),

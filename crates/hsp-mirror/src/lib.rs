@@ -10,6 +10,7 @@ pub mod index;
 pub mod oci;
 pub mod online;
 pub mod pin;
+pub mod plan;
 pub mod run;
 
 pub use oci::Oci;

@@ -27,6 +27,8 @@ pub struct Options {
     pub images: Option<String>,
     /// Copy every artifact into this folder (`DIR/sha256/HEX`).
     pub artifacts: Option<PathBuf>,
+    /// Only the images and artifacts this environment file's plan names.
+    pub env: Option<PathBuf>,
     /// Warn when a role expires sooner than this.
     pub min_valid: Option<Duration>,
     pub jobs: usize,
@@ -98,12 +100,25 @@ pub fn named(docs: &[Document]) -> (Vec<ImageRef>, Vec<Artifact>) {
     (images, artifacts)
 }
 
+/// What the documents name, or with `--env` what its plan names.
+pub fn selected(
+    mirrored: &Mirrored,
+    docs: &[Document],
+    opts: &Options,
+) -> Result<(Vec<ImageRef>, Vec<Artifact>), Failure> {
+    match &opts.env {
+        Some(env) => crate::plan::named_by_environment(mirrored, &opts.out, env)
+            .map_err(|e| Failure(vec![e])),
+        None => Ok(named(docs)),
+    }
+}
+
 /// The index into `out`, then images and artifacts as asked.
 pub fn mirror(opts: &Options) -> Result<Summary, Failure> {
     let mirrored = index::mirror_index(&opts.source, &opts.out, opts.root.as_deref(), opts.now)
         .map_err(|e| Failure(vec![format!("the index at {}: {e}", opts.source)]))?;
     let docs = documents(&mirrored, &opts.out)?;
-    let (images, artifacts) = named(&docs);
+    let (images, artifacts) = selected(&mirrored, &docs, opts)?;
     let mut errors = Vec::new();
     let mut summary = Summary {
         warnings: expiry_warnings(&mirrored.report, opts),

@@ -25,6 +25,18 @@ const ID: &str = "com.acme.web";
 /// `port`, with an artifact (`artifact`, a document entry), built into
 /// `dir/out`.
 fn build_index(dir: &Path, image: &str, port: u16, artifact: Json) -> PathBuf {
+    build_index_with(dir, image, port, artifact, &[])
+}
+
+/// [`build_index`] with more services: `(id, image)`, each a copy of the
+/// first under another id.
+fn build_index_with(
+    dir: &Path,
+    image: &str,
+    port: u16,
+    artifact: Json,
+    more: &[(&str, &str)],
+) -> PathBuf {
     let repo = dir.join("repo");
     RegistryBuilder::new("mirrortest", "mirror test registry")
         .lab_artifact_urls()
@@ -51,6 +63,14 @@ fn build_index(dir: &Path, image: &str, port: u16, artifact: Json) -> PathBuf {
             "smoke_test": {"task": "app", "http": {"port": "http", "path": "/healthz"}}
         }),
     );
+    for (id, image) in more {
+        let path = repo.join(format!("publishers/acme/services/{ID}/1.0.0.json"));
+        let mut doc: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        doc["id"] = (*id).into();
+        doc["tasks"][0]["image"] = (*image).into();
+        doc["artifacts"] = json!([]);
+        write_document(&repo, &doc);
+    }
     let out = dir.join("out");
     dev_build(&repo, &out, &["--no-site"]);
     out
@@ -479,5 +499,115 @@ fn a_bundle_round_trips_to_a_second_site_and_a_tampered_one_is_refused() {
         String::from_utf8_lossy(&out.stderr).contains("does not match bundle.json"),
         "{}",
         show(&out)
+    );
+}
+
+#[test]
+fn mirror_env_copies_only_what_the_environment_resolves_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Registry::start();
+    let web = push_single_arch(&upstream, "acme/web", "1", "svc", Filler::default());
+    let other = push_single_arch(
+        &upstream,
+        "acme/other",
+        "1",
+        "svc",
+        Filler {
+            bytes: 4096,
+            seed: 3,
+        },
+    );
+    let artifact = host_artifact(&dir.path().join("web.tar.gz"), "1.0.0");
+    let web_image = format!("{}:1@{}", web.repo, web.digest);
+    let other_image = format!("{}:1@{}", other.repo, other.digest);
+    let out = build_index_with(
+        dir.path(),
+        &web_image,
+        free_port(),
+        artifact,
+        &[("com.acme.other", &other_image)],
+    );
+    let env_file = dir.path().join("env.json");
+    std::fs::write(
+        &env_file,
+        json!({
+            "name": "only-web",
+            "index": {"url": s(&out), "root": root_of(&out)},
+            "services": [{"id": ID}],
+            "target": {"kind": "docker"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let site = Registry::start();
+    let mirror = dir.path().join("mirror");
+    let report = hsp_ok(&[
+        "mirror",
+        s(&out),
+        s(&mirror),
+        "--root",
+        &root_of(&out),
+        "--images",
+        &site.host(),
+        "--env",
+        s(&env_file),
+        "--json",
+    ]);
+    assert_eq!(report["documents"], 2, "{report:#}");
+    assert_eq!(report["images"]["images"], 1, "{report:#}");
+    assert_eq!(
+        site.manifest_digest("acme/web", &web.digest).as_deref(),
+        Some(web.digest.as_str())
+    );
+    assert_eq!(site.manifest_digest("acme/other", &other.digest), None);
+
+    // A bundle of that subset imports; it carries nothing else.
+    let bundle = dir.path().join("web.bundle");
+    hsp_ok(&[
+        "mirror",
+        s(&out),
+        s(&dir.path().join("outbound")),
+        "--root",
+        &root_of(&out),
+        "--env",
+        s(&env_file),
+        "--bundle",
+        s(&bundle),
+    ]);
+    let site2 = Registry::start();
+    hsp_ok(&[
+        "mirror",
+        s(&bundle),
+        s(&dir.path().join("imported")),
+        "--root",
+        &root_of(&out),
+        "--images",
+        &site2.host(),
+    ]);
+    assert!(site2.manifest_digest("acme/web", &web.digest).is_some());
+    assert_eq!(site2.manifest_digest("acme/other", &other.digest), None);
+
+    // An environment the index cannot satisfy is a clear error.
+    std::fs::write(
+        &env_file,
+        json!({"name": "x", "index": {"url": s(&out), "root": root_of(&out)},
+               "services": [{"id": "com.acme.missing"}], "target": {"kind": "docker"}})
+        .to_string(),
+    )
+    .unwrap();
+    let failed = hsp(&[
+        "mirror",
+        s(&out),
+        s(&mirror),
+        "--images",
+        &site.host(),
+        "--env",
+        s(&env_file),
+    ]);
+    assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("cannot be planned"),
+        "{}",
+        show(&failed)
     );
 }

@@ -27,6 +27,10 @@ pub struct Args {
     /// Copy every bare-metal artifact into this folder (`DIR/sha256/HEX`).
     #[arg(long, value_name = "DIR")]
     artifacts: Option<PathBuf>,
+    /// Only the images and artifacts this environment file resolves to (its
+    /// plan against the mirrored index), not every one the index names.
+    #[arg(long, value_name = "ENV")]
+    env: Option<PathBuf>,
     /// Also write one file with the index, every image (an OCI layout) and
     /// every artifact, for `hsp mirror FILE OUT` at the site.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["images", "artifacts"])]
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         root: args.root,
         images: args.images,
         artifacts: args.artifacts,
+        env: args.env,
         min_valid: args.min_valid,
         jobs: args.jobs,
         plain_http: args.plain_http,
