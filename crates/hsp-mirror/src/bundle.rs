@@ -170,9 +170,9 @@ fn hash(r: &mut impl Read) -> std::io::Result<(String, u64)> {
     Ok((hex::encode(h.finalize()), n))
 }
 
-/// Unpacks bundle `file` into `dir`, refusing anything but regular files
+/// Unpacks bundle `file` into `dir` (which should be new and empty), refusing anything but regular files
 /// under the bundle's parts, and checks every file against `bundle.json`.
-fn unpack(file: &Path, dir: &Path) -> Result<(), String> {
+pub fn unpack(file: &Path, dir: &Path) -> Result<(), String> {
     let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut archive = tar::Archive::new(std::io::BufReader::new(f));
     let mut found: BTreeMap<String, FileEntry> = BTreeMap::new();

@@ -102,7 +102,24 @@ pub fn copy(
             Err(e) => errors.push(e),
         }
     }
-    let total: u64 = plans.iter().flat_map(|p| &p.blobs).map(|d| d.size).sum();
+    // Blobs across all images, each digest once (images often share base
+    // layers), with the plans whose destination repository needs it.
+    let mut by_digest: BTreeMap<String, (Descriptor, Vec<usize>)> = BTreeMap::new();
+    for (n, p) in plans.iter().enumerate() {
+        for d in &p.blobs {
+            let entry = by_digest
+                .entry(d.digest.clone())
+                .or_insert_with(|| (d.clone(), Vec::new()));
+            if !entry
+                .1
+                .iter()
+                .any(|&m| plans[m].dest.repository == p.dest.repository)
+            {
+                entry.1.push(n);
+            }
+        }
+    }
+    let total: u64 = by_digest.values().map(|(d, _)| d.size).sum();
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -116,33 +133,20 @@ pub fn copy(
         Side::Registry(_) => state.join("blobs"),
     };
     let tally = Mutex::new((0usize, 0usize, 0u64));
-    // Blobs across all images, each (destination repository, digest) once.
-    let mut jobs_list: Vec<(usize, Descriptor)> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (n, p) in plans.iter().enumerate() {
-        for d in &p.blobs {
-            if seen.insert((p.dest.repository.clone(), d.digest.clone())) {
-                jobs_list.push((n, d.clone()));
-            }
-        }
-    }
-    let results: Vec<(usize, Result<(), Error>)> = oci.block_on(
-        stream::iter(jobs_list)
-            .map(|(n, d)| {
-                let plan = &plans[n];
-                let (bar, staging, tally) = (&bar, &staging, &tally);
+    let results: Vec<(Vec<usize>, Result<(), Error>)> = oci.block_on(
+        stream::iter(by_digest.into_values())
+            .map(|(d, wanting)| {
+                let (bar, staging, tally, plans) = (&bar, &staging, &tally, &plans);
                 async move {
-                    let r = copy_blob(oci, plan, &d, from, to, staging, bar).await;
-                    if let Ok(copied) = &r {
+                    let wanting_plans: Vec<&Planned> = wanting.iter().map(|&n| &plans[n]).collect();
+                    let r = copy_blob(oci, &wanting_plans, &d, from, to, staging, bar).await;
+                    if let Ok((copied, present)) = &r {
                         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
-                        if *copied {
-                            t.0 += 1;
-                            t.2 += d.size;
-                        } else {
-                            t.1 += 1;
-                        }
+                        t.0 += copied;
+                        t.1 += present;
+                        t.2 += d.size * *copied as u64;
                     }
-                    (n, r.map(|_| ()))
+                    (wanting, r.map(|_| ()))
                 }
             })
             .buffer_unordered(jobs.max(1))
@@ -150,9 +154,9 @@ pub fn copy(
     );
     bar.finish_and_clear();
     let mut failed: BTreeSet<usize> = BTreeSet::new();
-    for (n, r) in results {
+    for (wanting, r) in results {
         if let Err(e) = r {
-            failed.insert(n);
+            failed.extend(wanting);
             errors.push(e);
         }
     }
@@ -321,49 +325,57 @@ pub fn verify_layout(dir: &Path, images: &[ImageRef]) -> Result<(), Vec<Error>> 
     }
 }
 
-/// Copies one blob; whether it was copied (false: the destination had it).
+/// Copies blob `d` to the destination repository of each of `wanting`
+/// that lacks it, fetching it once; how many copies were made and how many
+/// were there already.
 async fn copy_blob(
     oci: &Oci,
-    plan: &Planned,
+    wanting: &[&Planned],
     d: &Descriptor,
     from: &Side,
     to: &Side,
     staging: &Path,
     bar: &ProgressBar,
-) -> Result<bool, Error> {
-    let reference = &plan.source.original;
+) -> Result<(usize, usize), Error> {
+    let first = wanting[0];
+    let reference = &first.source.original;
+    let mut missing: Vec<&Planned> = Vec::new();
     match to {
         Side::Registry(_) => {
-            if oci.blob_exists(&plan.dest, &d.digest).await? {
-                bar.inc(d.size);
-                return Ok(false);
+            for p in wanting {
+                if !oci.blob_exists(&p.dest, &d.digest).await? {
+                    missing.push(p);
+                }
             }
         }
         Side::Layout(dir) => {
             let path = layout_blob(dir, &d.digest);
-            if path.exists() && verify_file(reference, &path, d).is_ok() {
-                bar.inc(d.size);
-                return Ok(false);
+            if !(path.exists() && verify_file(reference, &path, d).is_ok()) {
+                missing.push(first);
             }
         }
     }
-    let (file, staged) = match from {
-        Side::Registry(_) => (
-            oci.stage_blob(&plan.source, d, staging, &|n| bar.inc(n))
-                .await?,
-            true,
-        ),
+    let present = wanting.len() - missing.len();
+    if missing.is_empty() {
+        bar.inc(d.size);
+        return Ok((0, present));
+    }
+    let source = &missing[0].source;
+    let file = match from {
+        Side::Registry(_) => oci.stage_blob(source, d, staging, &|n| bar.inc(n)).await?,
         Side::Layout(dir) => {
             let path = layout_blob(dir, &d.digest);
-            verify_file(reference, &path, d)?;
+            verify_file(&source.original, &path, d)?;
             bar.inc(d.size);
-            (path, false)
+            path
         }
     };
     match to {
         Side::Registry(_) => {
-            oci.push_blob(&plan.dest, d, &file).await?;
-            if staged {
+            for p in &missing {
+                oci.push_blob(&p.dest, d, &file).await?;
+            }
+            if matches!(from, Side::Registry(_)) {
                 let _ = std::fs::remove_file(&file);
             }
         }
@@ -379,7 +391,7 @@ async fn copy_blob(
             }
         }
     }
-    Ok(true)
+    Ok((missing.len(), present))
 }
 
 fn verify_file(reference: &str, path: &Path, d: &Descriptor) -> Result<(), Error> {

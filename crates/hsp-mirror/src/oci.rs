@@ -507,16 +507,20 @@ impl Oci {
             std::fs::remove_file(&partial).map_err(|e| Error::io(&partial, e))?;
             offset = 0;
         }
+        let mut hashed = None;
         if offset < d.size {
-            if let Err(e) = self.download(image, d, &partial, offset, progress).await {
+            match self.download(image, d, &partial, offset, progress).await {
+                Ok(h) => hashed = Some(h),
                 // All bytes arrived but the client's own check refused them:
                 // the hash below says so, and deletes them.
-                if std::fs::metadata(&partial).map_or(true, |m| m.len() != d.size) {
-                    return Err(e);
-                }
+                Err(_) if std::fs::metadata(&partial).is_ok_and(|m| m.len() == d.size) => {}
+                Err(e) => return Err(e),
             }
         }
-        let (digest, size) = hash_file(&partial)?;
+        let (digest, size) = match hashed {
+            Some(h) => h,
+            None => hash_file(&partial)?,
+        };
         if let Err(e) = check_blob(&image.original, d, &digest, size) {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
@@ -532,11 +536,12 @@ impl Oci {
         partial: &Path,
         offset: u64,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), Error> {
+    ) -> Result<(String, u64), Error> {
         let (client, auth) = self.client(&image.registry);
         let reference = oci_reference(image);
         client.store_auth_if_needed(&image.registry, &auth).await;
         let fail = |e: OciDistributionError| Error::registry(&image.original, e);
+        let mut hasher = Sha256::new();
         let (mut stream, mut written, file) = if offset > 0 {
             match client
                 .pull_blob_stream_partial(&reference, d.digest.as_str(), offset, None)
@@ -545,6 +550,11 @@ impl Oci {
             {
                 oci_client::client::BlobResponse::Partial(s) => {
                     tracing::info!(blob = %d.digest, offset, "resuming a blob download");
+                    // The digest covers the bytes already there too.
+                    let mut prefix =
+                        std::fs::File::open(partial).map_err(|e| Error::io(partial, e))?;
+                    std::io::copy(&mut (&mut prefix).take(offset), &mut hasher)
+                        .map_err(|e| Error::io(partial, e))?;
                     progress(offset);
                     let f = tokio::fs::OpenOptions::new()
                         .append(true)
@@ -586,19 +596,21 @@ impl Oci {
                 file.write_all(&chunk)
                     .await
                     .map_err(|e| Error::io(partial, e))?;
+                hasher.update(&chunk);
                 written += chunk.len() as u64;
                 progress(chunk.len() as u64);
             }
             Ok(())
         }
         .await;
-        // What arrived is kept for the next run to resume, even after an error.
+        // What arrived is kept for the next run to resume, even after an
+        // error. Not fsynced: whatever survives is hashed before use.
         file.flush().await.map_err(|e| Error::io(partial, e))?;
-        file.get_ref()
-            .sync_all()
-            .await
-            .map_err(|e| Error::io(partial, e))?;
-        result
+        result?;
+        Ok((
+            format!("sha256:{}", hex::encode(hasher.finalize())),
+            written,
+        ))
     }
 
     /// Pushes the staged file `path` as blob `d` into `image`'s repository.

@@ -114,8 +114,18 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
     let mut entry = artifact.clone();
     entry["url"] = format!("{}/web.tar.gz", artifacts_server.url).into();
     let image = format!("{}:1.0@{}", web.repo, web.index_digest);
+    // A second image sharing the arm64 layer and config: each shared blob
+    // is fetched once and pushed into both repositories.
+    let web2 = push_multi_arch(&upstream, "acme/web2", "1.0", "svc");
+    let image2 = format!("{}:1.0@{}", web2.repo, web2.index_digest);
     let port = free_port();
-    let out = build_index(dir.path(), &image, port, entry);
+    let out = build_index_with(
+        dir.path(),
+        &image,
+        port,
+        entry,
+        &[("com.acme.web2", &image2)],
+    );
 
     let site = Registry::start();
     let mirror = dir.path().join("mirror");
@@ -133,8 +143,8 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
         "--json",
     ];
     let first = hsp_ok(&args);
-    assert_eq!(first["images"]["images"], 1, "{first:#}");
-    assert_eq!(first["images"]["blobs_copied"], 4, "{first:#}");
+    assert_eq!(first["images"]["images"], 2, "{first:#}");
+    assert_eq!(first["images"]["blobs_copied"], 8, "{first:#}");
     assert_eq!(first["artifacts"]["copied"], 1, "{first:#}");
     // The index is served as the source serves it, byte for byte.
     let (source_files, mirror_files) = (files(&out), files(&mirror));
@@ -150,8 +160,13 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
             Some(d.as_str())
         );
     }
-    for b in &web.blobs {
-        assert!(site.has_blob("acme/web", b), "{b} not on the site registry");
+    for (repo, image) in [("acme/web", &web), ("acme/web2", &web2)] {
+        for b in &image.blobs {
+            assert!(
+                site.has_blob(repo, b),
+                "{b} not in {repo} on the site registry"
+            );
+        }
     }
     let sha = artifact["sha256"].as_str().unwrap();
     assert!(artifacts.join("sha256").join(sha).is_file());
@@ -159,7 +174,7 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
     // A second run of an unchanged source copies nothing.
     let again = hsp_ok(&args);
     assert_eq!(again["index"]["written"], 0, "{again:#}");
-    assert_eq!(again["images"]["images_present"], 1, "{again:#}");
+    assert_eq!(again["images"]["images_present"], 2, "{again:#}");
     assert_eq!(again["images"]["blobs_copied"], 0, "{again:#}");
     assert_eq!(again["artifacts"]["present"], 1, "{again:#}");
 
