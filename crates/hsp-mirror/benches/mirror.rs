@@ -130,7 +130,7 @@ fn main() {
         let other = Registry::start();
         let t = Instant::now();
         for (name, digest) in &refs {
-            timed(Command::new(&skopeo).args([
+            timed(Command::new(skopeo).args([
                 "copy",
                 "--all",
                 "--quiet",
