@@ -375,37 +375,13 @@ pub fn import(opts: &Options) -> Result<Summary, Failure> {
     // Verified: now the site's mirror, registry and artifact folder.
     let mirrored = index::mirror_index(&source, &opts.out, opts.root.as_deref(), opts.now)
         .map_err(|e| fail(format!("the index: {e}")))?;
-    let mut errors = Vec::new();
-    let mut summary = Summary {
-        warnings: expiry_warnings(&mirrored.report, opts),
-        index: mirrored.report,
-        documents: docs.len(),
-        images: None,
-        artifacts: None,
-    };
-    if let Some(registry) = &opts.images {
-        let oci = Oci::new(opts.plain_http.clone()).map_err(fail)?;
-        match images::copy(
-            &oci,
-            &image_refs,
-            &Side::Layout(unpacked.join("images")),
-            &Side::Registry(Some(registry.clone())),
-            &opts.out.join(STATE_DIR),
-            opts.jobs,
-        ) {
-            Ok(r) => summary.images = Some(r),
-            Err(es) => errors.extend(es.into_iter().map(|e| e.to_string())),
-        }
-    }
-    if let Some(dir) = &opts.artifacts {
-        match artifacts::copy(&artifact_list, dir, Some(&unpacked.join("artifacts"))) {
-            Ok(r) => summary.artifacts = Some(r),
-            Err(es) => errors.extend(es),
-        }
-    }
-    if errors.is_empty() {
-        Ok(summary)
-    } else {
-        Err(Failure(errors))
-    }
+    run::deliver(
+        opts,
+        mirrored,
+        docs.len(),
+        &image_refs,
+        &artifact_list,
+        &Side::Layout(unpacked.join("images")),
+        Some(&unpacked.join("artifacts")),
+    )
 }

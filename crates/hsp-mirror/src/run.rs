@@ -119,11 +119,34 @@ pub fn mirror(opts: &Options) -> Result<Summary, Failure> {
         .map_err(|e| Failure(vec![format!("the index at {}: {e}", opts.source)]))?;
     let docs = documents(&mirrored, &opts.out)?;
     let (images, artifacts) = selected(&mirrored, &docs, opts)?;
+    deliver(
+        opts,
+        mirrored,
+        docs.len(),
+        &images,
+        &artifacts,
+        &Side::Registry(None),
+        None,
+    )
+}
+
+/// The summary of a mirrored index, after copying `images` (from `from`)
+/// into `--images` and `artifacts` (from their URLs, or folder
+/// `artifacts_from`) into `--artifacts`, as asked.
+pub(crate) fn deliver(
+    opts: &Options,
+    mirrored: Mirrored,
+    documents: usize,
+    images: &[ImageRef],
+    artifacts: &[Artifact],
+    from: &Side,
+    artifacts_from: Option<&Path>,
+) -> Result<Summary, Failure> {
     let mut errors = Vec::new();
     let mut summary = Summary {
         warnings: expiry_warnings(&mirrored.report, opts),
         index: mirrored.report,
-        documents: docs.len(),
+        documents,
         images: None,
         artifacts: None,
     };
@@ -132,8 +155,8 @@ pub fn mirror(opts: &Options) -> Result<Summary, Failure> {
             .map_err(|e| Failure(vec![format!("starting the OCI client: {e}")]))?;
         match images::copy(
             &oci,
-            &images,
-            &Side::Registry(None),
+            images,
+            from,
             &Side::Registry(Some(registry.clone())),
             &opts.out.join(index::STATE_DIR),
             opts.jobs,
@@ -143,7 +166,7 @@ pub fn mirror(opts: &Options) -> Result<Summary, Failure> {
         }
     }
     if let Some(dir) = &opts.artifacts {
-        match artifacts::copy(&artifacts, dir, None) {
+        match artifacts::copy(artifacts, dir, artifacts_from) {
             Ok(r) => summary.artifacts = Some(r),
             Err(es) => errors.extend(es),
         }
