@@ -5,4 +5,5 @@ mod apply_env;
 mod docker;
 mod host;
 mod hostile;
+mod mirror;
 mod systemd;
