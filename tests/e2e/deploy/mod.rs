@@ -3,6 +3,7 @@
 
 mod apply_env;
 mod docker;
+mod expired;
 mod host;
 mod hostile;
 mod mirror;
