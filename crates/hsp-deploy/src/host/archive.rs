@@ -49,15 +49,15 @@ pub fn fetch(
     if dest.exists() && verify(&dest, artifact, None).is_ok() {
         return Ok(dest);
     }
-    let from = mirror.map(|m| m.locate(&sha));
-    let source = match (mirror, &from) {
-        (Some(mirror), Some(location)) => {
-            tracing::info!(url = %artifact.url, mirror = %location, "fetching from the artifact mirror");
-            open_mirror(artifact, mirror, location)?
+    let location = mirror.map(|m| m.locate(&sha));
+    let source = match (mirror, &location) {
+        (Some(mirror), Some(at)) => {
+            tracing::info!(url = %artifact.url, mirror = %at, "fetching from the artifact mirror");
+            open_mirror(artifact, mirror, at)?
         }
         _ => open(artifact)?,
     };
-    let from = from.as_deref();
+    let from = location.as_deref();
     let part = downloads.join(format!("{sha}.part"));
     let written =
         write_part(source, artifact, from, &part).and_then(|()| verify(&part, artifact, from));
