@@ -12,6 +12,10 @@
 //!
 //! **Invariant:** every byte a [`Catalog`] returns was verified against the
 //! trusted metadata (hash and length from a signed targets role).
+//! **Invariant:** only a catalogue refreshed with expiry checked plans
+//! (`Catalog<Updater>` is the [`IndexSource`]); the last verified metadata of
+//! an expired or unreachable index ([`Browsing::LastVerified`]) is only browsed
+//! (`search`, `show`), with a warning.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,7 +26,7 @@ use hsp_index::Document;
 use serde::{Deserialize, Serialize};
 
 use hsp_planner::{IndexSource, SourceError};
-use hsp_tuf::client::{fetch, updater_for, UpdateError, Updater};
+use hsp_tuf::client::{fetch, updater_for, LastVerified, UpdateError, Updater};
 
 /// Why the state directory or a catalogue file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -147,9 +151,39 @@ impl StateDir {
     }
 }
 
-/// The JSON API of a verified index, fetched on demand.
-pub struct Catalog {
-    updater: Mutex<Updater>,
+/// Where a [`Catalog`] reads verified target files from.
+pub trait Targets {
+    fn get_target(&mut self, path: &str) -> Result<Vec<u8>, UpdateError>;
+}
+
+impl Targets for Updater {
+    fn get_target(&mut self, path: &str) -> Result<Vec<u8>, UpdateError> {
+        Updater::get_target(self, path)
+    }
+}
+
+/// What `search` and `show` read: the freshly refreshed index, or, when the
+/// refresh failed because the index expired or is unreachable, the metadata
+/// the last refreshes verified ([`LastVerified`], expiry not checked).
+pub enum Browsing {
+    Fresh(Updater),
+    LastVerified(LastVerified),
+}
+
+impl Targets for Browsing {
+    fn get_target(&mut self, path: &str) -> Result<Vec<u8>, UpdateError> {
+        match self {
+            Browsing::Fresh(u) => u.get_target(path),
+            Browsing::LastVerified(l) => l.get_target(path),
+        }
+    }
+}
+
+/// The JSON API of a verified index, fetched on demand. Only a
+/// `Catalog<Updater>`, refreshed with expiry checked, is an [`IndexSource`]:
+/// plans are never made from a [`Browsing`] catalogue.
+pub struct Catalog<S = Updater> {
+    updater: Mutex<S>,
 }
 
 impl Catalog {
@@ -164,6 +198,59 @@ impl Catalog {
     /// Refreshes the state directory's index and opens its catalogue.
     pub fn open_state(state: &StateDir, url: Option<&str>) -> Result<Catalog, CatalogError> {
         Catalog::open(state.updater(url)?)
+    }
+}
+
+impl Catalog<Browsing> {
+    /// For browsing: the refreshed index or, when the refresh fails because
+    /// metadata expired or the index is unreachable, the last verified
+    /// metadata with the warning to print (which role expired when, and why
+    /// the refresh failed). Any other failure (an attack: a bad signature, a
+    /// rollback) is the error it is.
+    pub fn browse(
+        state: &StateDir,
+        url: Option<&str>,
+    ) -> Result<(Catalog<Browsing>, Option<String>), CatalogError> {
+        let mut updater = state.updater(url)?;
+        let refresh = match updater.refresh() {
+            Ok(()) => return Ok((Catalog::wrap(Browsing::Fresh(updater)), None)),
+            Err(e) if e.is_expired_or_unreachable() => e,
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(last) = updater.last_verified() else {
+            return Err(refresh.into());
+        };
+        let mut why = refresh.to_string();
+        let mut source = std::error::Error::source(&refresh);
+        while let Some(s) = source {
+            why = format!("{why}: {s}");
+            source = s.source();
+        }
+        let expired: Vec<String> = last
+            .expired()
+            .into_iter()
+            .map(|(name, at)| format!("the index's {} expired at {at}", role(&name)))
+            .collect();
+        let head = if expired.is_empty() {
+            "the index could not be refreshed".to_string()
+        } else {
+            expired.join(", ")
+        };
+        let warning = format!("{head}; showing the last verified metadata (refresh: {why})");
+        Ok((Catalog::wrap(Browsing::LastVerified(last)), Some(warning)))
+    }
+}
+
+/// `timestamp` for `timestamp.json`.
+fn role(file: &str) -> &str {
+    file.strip_suffix(".json").unwrap_or(file)
+}
+
+impl<S: Targets> Catalog<S> {
+    fn wrap(source: S) -> Catalog<S> {
+        Catalog {
+            updater: Mutex::new(source),
+        }
     }
 
     /// Verified bytes of a target.

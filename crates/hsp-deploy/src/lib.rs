@@ -265,17 +265,26 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("downloading {url}: {message}")]
-    Download { url: String, message: String },
-    #[error("artifact {url}: size {actual} bytes, the plan says {expected} (hint: the file is truncated or not the published one)")]
+    /// `mirror`: where the bytes were read instead of `url` (the signed URL).
+    #[error("downloading {url}{}: {message}", via(mirror))]
+    Download {
+        url: String,
+        mirror: Option<String>,
+        message: String,
+    },
+    #[error("artifact {url}: the artifact mirror has no {location} (hint: copy the artifacts into the mirror with `hsp mirror --artifacts DIR`, or check that the mirror is mounted or served)")]
+    MirrorMissing { url: String, location: String },
+    #[error("artifact {url}{}: size {actual} bytes, the plan says {expected} (hint: the file is truncated or not the published one)", via(mirror))]
     ArtifactSize {
         url: String,
+        mirror: Option<String>,
         expected: u64,
         actual: u64,
     },
-    #[error("artifact {url}: sha256 {actual}, the plan says {expected} (hint: the file is not the published one)")]
+    #[error("artifact {url}{}: sha256 {actual}, the plan says {expected} (hint: the file is not the published one)", via(mirror))]
     ArtifactHash {
         url: String,
+        mirror: Option<String>,
         expected: String,
         actual: String,
     },
@@ -317,10 +326,19 @@ pub enum Error {
     },
 }
 
+/// ` (read from the artifact mirror at LOCATION)`, or nothing.
+fn via(mirror: &Option<String>) -> String {
+    mirror
+        .as_ref()
+        .map(|m| format!(" (read from the artifact mirror at {m})"))
+        .unwrap_or_default()
+}
+
 impl Error {
     /// Whether the release itself is at fault, so its version is marked bad:
     /// its artifact is not the signed one, is unsafe or corrupt, or is missing
-    /// for this platform. Network, disk and driver failures are not.
+    /// for this platform. Network, disk and driver failures are not, nor is a
+    /// file missing from the artifact mirror.
     pub fn is_bad_release(&self) -> bool {
         matches!(
             self,

@@ -143,6 +143,11 @@ pub struct UpdateWindow {
 pub struct Target {
     pub kind: TargetKind,
     /// Docker: a registry mirror that serves the same digests, e.g. `127.0.0.1:5000`.
+    /// Host: an artifact mirror the artifacts are fetched from instead of their
+    /// signed URLs (still checked against the signed size and sha256): a folder
+    /// (absolute, or relative to the environment file), a `file://` URL or an
+    /// `http(s)://` base URL, holding the artifact with signed sha256 `HEX` at
+    /// `<mirror>/sha256/<HEX>` (what `hsp mirror --artifacts DIR` writes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<String>,
     /// Host: folder where artifacts are unpacked and processes run.

@@ -12,6 +12,7 @@
 //! - [`registry`]: the registry config (`registry.json`) and the repo layout.
 //! - [`environment`]: a site's environment file, read by `hsp-agent`.
 //! - [`image`]: image references as Docker normalizes them, and mirrors.
+//! - [`artifact_mirror`]: a host target's artifact mirror (`<mirror>/sha256/<hex>`).
 //! - [`plan`]: a resolved, concrete plan that drivers and exporters consume.
 //! - [`version`]: lenient semver versions (`7.4` = `7.4.0`) and ranges.
 //!
@@ -19,6 +20,7 @@
 //! name (`read_*`); validators take data and return data.
 
 pub mod api;
+pub mod artifact_mirror;
 pub mod document;
 pub mod environment;
 pub mod image;

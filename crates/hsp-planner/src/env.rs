@@ -4,13 +4,15 @@
 //! environment file and `stat`s each secret file (mode must be owner-only, e.g.
 //! 0600) — it never reads a secret's contents. Relative secret-file paths are made
 //! absolute (against the environment file's folder) so that a plan's
-//! [`hsp_index::plan::SecretRef::File`] means the same thing from any working dir.
+//! [`hsp_index::plan::SecretRef::File`] means the same thing from any working dir;
+//! so is a host target's artifact mirror folder (`target.mirror`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hsp_check::locate::{escape, field_path, locate};
 use hsp_check::structure;
+use hsp_index::artifact_mirror::ArtifactMirror;
 use hsp_index::environment::{ConfigValue, Environment, TargetKind};
 use hsp_index::name::{
     describe_char, is_env_name, is_name, is_reverse_dns, line_control, value_control,
@@ -132,6 +134,18 @@ pub fn parse_environment(
             c.issue(&format!("{ptr}/secret_file"), problem, Some(hint));
         }
         *file = abs.display().to_string();
+    }
+    if env.target.kind == TargetKind::Host {
+        if let Some(value) = &mut env.target.mirror {
+            match ArtifactMirror::parse(value, base) {
+                Ok(mirror) => *value = mirror.to_value(),
+                Err(problem) => c.issue(
+                    "/target/mirror",
+                    problem,
+                    Some("a host target's artifact mirror is a folder (absolute, or relative to the environment file), a file:// URL or an http(s):// base URL, e.g. \"/media/usb/hsp-mirror\" or \"http://10.0.0.5:8080/artifacts\"".into()),
+                ),
+            }
+        }
     }
     if c.issues.is_empty() {
         Ok(LoadedEnvironment {
@@ -382,6 +396,9 @@ impl Checker<'_> {
         ] {
             self.control(field, text, true);
         }
+        if let Some(mirror) = &env.target.mirror {
+            self.control("/target/mirror", mirror, true);
+        }
         for (n, e) in env.externals.iter().enumerate() {
             for (field, v) in &e.binding {
                 self.value(&format!("/externals/{n}/binding/{}", escape(field)), v);
@@ -554,6 +571,36 @@ mod tests {
     fn syntax_errors_have_positions() {
         let e = load("{\n  \"name\": \"x\",,\n}", false).unwrap_err();
         assert!(e.starts_with("env.json:2:"), "{e}");
+    }
+
+    #[test]
+    fn a_host_mirror_is_a_folder_or_a_url() {
+        let host = |mirror: &str| {
+            format!(
+                "{{\"name\": \"clinic\", \"index\": {{\"url\": \"/i\", \"root\": \"r.json\"}},\n\"target\": {{\"kind\": \"host\", \"root\": \"/srv\",\n  \"mirror\": {mirror:?}}}}}"
+            )
+        };
+        for (mirror, want) in [
+            ("usb/mirror", "/site/usb/mirror"),
+            ("/media/usb", "/media/usb"),
+            ("file:///media/usb", "/media/usb"),
+            ("http://10.0.0.5:8080/a/", "http://10.0.0.5:8080/a"),
+        ] {
+            let env = load(&host(mirror), false).unwrap().env;
+            assert_eq!(env.target.mirror.as_deref(), Some(want), "{mirror}");
+        }
+        let e = load(&host("ftp://mirror/a"), false).unwrap_err();
+        assert!(
+            e.starts_with("env.json:3:13: target.mirror: \"ftp://mirror/a\" is neither a folder nor a file://, http:// or https:// URL (hint: "),
+            "{e}"
+        );
+        // A Docker target's mirror is a registry, left as it is.
+        let docker = format!("{BASE}\n}}").replace(
+            r#""kind": "docker""#,
+            r#""kind": "docker", "mirror": "127.0.0.1:5000""#,
+        );
+        let env = load(&docker, false).unwrap().env;
+        assert_eq!(env.target.mirror.as_deref(), Some("127.0.0.1:5000"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod apply_env;
 mod docker;
+mod expired;
 mod host;
 mod hostile;
+mod mirror;
 mod systemd;

@@ -10,6 +10,7 @@ use hsp_deploy::docker::DockerDriver;
 use hsp_deploy::host::{HostDriver, HostMode};
 use hsp_deploy::rollout::describe;
 use hsp_deploy::{self as driver, ApplyOptions, Driver, EnvDir, Report};
+use hsp_index::artifact_mirror::ArtifactMirror;
 use hsp_index::environment::{TargetKind, UpdateWindow};
 use hsp_index::Plan;
 
@@ -59,7 +60,9 @@ pub struct Source {
     #[arg(long, value_enum, default_value_t = HostMode::Auto, env = "HSP_AGENT_HOST_MODE")]
     pub host_mode: HostMode,
     /// Docker target: a registry serving the same digests, e.g. `127.0.0.1:5000`.
-    #[arg(long, value_name = "HOST[:PORT]")]
+    /// Host target: an artifact mirror (`<mirror>/sha256/<hex>`): a folder, a
+    /// file:// URL or an http(s):// base URL.
+    #[arg(long, value_name = "MIRROR")]
     pub mirror: Option<String>,
     /// DEVELOPMENT ONLY: plan against a registry repo folder, UNVERIFIED.
     #[arg(long, value_name = "DIR", conflicts_with = "plan")]
@@ -159,13 +162,24 @@ pub fn open_driver(target: &Target, dir: &EnvDir) -> anyhow::Result<Box<dyn Driv
         )?),
         TargetArg::Host => {
             let exe = std::env::current_exe().context("locating the hsp-agent binary")?;
-            Box::new(HostDriver::new(
-                &dir.environment,
-                &dir.path,
-                target.root.clone(),
-                exe,
-                target.host_mode,
-            )?)
+            // An environment file's mirror is already absolute; --mirror is
+            // taken from the working directory.
+            let mirror = target
+                .mirror
+                .as_deref()
+                .map(|m| ArtifactMirror::parse(m, Path::new(".")))
+                .transpose()
+                .map_err(|problem| anyhow::anyhow!("--mirror: {problem} (hint: a host target's artifact mirror is a folder, a file:// URL or an http(s):// base URL)"))?;
+            Box::new(
+                HostDriver::new(
+                    &dir.environment,
+                    &dir.path,
+                    target.root.clone(),
+                    exe,
+                    target.host_mode,
+                )?
+                .with_mirror(mirror),
+            )
         }
     })
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::catalog::{Catalog, StateDir};
+use crate::catalog::{Browsing, Catalog, StateDir};
 use anyhow::Context;
 use hsp_index::api::CatalogueEntry;
 
@@ -19,17 +19,32 @@ pub struct IndexArgs {
 }
 
 impl IndexArgs {
-    /// Refreshes the trusted metadata and opens the catalogue.
+    /// Refreshes the trusted metadata and opens the catalogue (expiry checked:
+    /// what plans are made from).
     pub fn open(&self) -> anyhow::Result<Catalog> {
         Catalog::open_state(&StateDir::new(&self.state), self.index.as_deref())
             .with_context(|| format!("opening the index of {}", self.state.display()))
+    }
+
+    /// For browsing (`search`, `show`): like [`IndexArgs::open`], but when the
+    /// index expired or cannot be reached, the last verified metadata, with a
+    /// warning on stderr.
+    pub fn browse(&self) -> anyhow::Result<Catalog<Browsing>> {
+        let (catalog, warning) =
+            Catalog::browse(&StateDir::new(&self.state), self.index.as_deref())
+                .with_context(|| format!("opening the index of {}", self.state.display()))?;
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        Ok(catalog)
     }
 }
 
 #[derive(clap::Args)]
 #[command(
     after_help = "Matches TEXT (case-insensitive) against service ids, names, summaries,
-publishers and interface ids. Everything shown was verified with TUF first.
+publishers and interface ids. Everything shown was verified with TUF first; when the
+index expired or cannot be reached, the last verified metadata is shown, with a warning.
 
 Example:
   hsp-agent search fhir --state /var/lib/hsp-agent"
@@ -46,7 +61,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let catalog = args.index.open()?;
+    let catalog = args.index.browse()?;
     let catalogue = catalog.catalogue()?;
     let words: Vec<String> = args.text.iter().map(|w| w.to_lowercase()).collect();
     let hits: Vec<&CatalogueEntry> = catalogue

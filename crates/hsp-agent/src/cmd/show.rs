@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some((id, v)) => (id, Some(v)),
         None => (args.service.as_str(), None),
     };
-    let catalog = args.index.open()?;
+    let catalog = args.index.browse()?;
     let Some(service) = catalog.service(id)? else {
         bail!("the index has no service {id:?} (hint: `hsp-agent search WORD` lists ids)");
     };

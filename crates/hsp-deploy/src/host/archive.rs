@@ -1,4 +1,5 @@
-//! Artifacts: download (http, https or file), verify size and sha256, unpack
+//! Artifacts: download (http, https or file, or from the site's artifact
+//! mirror: [`hsp_index::artifact_mirror`]), verify size and sha256, unpack
 //! safely into a versioned folder.
 //!
 //! **Invariant:** nothing is unpacked before its size and sha256 match the plan.
@@ -18,30 +19,48 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
+use hsp_index::artifact_mirror::ArtifactMirror;
 use hsp_index::document::Artifact;
-use hsp_tuf::client::http::{Deadline, Http};
+use hsp_tuf::client::http::{Deadline, GetError, Http};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
 
-/// Makes `downloads/<sha256>.tar.gz` hold the verified artifact; returns its path.
-pub fn fetch(artifact: &Artifact, downloads: &Path) -> Result<PathBuf, Error> {
+/// Makes `downloads/<sha256>.tar.gz` hold the verified artifact; returns its
+/// path. With a `mirror`, the bytes come from `<mirror>/sha256/<hex>` instead
+/// of the signed URL, under the same cap and checks; a file the mirror lacks
+/// is [`Error::MirrorMissing`] (not the release's fault).
+pub fn fetch(
+    artifact: &Artifact,
+    downloads: &Path,
+    mirror: Option<&ArtifactMirror>,
+) -> Result<PathBuf, Error> {
     let sha = artifact.sha256.to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::ArtifactHash {
             url: artifact.url.clone(),
+            mirror: None,
             expected: sha,
             actual: "(not a sha256)".into(),
         });
     }
     fs::create_dir_all(downloads).map_err(Error::io(downloads))?;
     let dest = downloads.join(format!("{sha}.tar.gz"));
-    if dest.exists() && verify(&dest, artifact).is_ok() {
+    if dest.exists() && verify(&dest, artifact, None).is_ok() {
         return Ok(dest);
     }
-    let source = open(artifact)?;
+    let location = mirror.map(|m| m.locate(&sha));
+    let source = match (mirror, &location) {
+        (Some(mirror), Some(at)) => {
+            tracing::info!(url = %artifact.url, mirror = %at, "fetching from the artifact mirror");
+            open_mirror(artifact, mirror, at)?
+        }
+        _ => open(artifact)?,
+    };
+    let from = location.as_deref();
     let part = downloads.join(format!("{sha}.part"));
-    let written = write_part(source, artifact, &part).and_then(|()| verify(&part, artifact));
+    let written =
+        write_part(source, artifact, from, &part).and_then(|()| verify(&part, artifact, from));
     if let Err(e) = written {
         let _ = fs::remove_file(&part);
         return Err(e);
@@ -55,58 +74,108 @@ pub fn fetch(artifact: &Artifact, downloads: &Path) -> Result<PathBuf, Error> {
 fn open(artifact: &Artifact) -> Result<Box<dyn Read>, Error> {
     let failed = |message: String| Error::Download {
         url: artifact.url.clone(),
+        mirror: None,
         message,
     };
-    let limit = artifact.size + 1;
     if let Some(path) = artifact.url.strip_prefix("file://") {
         let f = File::open(path).map_err(|e| failed(e.to_string()))?;
-        return Ok(Box::new(f.take(limit)));
+        return Ok(Box::new(f.take(artifact.size + 1)));
     }
     if !(artifact.url.starts_with("http://") || artifact.url.starts_with("https://")) {
         return Err(failed(
             "only http://, https:// and file:// URLs are supported".into(),
         ));
     }
+    http_body(artifact, &artifact.url, None)
+}
+
+/// The artifact's bytes from the mirror's `location`, capped as in [`open`].
+fn open_mirror(
+    artifact: &Artifact,
+    mirror: &ArtifactMirror,
+    location: &str,
+) -> Result<Box<dyn Read>, Error> {
+    let missing = || Error::MirrorMissing {
+        url: artifact.url.clone(),
+        location: location.to_string(),
+    };
+    match mirror {
+        ArtifactMirror::Folder(_) => match File::open(location) {
+            Ok(f) => Ok(Box::new(f.take(artifact.size + 1))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(missing()),
+            Err(e) => Err(Error::Download {
+                url: artifact.url.clone(),
+                mirror: Some(location.to_string()),
+                message: e.to_string(),
+            }),
+        },
+        ArtifactMirror::Http(_) => http_body(artifact, location, Some(location)),
+    }
+}
+
+/// GETs `from` (the signed URL, or the mirror's `location`): a server
+/// announcing another size than the signed one is not serving the published
+/// file, and is refused before a byte is written.
+fn http_body(
+    artifact: &Artifact,
+    from: &str,
+    mirror: Option<&str>,
+) -> Result<Box<dyn Read>, Error> {
     // The index's client: redirects only to http(s), 30 s without a byte
     // fails; in all, 5 minutes plus a second per MiB.
     let http = Http::default();
-    let resp = http
-        .get(&artifact.url, &[])
-        .map_err(|e| failed(e.to_string()))?;
-    // A server announcing another size than the signed one is not serving
-    // the published file: refused before a byte is written.
+    let resp = http.get(from, &[]).map_err(|e| match (e, mirror) {
+        (GetError::Status(404 | 410), Some(location)) => Error::MirrorMissing {
+            url: artifact.url.clone(),
+            location: location.to_string(),
+        },
+        (e, mirror) => Error::Download {
+            url: artifact.url.clone(),
+            mirror: mirror.map(str::to_string),
+            message: e.to_string(),
+        },
+    })?;
     let announced = resp
         .header("Content-Length")
         .and_then(|l| l.parse::<u64>().ok());
     if let Some(actual) = announced.filter(|&l| l != artifact.size) {
         return Err(Error::ArtifactSize {
             url: artifact.url.clone(),
+            mirror: mirror.map(str::to_string),
             expected: artifact.size,
             actual,
         });
     }
     let within = http.timeouts().overall + Duration::from_secs(artifact.size >> 20);
     Ok(Box::new(
-        Deadline::new(resp.into_reader(), within).take(limit),
+        Deadline::new(resp.into_reader(), within).take(artifact.size + 1),
     ))
 }
 
 /// Copies `source` into `part`, synced.
-fn write_part(mut source: impl Read, artifact: &Artifact, part: &Path) -> Result<(), Error> {
+fn write_part(
+    mut source: impl Read,
+    artifact: &Artifact,
+    mirror: Option<&str>,
+    part: &Path,
+) -> Result<(), Error> {
     let mut out = File::create(part).map_err(Error::io(part))?;
     std::io::copy(&mut source, &mut out).map_err(|e| Error::Download {
         url: artifact.url.clone(),
+        mirror: mirror.map(str::to_string),
         message: e.to_string(),
     })?;
     out.sync_all().map_err(Error::io(part))
 }
 
-/// Checks the size, then the sha256, of a downloaded file.
-pub fn verify(path: &Path, artifact: &Artifact) -> Result<(), Error> {
+/// Checks the size, then the sha256, of a downloaded file (read from the
+/// artifact mirror's `mirror` location, if any: errors name it).
+pub fn verify(path: &Path, artifact: &Artifact, mirror: Option<&str>) -> Result<(), Error> {
     let actual = fs::metadata(path).map_err(Error::io(path))?.len();
     if actual != artifact.size {
         return Err(Error::ArtifactSize {
             url: artifact.url.clone(),
+            mirror: mirror.map(str::to_string),
             expected: artifact.size,
             actual,
         });
@@ -118,6 +187,7 @@ pub fn verify(path: &Path, artifact: &Artifact) -> Result<(), Error> {
     if !actual.eq_ignore_ascii_case(&artifact.sha256) {
         return Err(Error::ArtifactHash {
             url: artifact.url.clone(),
+            mirror: mirror.map(str::to_string),
             expected: artifact.sha256.clone(),
             actual,
         });
@@ -459,7 +529,7 @@ mod tests {
         build_tar_gz(&[("bin/start", b"#!/bin/sh\n", 0o755)], &tgz).unwrap();
         let good = artifact(&tgz);
         let downloads = dir.path().join("downloads");
-        let got = fetch(&good, &downloads).unwrap();
+        let got = fetch(&good, &downloads, None).unwrap();
         let dest = dir.path().join("rel");
         unpack(&got, &dest).unwrap();
         assert_eq!(fs::read(dest.join("bin/start")).unwrap(), b"#!/bin/sh\n");
@@ -468,32 +538,99 @@ mod tests {
         wrong_size.size += 1;
         wrong_size.sha256 = "1".repeat(64);
         assert!(matches!(
-            fetch(&wrong_size, &downloads),
+            fetch(&wrong_size, &downloads, None),
             Err(Error::ArtifactSize { .. })
         ));
         let mut wrong_hash = good.clone();
         wrong_hash.sha256 = "0".repeat(64);
         assert!(matches!(
-            fetch(&wrong_hash, &downloads),
+            fetch(&wrong_hash, &downloads, None),
             Err(Error::ArtifactHash { .. })
         ));
         // A tampered cached copy is fetched again, not trusted.
         fs::write(&got, b"tampered").unwrap();
-        assert_eq!(fetch(&good, &downloads).unwrap(), got);
-        verify(&got, &good).unwrap();
+        assert_eq!(fetch(&good, &downloads, None).unwrap(), got);
+        verify(&got, &good, None).unwrap();
         let mut ftp = good;
         ftp.url = "ftp://x/a.tar.gz".into();
         ftp.sha256 = "2".repeat(64);
-        let err = fetch(&ftp, &downloads).unwrap_err();
+        let err = fetch(&ftp, &downloads, None).unwrap_err();
         assert!(matches!(err, Error::Download { .. }), "{err}");
         // Not the release's fault: nothing is marked bad, the next apply retries.
         assert!(!err.is_bad_release());
         for e in [
-            fetch(&wrong_size, &downloads).unwrap_err(),
-            fetch(&wrong_hash, &downloads).unwrap_err(),
+            fetch(&wrong_size, &downloads, None).unwrap_err(),
+            fetch(&wrong_hash, &downloads, None).unwrap_err(),
         ] {
             assert!(e.is_bad_release(), "{e}");
         }
+    }
+
+    #[test]
+    fn a_mirror_replaces_the_signed_url_but_not_its_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let tgz = dir.path().join("a.tar.gz");
+        build_tar_gz(&[("bin/start", b"#!/bin/sh\n", 0o755)], &tgz).unwrap();
+        let mut signed = artifact(&tgz);
+        // The signed URL is unreachable: only the mirror can serve it.
+        signed.url = "http://127.0.0.1:9/a.tar.gz".into();
+        let folder = dir.path().join("mirror");
+        let copy = folder.join(hsp_index::artifact_mirror::path_in_mirror(&signed.sha256));
+        fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        fs::copy(&tgz, &copy).unwrap();
+        for (n, mirror) in [
+            ArtifactMirror::Folder(folder.clone()),
+            ArtifactMirror::parse(&format!("file://{}", folder.display()), dir.path()).unwrap(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let downloads = dir.path().join(format!("downloads-{n}"));
+            let got = fetch(&signed, &downloads, Some(&mirror)).unwrap();
+            assert_eq!(fs::read(&got).unwrap(), fs::read(&tgz).unwrap());
+        }
+
+        // Missing from the mirror: the mirror's fault, not the release's.
+        let empty = ArtifactMirror::Folder(dir.path().join("empty"));
+        let downloads = dir.path().join("downloads");
+        let err = fetch(&signed, &downloads, Some(&empty)).unwrap_err();
+        assert!(
+            matches!(err, Error::MirrorMissing { .. }) && !err.is_bad_release(),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&signed.url) && text.contains(&empty.locate(&signed.sha256)),
+            "names the signed URL and the mirror location: {text}"
+        );
+
+        // Tampered bytes (same size, then another size) are refused as a bad
+        // download is, naming both, and leave nothing behind.
+        let mirror = ArtifactMirror::Folder(folder);
+        for tampered in [vec![b'x'; signed.size as usize], b"short".to_vec()] {
+            fs::write(&copy, &tampered).unwrap();
+            let err = fetch(&signed, &downloads, Some(&mirror)).unwrap_err();
+            assert!(
+                matches!(err, Error::ArtifactHash { .. } | Error::ArtifactSize { .. })
+                    && err.is_bad_release(),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&signed.url) && text.contains(&copy.display().to_string()),
+                "{text}"
+            );
+            assert_eq!(fs::read_dir(&downloads).unwrap().count(), 0, "leftover");
+        }
+        // An endless file in the mirror is cut at the signed size.
+        fs::remove_file(&copy).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &copy).unwrap();
+        let err = fetch(&signed, &downloads, Some(&mirror)).unwrap_err();
+        let cut = signed.size + 1;
+        assert!(
+            matches!(err, Error::ArtifactSize { actual, .. } if actual == cut),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -507,7 +644,7 @@ mod tests {
             entrypoint: "bin/start".into(),
         };
         let downloads = dir.path().join("downloads");
-        let err = fetch(&zero, &downloads).unwrap_err();
+        let err = fetch(&zero, &downloads, None).unwrap_err();
         assert!(
             matches!(err, Error::ArtifactSize { actual: 1001, .. }) && err.is_bad_release(),
             "{err:?}"

@@ -1,5 +1,9 @@
 //! The host driver, for bare-metal machines and VMs without Docker.
 //!
+//! Artifacts come from their signed URLs or, with an artifact mirror
+//! (`target.mirror`, [`HostDriver::with_mirror`]), from `<mirror>/sha256/<hex>`;
+//! either way they are cut at the signed size and checked against the signed sha256.
+//!
 //! Layout under the host root (`target.root`, default `<state>/<env>/host`):
 //!
 //! ```text
@@ -32,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use hsp_index::artifact_mirror::ArtifactMirror;
 use hsp_index::document::Artifact;
 use hsp_index::plan::{PlannedInstance, PlannedTask};
 use nix::sys::signal::Signal;
@@ -80,6 +85,8 @@ pub struct HostDriver {
     platform: String,
     /// Systemd mode: the unit manager; `None` runs supervised processes.
     systemd: Option<units::Units>,
+    /// Where artifacts are fetched from instead of their signed URLs.
+    mirror: Option<ArtifactMirror>,
 }
 
 /// `linux-x86_64`, `linux-aarch64`, ...
@@ -108,7 +115,15 @@ impl HostDriver {
             platform: platform(),
             systemd: (mode.resolve() == HostMode::Systemd)
                 .then(|| units::Units::new(environment, state)),
+            mirror: None,
         })
+    }
+
+    /// Fetches artifacts from `mirror` (`<mirror>/sha256/<hex>`) instead of
+    /// their signed URLs; they are checked against the plan all the same.
+    pub fn with_mirror(mut self, mirror: Option<ArtifactMirror>) -> HostDriver {
+        self.mirror = mirror;
+        self
     }
 
     /// The mode in use (never `Auto`).
@@ -390,7 +405,7 @@ impl Driver for HostDriver {
             }
             let dest = self.release_dir(instance, artifact);
             if !dest.is_dir() {
-                let file = archive::fetch(artifact, &downloads)?;
+                let file = archive::fetch(artifact, &downloads, self.mirror.as_ref())?;
                 fs::create_dir_all(dest.parent().unwrap()).map_err(Error::io(&dest))?;
                 tracing::info!(instance = %instance.name, release = %dest.display(), "unpacking");
                 archive::unpack(&file, &dest)?;

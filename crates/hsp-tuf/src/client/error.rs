@@ -92,6 +92,20 @@ pub enum UpdateError {
 }
 
 impl UpdateError {
+    /// Whether the refresh failed because metadata expired or the index could
+    /// not be reached (not because something was refused): then the last
+    /// verified metadata may still be browsed ([`super::Updater::last_verified`]).
+    pub fn is_expired_or_unreachable(&self) -> bool {
+        matches!(
+            self,
+            UpdateError::Expired { .. }
+                | UpdateError::Http { .. }
+                | UpdateError::Status { .. }
+                | UpdateError::NotFound { .. }
+                | UpdateError::Read { .. }
+        )
+    }
+
     /// Wraps a metadata parse/verify error with the file name.
     pub(crate) fn metadata(name: impl Into<String>, source: TufError) -> Self {
         UpdateError::Metadata {

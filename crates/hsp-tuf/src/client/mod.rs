@@ -10,7 +10,8 @@
 //!   chain, rollback, freeze, mix-and-match, fast-forward recovery.
 //! - [`store`]: the metadata directory (non-versioned names, atomic writes).
 //! - [`updater`]: [`Updater`], which ties them together: `refresh`, the
-//!   delegation walk, verified and cached targets.
+//!   delegation walk, verified and cached targets; and [`LastVerified`], the
+//!   persisted metadata read without checking expiry, for browsing only.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), hsp_tuf::client::UpdateError> {
@@ -41,7 +42,7 @@ pub mod updater;
 
 pub use error::UpdateError;
 pub use trusted::TrustedSet;
-pub use updater::{Limits, Updater};
+pub use updater::{LastVerified, Limits, Updater};
 
 use std::path::Path;
 

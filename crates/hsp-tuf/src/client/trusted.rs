@@ -41,6 +41,16 @@ pub struct TrustedSet {
     /// offered again by the `resume_*` methods so that a poll where nothing
     /// changed re-verifies nothing.
     carried: Option<Carried>,
+    /// Whether expiry is checked: always, except in a set made by
+    /// [`TrustedSet::last_verified`] (browsing, never planning).
+    expiry: Expiry,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    Enforced,
+    /// Roles are verified by signatures, versions and hashes only.
+    Ignored,
 }
 
 type TargetsEntry = (String, MetaFile, Verified<Targets>);
@@ -67,7 +77,53 @@ impl TrustedSet {
             snapshot: None,
             targets: BTreeMap::new(),
             carried: None,
+            expiry: Expiry::Enforced,
         })
+    }
+
+    /// A set for reading the metadata earlier updates persisted when a
+    /// refresh cannot be done (the index expired or is unreachable): every
+    /// role is verified as [`TrustedSet::new`]'s are, signatures, versions,
+    /// lengths and hashes, but expiry is not checked (see
+    /// [`TrustedSet::expired`]). Only [`super::LastVerified`] builds one, and
+    /// it can only browse: it has no refresh and is no [`super::Updater`].
+    pub(crate) fn last_verified(
+        root: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<TrustedSet, UpdateError> {
+        let mut set = TrustedSet::new(root, now)?;
+        set.expiry = Expiry::Ignored;
+        Ok(set)
+    }
+
+    /// The top-level roles of this set that are expired at its start time,
+    /// with their expiry (`timestamp.json`, `2026-12-05T10:00:00Z`), root first.
+    pub fn expired(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut add = |r: Result<(), UpdateError>| {
+            if let Err(UpdateError::Expired { name, expires }) = r {
+                out.push((name, expires));
+            }
+        };
+        add(check_expiry(&self.root, "root.json", self.now));
+        if let Some(t) = &self.timestamp {
+            add(check_expiry(t, "timestamp.json", self.now));
+        }
+        if let Some(s) = &self.snapshot {
+            add(check_expiry(s, "snapshot.json", self.now));
+        }
+        if let Some(t) = self.targets("targets") {
+            add(check_expiry(t, "targets.json", self.now));
+        }
+        out
+    }
+
+    /// Expiry as this set checks it (§5.3.10, §5.4.4, §5.5.6, §5.6.4).
+    fn check_expiry<T: crate::Role>(&self, v: &Verified<T>, name: &str) -> Result<(), UpdateError> {
+        match self.expiry {
+            Expiry::Enforced => check_expiry(v, name, self.now),
+            Expiry::Ignored => Ok(()),
+        }
     }
 
     /// Starts a new update (at `now`) from the set a previous update of this
@@ -91,6 +147,7 @@ impl TrustedSet {
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            expiry: prev.expiry,
             carried: Some(Carried {
                 timestamp: prev.timestamp,
                 snapshot: prev.snapshot,
@@ -145,10 +202,7 @@ impl TrustedSet {
             return false;
         };
         let name = format!("{role}.json");
-        if entry.0 != delegator
-            || entry.1 != meta
-            || check_expiry(&entry.2, &name, self.now).is_err()
-        {
+        if entry.0 != delegator || entry.1 != meta || self.check_expiry(&entry.2, &name).is_err() {
             return false;
         }
         self.targets.insert(role.to_string(), entry);
@@ -215,7 +269,7 @@ impl TrustedSet {
 
     /// §5.3.10: the final root must not be expired.
     pub fn check_final_root(&self) -> Result<(), UpdateError> {
-        check_expiry(&self.root, "root.json", self.now)
+        self.check_expiry(&self.root, "root.json")
     }
 
     /// §5.3.11: whether the timestamp or snapshot keys (or thresholds) differ
@@ -278,7 +332,7 @@ impl TrustedSet {
     /// §5.4.4: the trusted timestamp must not be expired.
     pub fn check_final_timestamp(&self) -> Result<(), UpdateError> {
         let ts = self.timestamp.as_ref().ok_or(UpdateError::NotRefreshed)?;
-        check_expiry(ts, "timestamp.json", self.now)
+        self.check_expiry(ts, "timestamp.json")
     }
 
     /// §5.5: a new snapshot matching the timestamp's length and hashes (unless
@@ -328,7 +382,7 @@ impl TrustedSet {
     /// lists and is not expired.
     pub fn check_final_snapshot(&self) -> Result<(), UpdateError> {
         let snap = self.snapshot.as_ref().ok_or(UpdateError::NotRefreshed)?;
-        check_expiry(snap, "snapshot.json", self.now)?;
+        self.check_expiry(snap, "snapshot.json")?;
         let ts = self.timestamp.as_ref().ok_or(UpdateError::NotRefreshed)?;
         let expected = snapshot_meta(&ts.signed)?.version;
         if snap.signed.version != expected {
@@ -393,7 +447,7 @@ impl TrustedSet {
                 found: verified.signed.version,
             });
         }
-        check_expiry(&verified, &name, self.now)?;
+        self.check_expiry(&verified, &name)?;
         self.targets
             .insert(role.to_string(), (delegator.to_string(), meta, verified));
         Ok(())
@@ -586,6 +640,38 @@ mod tests {
         assert!(s
             .update_timestamp(sign(timestamp(1, 1, 1), &[&k.snap]))
             .is_err());
+    }
+
+    #[test]
+    fn a_last_verified_set_ignores_expiry_but_not_signatures_or_versions() {
+        let k = keys();
+        let expired = timestamp(2, 2, -1);
+        let mut enforced = set(&k);
+        let err = enforced.update_timestamp(sign(expired.clone(), &[&k.ts]));
+        assert!(matches!(err, Err(UpdateError::Expired { .. })), "{err:?}");
+
+        let root = sign(root_of(&k, 1), &[&k.root]);
+        let mut stale = TrustedSet::last_verified(root.clone(), at(0)).unwrap();
+        stale
+            .update_timestamp(sign(expired.clone(), &[&k.ts]))
+            .unwrap();
+        assert_eq!(
+            stale.expired(),
+            vec![(
+                "timestamp.json".to_string(),
+                "2029-12-31T00:00:00Z".to_string()
+            )]
+        );
+        // Still refused: the wrong key, and a snapshot other than the listed one.
+        let mut wrong_key = TrustedSet::last_verified(root, at(0)).unwrap();
+        assert!(wrong_key
+            .update_timestamp(sign(expired, &[&k.snap]))
+            .is_err());
+        let wrong_version = stale.update_snapshot(sign(snapshot(1, &[]), &[&k.snap]), true);
+        assert!(
+            matches!(wrong_version, Err(UpdateError::WrongVersion { .. })),
+            "{wrong_version:?}"
+        );
     }
 
     #[test]

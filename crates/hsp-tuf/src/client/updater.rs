@@ -9,6 +9,9 @@
 //! refresh that verifies a new timestamp and then fails on the snapshot keeps
 //! the new timestamp. What did not verify is never written; each file is
 //! replaced atomically (write, fsync, rename).
+//!
+//! [`Updater::last_verified`] is the one way to read persisted metadata
+//! without checking expiry, as a [`LastVerified`] (browsing only).
 
 use std::path::{Path, PathBuf};
 
@@ -266,6 +269,31 @@ impl Updater {
         Ok(())
     }
 
+    /// Gives up refreshing and opens, read-only, the metadata earlier
+    /// refreshes persisted: for browsing when the index expired or cannot be
+    /// reached. Root, timestamp, snapshot and top-level targets are read from
+    /// the metadata directory and verified by [`TrustedSet::last_verified`]
+    /// (signatures, versions, lengths and hashes; not expiry); nothing is
+    /// fetched for them. The result is a [`LastVerified`], which has no
+    /// refresh and is not an `Updater`, so nothing that plans or deploys can
+    /// take it by accident.
+    pub fn last_verified(mut self) -> Result<LastVerified, UpdateError> {
+        let now = self.now.unwrap_or_else(Utc::now);
+        let stored = |store: &MetadataStore, role: &str| {
+            store.read(role)?.ok_or_else(|| UpdateError::ReadFile {
+                path: store.path(role),
+                source: std::io::ErrorKind::NotFound.into(),
+            })
+        };
+        let mut set = TrustedSet::last_verified(stored(&self.store, "root")?, now)?;
+        set.update_timestamp(stored(&self.store, "timestamp")?)?;
+        // Stored by us once it matched the timestamp it was listed in.
+        set.update_snapshot(stored(&self.store, "snapshot")?, true)?;
+        self.load_targets(&mut set, "targets", "root")?;
+        self.trusted = Some(set);
+        Ok(LastVerified { updater: self })
+    }
+
     /// §5.3.2–5.3.9: fetches and verifies root N+1 until there is none (or
     /// the cap), collecting each verified root in `roots`.
     fn root_chain(&self, set: &mut TrustedSet, roots: &mut Changes) -> Result<(), UpdateError> {
@@ -494,6 +522,28 @@ impl Updater {
         };
         verify_target(path, info, &bytes)?;
         Ok(bytes)
+    }
+}
+
+/// The metadata earlier refreshes persisted, verified without checking
+/// expiry ([`Updater::last_verified`]): target files can be read (verified
+/// against it), nothing can be refreshed. For browsing only.
+pub struct LastVerified {
+    updater: Updater,
+}
+
+impl LastVerified {
+    /// The top-level roles that are expired (name, expiry), root first.
+    pub fn expired(&self) -> Vec<(String, String)> {
+        self.updater
+            .trusted()
+            .map(TrustedSet::expired)
+            .unwrap_or_default()
+    }
+
+    /// The verified bytes of target `path` (as [`Updater::get_target`]).
+    pub fn get_target(&mut self, path: &str) -> Result<Vec<u8>, UpdateError> {
+        self.updater.get_target(path)
     }
 }
 
