@@ -22,9 +22,10 @@ pub struct ArtifactReport {
     pub bytes_copied: u64,
 }
 
-/// Where artifact `sha256` lives under `dir`.
+/// Where artifact `sha256` lives under `dir` (the host driver's rule,
+/// `hsp_index::artifact_mirror`).
 pub fn path_in(dir: &Path, sha256: &str) -> PathBuf {
-    dir.join("sha256").join(sha256)
+    dir.join(hsp_index::artifact_mirror::path_in_mirror(sha256))
 }
 
 /// Copies each artifact into `dir`, from `from` (a folder in the same

@@ -10,7 +10,6 @@
 //! After the push the local tag is removed, so the first deploy pulls by digest.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -46,45 +45,19 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn build(name: &str) -> String {
-    let src = crate::root().join("tests/fixtures/images").join(name);
-    assert!(src.is_dir(), "{} is missing", src.display());
-    let busybox = Path::new("/bin/busybox");
-    assert!(
-        busybox.exists(),
-        "/bin/busybox is missing: run .ci/install (busybox-static)"
-    );
     assert!(
         registry_up(),
         "no OCI registry on {REGISTRY}: run .ci/install first"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let rootfs = tmp.path().join("rootfs");
-    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
-    run(Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", src.display()))
-        .arg(&rootfs));
-    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
-    for d in ["tmp", "etc"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    // The import instruction is part of the content, so it is part of the tag.
-    std::fs::write(rootfs.join("etc/hsp-image"), format!("{IMPORT_CHANGE}\n")).unwrap();
-    run(Command::new("chmod").arg("1777").arg(rootfs.join("tmp")));
+    // The rootfs the OCI fixtures push too (its etc/hsp-image holds the
+    // import instruction, so the instruction is part of the tag).
     let tar = tmp.path().join("rootfs.tar");
-    run(Command::new("tar")
-        .args([
-            "--sort=name",
-            "--mtime=@0",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-            "-cf",
-        ])
-        .arg(&tar)
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("."));
+    std::fs::write(
+        &tar,
+        crate::oci::rootfs_tar(tmp.path(), name, crate::oci::Filler::default()),
+    )
+    .unwrap();
     let sum = run(Command::new("sha256sum").arg(&tar));
     let tag = &sum[..16];
     let repo = format!("{REGISTRY}/hsp-test/{name}");

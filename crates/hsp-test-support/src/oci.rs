@@ -376,7 +376,7 @@ pub fn push_multi_arch_filled(
 ) -> MultiArch {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::new(&tmp.path().join("layout"));
-    let amd64 = layout.image("amd64", None, &amd64_rootfs(tmp.path(), fixture, filler));
+    let amd64 = layout.image("amd64", None, &rootfs_tar(tmp.path(), fixture, filler));
     let arm64_root = tmp.path().join("arm64");
     std::fs::create_dir_all(arm64_root.join("etc")).unwrap();
     std::fs::write(arm64_root.join("etc/arch"), "arm64").unwrap();
@@ -421,7 +421,7 @@ pub fn push_single_arch(
 ) -> SingleArch {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::new(&tmp.path().join("layout"));
-    let image = layout.image("amd64", None, &amd64_rootfs(tmp.path(), fixture, filler));
+    let image = layout.image("amd64", None, &rootfs_tar(tmp.path(), fixture, filler));
     layout.tag(OCI_MANIFEST, &image.manifest, tag);
     push(registry, &layout.dir, repo, tag, &image.manifest.0);
     SingleArch {
@@ -546,9 +546,11 @@ fn descriptor(
     d
 }
 
-/// The uncompressed layer of the amd64 image: the rootfs `images` builds from
-/// `fixture`, plus `filler`.
-fn amd64_rootfs(tmp: &Path, fixture: &str, filler: Filler) -> Vec<u8> {
+/// The tar of a runnable linux/amd64 rootfs: fixture `fixture` of
+/// `tests/fixtures/images`, static busybox, `/bin/start` as entrypoint
+/// (recorded in `etc/hsp-image`), and `filler` bytes in `etc/filler`;
+/// deterministic. `images::build` imports the same rootfs into Docker.
+pub(crate) fn rootfs_tar(tmp: &Path, fixture: &str, filler: Filler) -> Vec<u8> {
     let src = crate::root().join("tests/fixtures/images").join(fixture);
     assert!(src.is_dir(), "{} is missing", src.display());
     let busybox = Path::new("/bin/busybox");

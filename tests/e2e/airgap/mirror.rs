@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use hsp_test_support::deploy::{docker, DockerCleanup};
+use hsp_test_support::deploy::{docker, Cleanup, DockerCleanup};
 use hsp_test_support::dev_index::host_artifact;
 use hsp_test_support::hostile;
 use hsp_test_support::oci::{push_multi_arch, push_single_arch, CutProxy, Filler, Mode, Registry};
 use hsp_test_support::registry::{dev_build, write_document, RegistryBuilder};
-use hsp_test_support::{bin, free_port, s, show};
+use hsp_test_support::{bin, free_port, http_get, s, show};
 use serde_json::{json, Value as Json};
 use sha2::Digest as _;
 
@@ -217,6 +217,27 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
         format!("{}/acme/web@{}", site.host(), web.index_digest),
         "the container runs the mirror's copy, by the signed digest"
     );
+
+    // The same index on a bare-metal host: its artifact comes from the
+    // folder `--artifacts` filled (the signed URL's server is gone).
+    let host_env = format!("mirh{}", std::process::id());
+    let _processes = Cleanup(state.clone(), host_env.clone());
+    let host_file = dir.path().join("host-env.json");
+    std::fs::write(
+        &host_file,
+        json!({
+            "name": host_env,
+            "index": {"url": s(&mirror), "root": root_of(&mirror)},
+            "services": [{"id": ID}],
+            "target": {"kind": "host", "root": s(&dir.path().join("hostroot")),
+                       "mirror": s(&artifacts)}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let apply = agent(&["apply", s(&host_file), "--index", s(&mirror)]);
+    assert!(apply.status.success(), "{}", show(&apply));
+    assert_eq!(http_get(port, "/version").as_deref(), Some("1.0.0"));
 }
 
 #[test]
