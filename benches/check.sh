@@ -27,7 +27,7 @@ fi
 cargo build --release -q -p hsp
 hsp=target/release/hsp
 # Warm the page cache and make sure the registry is clean (exit 0).
-"$hsp" check -q "$dir"
+"$hsp" check -q --no-signatures "$dir"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # Wall time is what a user waits; CPU time (user + sys) is what the work costs,
@@ -36,7 +36,7 @@ measure() { # label, env...
   local label=$1; shift
   local walls=() cpus=() t
   for _ in $(seq "$runs"); do
-    t=$( { TIMEFORMAT='%R %U %S'; time env "$@" "$hsp" check -q "$dir" 2>/dev/null; } 2>&1 )
+    t=$( { TIMEFORMAT='%R %U %S'; time env "$@" "$hsp" check -q --no-signatures "$dir" 2>/dev/null; } 2>&1 )
     walls+=("$(echo "$t" | awk '{print $1}')")
     cpus+=("$(echo "$t" | awk '{print $2 + $3}')")
   done

@@ -54,7 +54,10 @@ fn registry_with(cases: &[&str]) -> tempfile::TempDir {
 
 #[test]
 fn clean_registry_exits_zero() {
-    let out = hsp(&["check", "tests/fixtures/registry"], &root());
+    let out = hsp(
+        &["check", "--no-signatures", "tests/fixtures/registry"],
+        &root(),
+    );
     assert!(
         out.status.success(),
         "{}{}",
@@ -76,7 +79,15 @@ fn examples_registry_is_clean() {
         examples.join("registry.json").is_file(),
         "examples/registry is missing"
     );
-    let out = hsp(&["check", "--deny-warnings", "examples/registry"], &root());
+    let out = hsp(
+        &[
+            "check",
+            "--no-signatures",
+            "--deny-warnings",
+            "examples/registry",
+        ],
+        &root(),
+    );
     assert!(
         out.status.success(),
         "{}{}",
@@ -88,7 +99,7 @@ fn examples_registry_is_clean() {
 #[test]
 fn reports_every_problem_with_position_and_hint() {
     let reg = registry_with(&["unknown-field-and-rule", "version-range@range", "namespace"]);
-    let out = hsp(&["check", "."], reg.path());
+    let out = hsp(&["check", "--no-signatures", "."], reg.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let rows = corpus::cases();
@@ -125,7 +136,7 @@ fn reports_every_problem_with_position_and_hint() {
 #[test]
 fn json_output() {
     let reg = registry_with(&["image-tag-only", "secret-default@secret"]);
-    let out = hsp(&["check", "--json", "."], reg.path());
+    let out = hsp(&["check", "--no-signatures", "--json", "."], reg.path());
     assert_eq!(out.status.code(), Some(1));
     let ds: Vec<serde_json::Value> =
         serde_json::from_slice(&out.stdout).expect("stdout is a JSON array");
@@ -174,14 +185,17 @@ fn json_output() {
 #[test]
 fn warnings_fail_only_when_denied() {
     let reg = registry_with(&["no-health-check"]);
-    let out = hsp(&["check", "."], reg.path());
+    let out = hsp(&["check", "--no-signatures", "."], reg.path());
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert!(
         text(&out.stdout).contains("warning[W001]"),
         "{}",
         text(&out.stdout)
     );
-    let out = hsp(&["check", "--deny-warnings", "."], reg.path());
+    let out = hsp(
+        &["check", "--no-signatures", "--deny-warnings", "."],
+        reg.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -189,7 +203,7 @@ fn warnings_fail_only_when_denied() {
 fn a_file_inside_a_registry_gets_the_cross_file_rules() {
     let reg = registry_with(&["duplicate-version", "version-range"]);
     let file = "publishers/acme/services/com.acme.fhir/1.2.json";
-    let out = hsp(&["check", file], reg.path());
+    let out = hsp(&["check", "--no-signatures", file], reg.path());
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(
@@ -199,7 +213,10 @@ fn a_file_inside_a_registry_gets_the_cross_file_rules() {
     // Only the named file's problems are shown.
     assert!(!stdout.contains("E012"), "{stdout}");
     // From a sub-folder, paths are still relative to where hsp runs.
-    let out = hsp(&["check", "."], &reg.path().join("publishers/acme"));
+    let out = hsp(
+        &["check", "--no-signatures", "."],
+        &reg.path().join("publishers/acme"),
+    );
     assert!(
         text(&out.stdout).contains("E012") && text(&out.stdout).contains("E072"),
         "{}",
@@ -219,7 +236,10 @@ fn a_lone_document_gets_the_per_file_rules_only() {
         .unwrap();
     }
     for name in ["namespace", "unknown-interface", "unknown-publisher"] {
-        let out = hsp(&["check", &format!("{name}.json")], dir.path());
+        let out = hsp(
+            &["check", "--no-signatures", &format!("{name}.json")],
+            dir.path(),
+        );
         assert!(
             out.status.success(),
             "{name}: {}{}",
@@ -228,7 +248,7 @@ fn a_lone_document_gets_the_per_file_rules_only() {
         );
     }
     // Together they are three files of one version: duplicates are still found.
-    let out = hsp(&["check", "."], dir.path());
+    let out = hsp(&["check", "--no-signatures", "."], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let dup = "unknown-publisher.json:4:14: error[E072]: version: com.acme.app 1.0.0 is already defined by";
     assert!(text(&out.stdout).starts_with(dup), "{}", text(&out.stdout));
@@ -238,7 +258,12 @@ fn a_lone_document_gets_the_per_file_rules_only() {
     )
     .unwrap();
     let out = hsp(
-        &["check", "stop-timeout.json", "namespace.json"],
+        &[
+            "check",
+            "--no-signatures",
+            "stop-timeout.json",
+            "namespace.json",
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1));
@@ -259,7 +284,7 @@ fn a_lone_document_gets_the_per_file_rules_only() {
 
 #[test]
 fn a_missing_path_is_an_error() {
-    let out = hsp(&["check", "no/such/dir"], &root());
+    let out = hsp(&["check", "--no-signatures", "no/such/dir"], &root());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no/such/dir: no such file or folder"),
@@ -333,7 +358,7 @@ fn unreadable_files_are_findings_and_never_opened() {
     let big = std::fs::File::create(svc.join("big.json")).unwrap();
     big.set_len(hsp_check::MAX_FILE_BYTES + 1).unwrap();
 
-    let out = hsp(&["check", "--json", "."], reg.path());
+    let out = hsp(&["check", "--no-signatures", "--json", "."], reg.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let ds: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let mut got: Vec<(String, String)> = ds

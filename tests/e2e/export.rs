@@ -468,6 +468,7 @@ fn export_of_an_environment_plans_against_the_verified_index() {
     )
     .unwrap();
     std::fs::write(t.join("env.json"), env).unwrap();
+    hsp_test_support::planner::point_at_index(&t.join("env.json"), &index);
     std::fs::create_dir(t.join("secrets")).unwrap();
     for f in [
         "hospital-smtp-password",

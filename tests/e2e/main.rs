@@ -13,5 +13,7 @@ mod deploy;
 mod examples;
 mod export;
 mod planner;
+mod review;
 mod site;
 mod tuf;
+mod validate;

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use hsp_index::Plan;
-use hsp_test_support::planner::{check_worked_example, example_env};
+use hsp_test_support::planner::{check_worked_example, example_env, point_at_index};
 use hsp_test_support::registry::{dev_build, examples_registry};
 use hsp_test_support::{bin, s, set_mode, show};
 
@@ -29,6 +29,7 @@ fn worked_example_through_the_verified_index() {
         s(&out),
     ]);
     assert!(o.status.success(), "init: {}", show(&o));
+    point_at_index(&env, &out);
 
     let o = agent(&["plan", s(&env), "--state", s(&state), "--json"]);
     assert!(o.status.success(), "plan: {}", show(&o));

@@ -69,6 +69,11 @@ pub struct StateConfig {
     /// The index base: `https://...`, `http://...`, `file://...` or a folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// sha256 of the root.json `init` was given (the trust anchor; the
+    /// trusted root moves on with rotations), so an environment's
+    /// `index.root` can be checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_sha256: Option<String>,
 }
 
 /// A site's state directory.
@@ -117,13 +122,20 @@ impl StateDir {
                 source,
             })?;
         }
+        let root_sha256 = Some(hsp_tuf::sha256_hex(&root));
         Updater::init(&metadata, root)?;
         let config = StateConfig {
             url: url.map(str::to_string),
+            root_sha256,
         };
         let bytes = serde_json::to_vec_pretty(&config).expect("state config serializes");
         hsp_tuf::client::store::write_atomic(&self.config_path(), &bytes)?;
         Ok(())
+    }
+
+    /// The trusted root as it is now (after any rotations).
+    pub fn trusted_root(&self) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.metadata_dir().join("root.json"))
     }
 
     pub fn config(&self) -> Result<StateConfig, CatalogError> {
@@ -312,6 +324,24 @@ impl<S: Targets> Catalog<S> {
     }
 }
 
+/// An index location in one spelling, to compare two: an http(s) URL
+/// without trailing `/`, or a folder (`file://` or a path, relative to
+/// `base`) made absolute and canonical where it exists.
+pub fn normalize_location(location: &str, base: &Path) -> String {
+    let l = location.trim();
+    if l.starts_with("http://") || l.starts_with("https://") {
+        return l.trim_end_matches('/').to_string();
+    }
+    let path = Path::new(l.strip_prefix("file://").unwrap_or(l));
+    let abs = base.join(path);
+    std::fs::canonicalize(&abs)
+        .unwrap_or(abs)
+        .display()
+        .to_string()
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// Ids and versions are one path segment.
 fn is_plain_id(s: &str) -> bool {
     !s.is_empty() && !s.contains('/') && s != "." && s != ".."
@@ -329,5 +359,60 @@ impl IndexSource for Catalog {
     fn document(&self, id: &str, version: &str) -> Result<Document, SourceError> {
         Catalog::document(self, id, version)?
             .ok_or_else(|| format!("the index has no document for {id} {version}").into())
+    }
+
+    fn validation(
+        &self,
+        id: &str,
+        version: &str,
+    ) -> Result<Option<hsp_index::validation::Report>, SourceError> {
+        if !is_plain_id(id) || !is_plain_id(version) {
+            return Ok(None);
+        }
+        Ok(self.json(&hsp_index::api::validation_path(id, version))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_compare_in_one_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        std::fs::create_dir(&index).unwrap();
+        let canonical = std::fs::canonicalize(&index).unwrap().display().to_string();
+        for (location, base, want) in [
+            (
+                "https://index.example/",
+                Path::new("/x"),
+                "https://index.example".to_string(),
+            ),
+            (
+                "http://10.0.0.5:8080",
+                Path::new("/x"),
+                "http://10.0.0.5:8080".to_string(),
+            ),
+            ("index", dir.path(), canonical.clone()),
+            ("index/", dir.path(), canonical.clone()),
+            (
+                &format!("file://{}", index.display()),
+                Path::new("/x"),
+                canonical.clone(),
+            ),
+            (
+                &index.display().to_string(),
+                Path::new("/x"),
+                canonical.clone(),
+            ),
+            (
+                "/no/such/index/",
+                Path::new("/x"),
+                "/no/such/index".to_string(),
+            ),
+        ] {
+            assert_eq!(normalize_location(location, base), want, "{location}");
+        }
     }
 }

@@ -34,6 +34,7 @@ use hsp_deploy::{EnvDir, Journal};
 use hsp_index::{Environment, Plan};
 use hsp_planner::{self as planner, Deployed, IndexSource, LoadedEnvironment};
 
+use crate::catalog::{normalize_location, StateDir};
 use crate::cmd::search::IndexArgs;
 
 /// An environment file read once, with where its services come from.
@@ -104,19 +105,133 @@ impl EnvContext {
     }
 
     /// Opens what the services are read from: the verified index (refreshed
-    /// first), or the `--registry` folder.
+    /// first, after [`EnvContext::check_index`]), or the `--registry` folder.
     pub fn open_index(&self) -> anyhow::Result<Box<dyn IndexSource>> {
         Ok(match &self.registry {
             Some(dir) => Box::new(planner::read_registry_dir(dir)?),
-            None => Box::new(self.index.open()?),
+            None => {
+                self.check_index()?;
+                Box::new(self.index.open()?)
+            }
         })
     }
 
-    /// Plans the environment against `index`, continuing from `deployment`.
+    /// The environment's `index` must name the index the state directory was
+    /// set up for by `hsp-agent init`: `index.url` its location (unless
+    /// `--index` overrides it for this run), `index.root` the root it was
+    /// given (or the root it trusts now). A disagreement is an error saying
+    /// which to change, rather than one of them silently winning.
+    pub fn check_index(&self) -> anyhow::Result<()> {
+        let state = StateDir::new(self.state());
+        let config = state.config()?;
+        let env = &self.env().index;
+        let base = self.path().parent().unwrap_or(Path::new("."));
+        let s = self.state().display();
+        if let (None, Some(recorded)) = (&self.index.index, &config.url) {
+            let (ours, theirs) = (
+                normalize_location(&env.url, base),
+                normalize_location(recorded, Path::new(".")),
+            );
+            if ours != theirs {
+                anyhow::bail!(
+                    "{}: {:?} is not the index the state directory {s} reads ({recorded:?}, set by `hsp-agent init`) (hint: change index.url to {recorded:?}; or, to use this index, run `hsp-agent init --state {s} --root ROOT --index {:?} --force`; or pass --index for one run)",
+                    self.loaded.at("/index/url"),
+                    env.url,
+                    env.url
+                );
+            }
+        }
+        let root_path = base.join(&env.root);
+        let root = std::fs::read(&root_path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {} cannot be read: {e} (hint: point index.root at the root.json given to `hsp-agent init --state {s}`, relative to the environment file)",
+                self.loaded.at("/index/root"),
+                root_path.display()
+            )
+        })?;
+        let sha = hsp_tuf::sha256_hex(&root);
+        let trusted = state.trusted_root().ok();
+        let same = config.root_sha256.as_deref() == Some(sha.as_str())
+            || trusted.as_deref().map(hsp_tuf::sha256_hex).as_deref() == Some(sha.as_str())
+            // A state set up before the anchor was recorded: an older root
+            // may be an ancestor of the trusted one.
+            || (config.root_sha256.is_none()
+                && root_version(&root) < trusted.as_deref().map_or(0, root_version));
+        if !same {
+            anyhow::bail!(
+                "{}: {} is not the root the state directory {s} trusts (hint: point index.root at the root.json given to `hsp-agent init --state {s}`; or, to trust this one, run `hsp-agent init --state {s} --root {} --index URL --force`)",
+                self.loaded.at("/index/root"),
+                root_path.display(),
+                root_path.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Plans the environment against `index`, continuing from `deployment`,
+    /// for this machine: a host target's releases need an artifact for its
+    /// platform.
     pub fn plan(&self, index: &dyn IndexSource, deployment: &Deployment) -> anyhow::Result<Plan> {
-        planner::plan(self.env(), index, &deployment.deployed())
+        planner::plan_with(self.env(), index, &deployment.deployed(), &plan_options())
             .with_context(|| format!("planning {}", self.path().display()))
     }
+
+    /// The instances of `plan` (from [`EnvContext::plan`]) whose release is
+    /// yanked, with what could replace each.
+    pub fn yanked(
+        &self,
+        index: &dyn IndexSource,
+        deployment: &Deployment,
+        plan: &Plan,
+    ) -> anyhow::Result<Vec<planner::Yanked>> {
+        planner::yanked(
+            self.env(),
+            index,
+            &deployment.deployed(),
+            &plan_options(),
+            plan,
+        )
+        .with_context(|| format!("checking {} for yanked releases", self.path().display()))
+    }
+}
+
+/// `signed.version` of a root metadata file (0 when it is not one).
+fn root_version(bytes: &[u8]) -> u64 {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["signed"]["version"].as_u64())
+        .unwrap_or(0)
+}
+
+/// What the planner is told about this machine.
+fn plan_options() -> planner::PlanOptions {
+    planner::PlanOptions {
+        host_platform: Some(hsp_deploy::host::platform()),
+    }
+}
+
+/// Records in the journal which planned releases are yanked (and clears the
+/// note of the others), after an apply planned against the index; `status`
+/// shows it.
+pub fn record_yanked(dir: &EnvDir, plan: &Plan, yanked: &[planner::Yanked]) -> anyhow::Result<()> {
+    let mut journal = dir.load()?;
+    let now = chrono::Utc::now();
+    for inst in &plan.instances {
+        let Some(rec) = journal.instances.get_mut(&inst.name) else {
+            continue;
+        };
+        rec.yanked = yanked.iter().find(|y| y.instance == inst.name).map(|y| {
+            hsp_deploy::journal::YankedRelease {
+                version: y.version.clone(),
+                reason: y.reason.clone(),
+                replacement: y.replacement.clone(),
+                not_chosen: y.not_chosen.clone(),
+                checked: now,
+            }
+        });
+    }
+    dir.save(&journal)
+        .with_context(|| format!("writing {}", dir.journal_path().display()))
 }
 
 /// What the journal says is deployed.
@@ -128,6 +243,9 @@ pub struct Deployment {
     /// Versions marked bad after rollbacks, per instance: the planner leaves
     /// them out until a newer release appears.
     pub bad_versions: Vec<(String, BTreeMap<String, String>)>,
+    /// Versions marked bad for instances that never became healthy, per
+    /// service: left out for any new instance of that service.
+    pub undeployed_bad: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl Deployment {
@@ -150,16 +268,27 @@ impl Deployment {
                 .iter()
                 .map(|(n, r)| (n.clone(), r.bad_versions.clone()))
                 .collect(),
+            undeployed_bad: journal
+                .instances
+                .values()
+                .filter(|r| r.good.is_none() && !r.bad_versions.is_empty())
+                .filter_map(|r| Some((r.service()?.to_string(), r.bad_versions.clone())))
+                .collect(),
         }
     }
 
     /// The planner's input: what runs, with the versions marked bad.
     pub fn deployed(&self) -> Deployed {
-        self.now
+        let mut deployed = self
+            .now
             .as_ref()
             .map(Deployed::from)
             .unwrap_or_default()
-            .with_bad_versions(self.bad_versions.clone())
+            .with_bad_versions(self.bad_versions.clone());
+        for (service, marks) in &self.undeployed_bad {
+            deployed = deployed.with_undeployed_bad(service, marks.clone());
+        }
+        deployed
     }
 }
 
@@ -403,6 +532,40 @@ mod tests {
         assert_eq!(
             Deployment::from_journal(None, "clinic"),
             Deployment::default()
+        );
+    }
+
+    /// A first install that failed leaves no good spec, only its marks: the
+    /// planner still leaves the marked version out (plan and apply agree with
+    /// what the rollout would refuse), until the mark is cleared.
+    #[test]
+    fn marks_of_a_failed_first_install_keep_its_version_out() {
+        let state = tempfile::tempdir().unwrap();
+        let ctx = context(state.path());
+        let dir = EnvDir::open(state.path(), "clinic").unwrap();
+        let mut journal = dir.load().unwrap();
+        let record = journal.record("app");
+        record.service = Some(APP.into());
+        record
+            .bad_versions
+            .insert("1.1.0".into(), "unhealthy: exit 3".into());
+        dir.save(&journal).unwrap();
+        drop(dir);
+        let index = index(&["1.0.0", "1.1.0"]);
+        let deployment = ctx.snapshot().unwrap();
+        assert_eq!(deployment.now.as_ref().map(|p| p.instances.len()), Some(0));
+        assert_eq!(
+            versions(&ctx.plan(&index, &deployment).unwrap()),
+            [("app", "1.0.0")]
+        );
+        let locked = Locked::open(state.path(), "clinic").unwrap();
+        assert_eq!(locked.deployment(), deployment);
+        let mut journal = locked.journal;
+        assert_eq!(journal.clear_bad(APP, "1.1").len(), 1);
+        let cleared = Deployment::from_journal(Some(&journal), "clinic");
+        assert_eq!(
+            versions(&ctx.plan(&index, &cleared).unwrap()),
+            [("app", "1.1.0")]
         );
     }
 

@@ -46,6 +46,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Show deployed services, versions, health, last poll and last error.
     Status(cmd::status::Args),
+    /// Clear the mark of a version that failed on this site, so it is planned again.
+    Retry(cmd::retry::Args),
     #[command(hide = true)]
     Supervise(cmd::supervise::Args),
 }
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Status(args) => cmd::status::run(args),
+        Command::Retry(args) => cmd::retry::run(args),
         Command::Supervise(args) => cmd::supervise::run(args),
     };
     match result {

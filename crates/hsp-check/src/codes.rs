@@ -76,6 +76,12 @@ codes! {
     ImageMissing = "E090": "A pinned image's manifest is not in its registry (`--online`).";
     ArtifactSize = "E091": "An artifact URL answers with another size than the document declares (`--online`).";
     OnlineUnreachable = "E092": "A registry or artifact server could not be asked (`--online`): nothing was verified.";
+    Unsigned = "E100": "A document is not signed by its publisher, or changed after it was signed (`hsp sign`).";
+    PublisherMetadata = "E101": "A publisher's signed metadata does not verify: signatures, threshold, expiry, namespaces or the documents it lists.";
+    VersionDeleted = "E102": "A published version is gone (`--base`): versions are never deleted, only yanked.";
+    VersionChanged = "E103": "A published version's bytes changed other than by yanking (`--base`): publish a new version instead.";
+    YankTarget = "E104": "A maintainers' yank (`registry.json`'s `yanks`) names a service version the registry does not have, or twice.";
+    Todo = "E105": "A `TODO` marker (left by `hsp new`) is still in the document.";
     NoHealthCheck = "W001": "A task that serves ports has no health check, so rollouts cannot wait for it.";
     SecretDefault = "W002": "A secret config entry has a default value, which every site would share.";
     NoSmokeTest = "W003": "The document has no smoke test.";

@@ -35,6 +35,9 @@ pub struct Context<'a> {
     /// The registry's interfaces by id; `None` outside a registry, which skips
     /// the rules that need them.
     pub interfaces: Option<&'a HashMap<&'a str, &'a Interface>>,
+    /// The registry maintainers' yanks (`registry.json`), which summaries
+    /// carry as the document's own yank.
+    pub yanks: &'a [hsp_index::registry::Yank],
 }
 
 /// `^(?:pattern)$` compiled, or the compiler's error. Registries repeat a few
@@ -336,6 +339,27 @@ impl<'a> Checker<'a> {
                 "timeout_s must be at least 1",
             );
         }
+        if s.http.is_none() {
+            for (field, set) in [
+                ("status", s.status.is_some()),
+                ("body_contains", s.body_contains.is_some()),
+            ] {
+                if set {
+                    self.err(
+                        Code::HealthCheck,
+                        format!("/smoke_test/{field}"),
+                        format!("{field} applies to an `http` smoke test only"),
+                    );
+                }
+            }
+        }
+        if s.status.is_some_and(|c| !(100..=599).contains(&c)) {
+            self.err(
+                Code::HealthCheck,
+                "/smoke_test/status",
+                "status must be an HTTP status code, 100 to 599",
+            );
+        }
     }
 
     /// Every `${...}` in `value` resolves.
@@ -463,6 +487,7 @@ pub(super) mod testing {
             licences: &licences,
             artifacts: ArtifactPolicy::default(),
             interfaces: Some(&map),
+            yanks: &[],
         };
         check(doc, &ctx)
             .into_iter()
@@ -674,6 +699,7 @@ mod tests {
             licences: &licences,
             artifacts: ArtifactPolicy::default(),
             interfaces: None,
+            yanks: &[],
         };
         assert!(check(&doc, &ctx).is_empty());
     }
@@ -689,6 +715,7 @@ mod tests {
                 licences: &licences,
                 artifacts,
                 interfaces: None,
+                yanks: &[],
             };
             check(&doc, &ctx)
                 .into_iter()

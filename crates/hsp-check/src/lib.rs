@@ -15,6 +15,8 @@
 //!   the registry's interfaces are known) and `licence` (SPDX and the
 //!   open-source policy).
 //! - `files`: interface, publisher and registry config rules.
+//! - `immutable`: published versions against the registry's base (E102,
+//!   E103), for `hsp check --base` and `hsp build`.
 //! - `registry`: rules across files (file locations, namespaces, duplicate
 //!   versions, publishers), with `open_source` (the open-source dependency
 //!   rule).
@@ -27,13 +29,16 @@ mod codes;
 mod document;
 mod files;
 mod format;
+mod immutable;
 mod licence;
 pub mod locate;
 mod open_source;
 mod registry;
+pub mod report;
 pub mod structure;
 mod task;
 mod template;
+pub mod todo;
 mod unread;
 
 use std::collections::HashMap;
@@ -46,10 +51,11 @@ use serde::Serialize;
 
 pub use codes::Code;
 pub use document::{ArtifactPolicy, Context};
+pub use immutable::{check_immutable, Published};
 pub use licence::LicencePolicy;
 pub use locate::Position;
 pub use open_source::{open_source_needs, Need, Providers};
-pub use registry::{check_documents, folder_is_clean, Facts};
+pub use registry::{check_documents, check_yanks, folder_is_clean, Facts};
 pub use unread::{kind_name, path_text, Unread, MAX_FILE_BYTES};
 
 use hsp_index::registry::{
@@ -427,7 +433,13 @@ fn load_all<T: Send + Sync>(
 /// its only structural problems were unknown fields (read without them).
 /// For callers that stream documents and keep only a summary (`hsp build`).
 pub fn check_source(src: &Source, ctx: &Context) -> (Option<Document>, Vec<Diagnostic>) {
-    load_one(src, parse_document, &|d| document::check(d, ctx))
+    let (doc, mut ds) = load_one(src, parse_document, &|d| document::check(d, ctx));
+    ds.extend(resolve_all(
+        todo::findings(&src.bytes),
+        &src.path,
+        &src.bytes,
+    ));
+    (doc, ds)
 }
 
 /// Parses and checks the registry config, interfaces and publishers, and (with
@@ -527,19 +539,41 @@ pub fn validate_repo(input: RepoInput) -> Repo {
         .extend(input.unread.iter().map(|(path, why)| why.diagnostic(path)));
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
+    let yanks = repo
+        .config
+        .as_ref()
+        .map_or(&[][..], |c| c.value.yanks.as_slice());
     let ctx = Context {
         licences: &licences,
         artifacts: repo.artifact_policy(),
         interfaces: registry_mode.then_some(&by_id),
+        yanks,
     };
     let mut diags = Vec::new();
-    let documents = load_all(
+    let mut documents = load_all(
         documents,
         parse_document,
         &|d| document::check(d, &ctx),
         &mut diags,
     );
+    for d in &documents {
+        diags.extend(resolve_all(todo::findings(&d.bytes), &d.path, &d.bytes));
+    }
     drop(by_id);
+    // A maintainers' yank counts as the publisher's for every rule (the
+    // bytes are untouched).
+    for d in &mut documents {
+        let v = &mut d.value;
+        hsp_index::registry::apply_yanks(yanks, &v.id, &v.version, &mut v.yanked);
+    }
+    if let Some(config) = &repo.config {
+        diags.extend(check_yanks(
+            config,
+            documents
+                .iter()
+                .map(|d| (d.value.id.as_str(), d.value.version.as_str())),
+        ));
+    }
     let facts: Vec<(&str, &Document)> = documents
         .iter()
         .map(|d| (d.path.as_str(), &d.value))

@@ -16,6 +16,61 @@ use hsp_index::registry::{INTERFACES_DIR, PUBLISHERS_DIR, PUBLISHER_FILE, SERVIC
 use hsp_index::version::parse_version;
 use hsp_index::{Document, Interface, Publisher};
 
+/// The maintainers' yanks of `config` (`registry.json`'s `yanks`) against
+/// the service versions the registry has (`versions`: id and version as
+/// written, of every document): each must name one of them, once (E104).
+pub fn check_yanks<'a>(
+    config: &Loaded<hsp_index::RegistryConfig>,
+    versions: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<Diagnostic> {
+    let yanks = &config.value.yanks;
+    if yanks.is_empty() {
+        return Vec::new();
+    }
+    let mut named = vec![false; yanks.len()];
+    for (id, version) in versions {
+        for (i, y) in yanks.iter().enumerate() {
+            named[i] |= y.names(id, version);
+        }
+    }
+    let mut findings = Vec::new();
+    for (i, y) in yanks.iter().enumerate() {
+        if !named[i] {
+            findings.push(
+                Finding::new(
+                    Code::YankTarget,
+                    format!("/yanks/{i}/version"),
+                    format!("{} {} is not in the registry", y.service, y.version),
+                )
+                .hint("name a version that has a document under publishers/*/services/; versions are never deleted, so a yank of a published version always names one"),
+            );
+        }
+        if let Some(j) = yanks[..i]
+            .iter()
+            .position(|o| o.names(&y.service, &y.version))
+        {
+            findings.push(
+                Finding::new(
+                    Code::YankTarget,
+                    format!("/yanks/{i}"),
+                    format!(
+                        "{} {} is yanked twice (also yanks[{j}])",
+                        y.service, y.version
+                    ),
+                )
+                .hint("keep one entry"),
+            );
+        }
+        if y.reason.trim().is_empty() {
+            findings.push(
+                Finding::new(Code::EmptyField, format!("/yanks/{i}/reason"), "the reason is empty")
+                    .hint("say why, for the sites that run it: e.g. \"data loss on upgrade, see https://...\""),
+            );
+        }
+    }
+    super::resolve_all(findings, &config.path, &config.bytes)
+}
+
 /// What the cross-file rules read of a document.
 pub trait Facts {
     fn id(&self) -> &str;
@@ -214,8 +269,28 @@ fn document_location(path: &str, doc: &impl Facts) -> Vec<Finding> {
     if *id != doc.id() {
         out.push(location("/id", path, &want()));
     }
-    if file.strip_suffix(".json") != Some(doc.version()) {
-        out.push(location("/version", path, &want()));
+    let stem = file.strip_suffix(".json");
+    if stem != Some(doc.version()) {
+        let same = stem.is_some_and(|f| {
+            matches!((parse_version(f), parse_version(doc.version())), (Ok(a), Ok(b)) if a == b)
+        });
+        out.push(match same {
+            // `1.0` in `1.0.0.json`: the same version, spelled two ways.
+            true => Finding::new(
+                Code::FileLocation,
+                "/version",
+                format!(
+                    "the file is {file} but the version is written {:?}: the same version, but the file name must spell it as the document does (sites fetch services/<id>/<version>.json by the version as written)",
+                    doc.version()
+                ),
+            )
+            .hint(format!(
+                "write \"version\": {:?}, or move the file to {}",
+                stem.unwrap_or_default(),
+                want()
+            )),
+            false => location("/version", path, &want()),
+        });
     }
     out
 }
@@ -428,11 +503,55 @@ pub(crate) mod tests {
                 .collect();
             assert_eq!(got, want, "{path}");
         }
+        // The same version spelled two ways: the message says so, and both fixes.
+        let lenient = document_location(
+            "publishers/example/services/org.example.app/7.4.0.json",
+            &doc,
+        );
+        assert!(
+            lenient[0].message.contains("the same version"),
+            "{:?}",
+            lenient[0]
+        );
+        let hint = lenient[0].hint.as_deref().unwrap();
+        assert!(
+            hint.contains("write \"version\": \"7.4.0\"") && hint.contains("/7.4.json"),
+            "{hint}"
+        );
         doc.version = "7.4.0".into();
         assert!(document_location(
             "publishers/example/services/org.example.app/7.4.0.json",
             &doc
         )
         .is_empty());
+    }
+}
+
+#[cfg(test)]
+mod yank_tests {
+    use super::*;
+
+    #[test]
+    fn a_maintainers_yank_names_one_version_once_with_a_reason() {
+        let text = br#"{"name": "t", "title": "T", "yanks": [
+  {"service": "com.acme.app", "version": "7.4", "reason": "data loss"},
+  {"service": "com.acme.app", "version": "9.9.9", "reason": "gone"},
+  {"service": "com.acme.app", "version": "7.4.0", "reason": " "}
+]}"#;
+        let config = Loaded {
+            path: "registry.json".into(),
+            bytes: text.to_vec(),
+            value: serde_json::from_slice(text).unwrap(),
+        };
+        let got: Vec<(String, usize, usize)> = check_yanks(&config, [("com.acme.app", "7.4.0")])
+            .iter()
+            .map(|d| (d.code.to_string(), d.line, d.column))
+            .collect();
+        let want = [("E104", 3, 42), ("E104", 4, 3), ("E015", 4, 61)];
+        let want: Vec<(String, usize, usize)> = want
+            .iter()
+            .map(|(c, l, k)| (c.to_string(), *l, *k))
+            .collect();
+        assert_eq!(got, want);
     }
 }

@@ -185,15 +185,68 @@ pub struct InstanceRecord {
     /// A rollout in progress, saved before its first unit starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<Attempt>,
-    /// Versions that failed their health check -> why; not retried until the
-    /// plan moves to another version.
+    /// Versions that failed their health check, or whose artifact was
+    /// refused -> why; the planner leaves them out until `hsp-agent retry`
+    /// clears the mark (a newer release is planned instead).
     #[serde(default)]
     pub bad_versions: BTreeMap<String, String>,
+    /// The service this instance runs, recorded with each attempt: an instance
+    /// whose first install failed has no `good` spec to say it, and the
+    /// planner needs it to keep its bad versions out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The last rollout that failed for a reason outside the release (a host
+    /// port in use, a download or image pull, the disk, the engine): nothing
+    /// is marked bad and the next apply tries again; `run` waits until `next`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// The planned release is yanked (as of the last apply that planned
+    /// against the index): kept because it is deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked: Option<YankedRelease>,
     /// Health at the end of the last apply: `healthy`, `unhealthy: ...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// A deployed release that is yanked, and what could replace it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct YankedRelease {
+    pub version: String,
+    /// Why it was yanked; empty when the index gives no reason.
+    pub reason: String,
+    /// The newest other release the environment's policy allows, if any.
+    pub replacement: Option<String>,
+    /// Why the plan does not move to `replacement`.
+    pub not_chosen: Option<String>,
+    /// When the index said so.
+    pub checked: DateTime<Utc>,
+}
+
+/// A rollout that failed through no fault of the release, to be tried again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Retry {
+    pub version: String,
+    /// Failed attempts in a row at this version.
+    pub attempts: u32,
+    /// Why the last one failed, e.g. "port 8080 on 127.0.0.1 is in use by another process".
+    pub cause: String,
+    pub failed: DateTime<Utc>,
+    /// Before this, `run` does not try again (`apply` always does).
+    pub next: DateTime<Utc>,
+}
+
+impl InstanceRecord {
+    /// The service of the instance: its good spec's, or the one recorded with
+    /// its attempts.
+    pub fn service(&self) -> Option<&str> {
+        self.good
+            .as_ref()
+            .map(|g| g.service.as_str())
+            .or(self.service.as_deref())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -242,6 +295,51 @@ impl Journal {
 
     pub fn record(&mut self, instance: &str) -> &mut InstanceRecord {
         self.instances.entry(instance.to_string()).or_default()
+    }
+
+    /// Removes the bad-version mark of `service` `version` (lenient: `1.2` is
+    /// `1.2.0`) from every instance of that service; returns what was cleared:
+    /// (instance, version as marked, why it was marked).
+    pub fn clear_bad(&mut self, service: &str, version: &str) -> Vec<(String, String, String)> {
+        let wanted = hsp_index::version::parse_version(version).ok();
+        let same = |v: &str| match (&wanted, hsp_index::version::parse_version(v)) {
+            (Some(w), Ok(v)) => *w == v,
+            _ => v == version,
+        };
+        let mut cleared = Vec::new();
+        for (name, rec) in &mut self.instances {
+            if rec.service() != Some(service) {
+                continue;
+            }
+            let marked: Vec<String> = rec
+                .bad_versions
+                .keys()
+                .filter(|v| same(v))
+                .cloned()
+                .collect();
+            for v in marked {
+                let why = rec.bad_versions.remove(&v).unwrap_or_default();
+                cleared.push((name.clone(), v, why));
+            }
+        }
+        cleared
+    }
+
+    /// Every bad-version mark: (instance, service, version, why).
+    pub fn bad_marks(&self) -> Vec<(&str, &str, &str, &str)> {
+        self.instances
+            .iter()
+            .flat_map(|(n, r)| {
+                r.bad_versions.iter().map(move |(v, why)| {
+                    (
+                        n.as_str(),
+                        r.service().unwrap_or("?"),
+                        v.as_str(),
+                        why.as_str(),
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -316,6 +414,32 @@ mod tests {
             Journal::snapshot(dir.path(), "../prod"),
             Err(Error::BadName { .. })
         ));
+    }
+
+    #[test]
+    fn clearing_a_bad_mark_names_what_it_cleared() {
+        let mut j = Journal::default();
+        let rec = j.record("web");
+        rec.service = Some("org.example.web".into());
+        rec.bad_versions
+            .insert("1.2".into(), "unhealthy: exit 3".into());
+        rec.bad_versions.insert("1.3.0".into(), "unhealthy".into());
+        j.record("db")
+            .bad_versions
+            .insert("1.2.0".into(), "no service recorded".into());
+        assert_eq!(j.clear_bad("org.example.other", "1.2.0"), vec![]);
+        assert_eq!(
+            j.clear_bad("org.example.web", "1.2.0"),
+            vec![("web".into(), "1.2".into(), "unhealthy: exit 3".into())]
+        );
+        assert_eq!(j.clear_bad("org.example.web", "1.2.0"), vec![]);
+        assert_eq!(
+            j.bad_marks(),
+            vec![
+                ("db", "?", "1.2.0", "no service recorded"),
+                ("web", "org.example.web", "1.3.0", "unhealthy")
+            ]
+        );
     }
 
     #[test]

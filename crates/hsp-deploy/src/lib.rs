@@ -306,6 +306,14 @@ pub enum Error {
         task: String,
         platform: String,
     },
+    /// A task's host port is held by a process the agent did not start.
+    #[error("instance {instance}: task {task}: port {port} on {address} is in use by another process (hint: stop what listens there, or change the port; nothing is marked bad and the next apply tries again)")]
+    PortInUse {
+        instance: String,
+        task: String,
+        port: u16,
+        address: String,
+    },
     #[error("{kind} {name} exists but does not carry the agent's labels; leaving it alone (hint: rename or remove it yourself)")]
     Foreign { kind: &'static str, name: String },
     #[error("process {what}")]
@@ -337,8 +345,9 @@ fn via(mirror: &Option<String>) -> String {
 impl Error {
     /// Whether the release itself is at fault, so its version is marked bad:
     /// its artifact is not the signed one, is unsafe or corrupt, or is missing
-    /// for this platform. Network, disk and driver failures are not, nor is a
-    /// file missing from the artifact mirror.
+    /// for this platform. Infrastructure failures are not (a host port in use,
+    /// the network, an image pull, the disk, the engine, a file missing from
+    /// the artifact mirror): the rollout is retried instead.
     pub fn is_bad_release(&self) -> bool {
         matches!(
             self,

@@ -38,17 +38,14 @@ pub(crate) fn prune(
     gone.sort_by_key(|n| std::cmp::Reverse(pos(n)));
     for name in gone {
         let mine: Vec<&Unit> = units.iter().filter(|u| u.instance == name).collect();
-        let version = mine
-            .first()
-            .map(|u| u.version.clone())
-            .or_else(|| {
-                journal
-                    .instances
-                    .get(&name)
-                    .and_then(|r| r.good.as_ref())
+        let version = mine.first().map(|u| u.version.clone()).or_else(|| {
+            journal.instances.get(&name).and_then(|r| {
+                r.good
+                    .as_ref()
                     .map(|g| g.version.clone())
+                    .or_else(|| r.attempt.as_ref().map(|a| a.version.clone()))
             })
-            .unwrap_or_default();
+        });
         for u in mine.iter().rev() {
             let timeout = journal
                 .instances
@@ -102,4 +99,66 @@ pub(crate) fn prune(
         driver.teardown()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::host::{HostDriver, HostMode};
+    use crate::journal::Attempt;
+    use crate::{apply, ApplyOptions, EnvDir, Outcome};
+
+    /// Instances that left the plan without a unit running: the version named
+    /// is the one being rolled out, or none when nothing ever started.
+    #[test]
+    fn a_pruned_instance_names_its_version() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = EnvDir::open(state.path(), "prune-names").unwrap();
+        let mut journal = dir.load().unwrap();
+        journal.record("interrupted").attempt = Some(Attempt {
+            version: "2.1.0".into(),
+            spec: "abc".into(),
+            started: chrono::Utc::now(),
+        });
+        journal.record("never").last_error = Some("skipped".into());
+        dir.save(&journal).unwrap();
+        let mut driver = HostDriver::new(
+            "prune-names",
+            &dir.path,
+            None,
+            "/nonexistent/hsp-agent".into(),
+            HostMode::Process,
+        )
+        .unwrap();
+        let plan = hsp_index::Plan {
+            environment: "prune-names".into(),
+            instances: vec![],
+            externals: vec![],
+        };
+        let opts = ApplyOptions {
+            purge: true,
+            ..ApplyOptions::default()
+        };
+        let report = apply(&mut driver, &plan, &dir, &opts).unwrap();
+        let lines: Vec<(String, String)> = report
+            .outcomes
+            .iter()
+            .map(|(n, o)| (n.clone(), crate::rollout::describe(o)))
+            .collect();
+        assert!(
+            lines.contains(&("interrupted".into(), "removed 2.1.0 and its volumes".into())),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&(
+                "never".into(),
+                "removed with its volumes (no version of it had started)".into()
+            )),
+            "{lines:?}"
+        );
+        assert!(report
+            .outcomes
+            .iter()
+            .all(|(_, o)| !matches!(o, Outcome::Pruned { version: Some(v), .. } if v.is_empty())));
+        assert!(dir.load().unwrap().instances.is_empty());
+    }
 }

@@ -20,6 +20,16 @@ pub enum Outcome {
         kept: Option<String>,
         reason: String,
     },
+    /// `version` could not be deployed for a reason outside the release (a
+    /// host port in use, a download or pull, the disk, the engine): nothing is
+    /// marked bad, `kept` runs, and the next apply tries again.
+    Retrying {
+        version: String,
+        kept: Option<String>,
+        reason: String,
+        /// Failed attempts in a row at this version.
+        attempts: u32,
+    },
     /// The planned version was not tried: `reason` (marked bad, update window).
     Held {
         version: String,
@@ -32,8 +42,10 @@ pub enum Outcome {
     Skipped {
         reason: String,
     },
+    /// `version` is what ran, or was being rolled out; `None` when no
+    /// version of it ever started (its first install failed or was skipped).
     Pruned {
-        version: String,
+        version: Option<String>,
         purged: bool,
     },
     /// The kept volumes of an instance pruned by an earlier apply were deleted.
@@ -103,6 +115,20 @@ pub fn describe(o: &Outcome) -> String {
             kept: None,
             reason,
         } => format!("{bad} failed ({reason}); marked bad"),
+        Outcome::Retrying {
+            version,
+            kept,
+            reason,
+            attempts,
+        } => {
+            let kept = kept
+                .as_ref()
+                .map(|k| format!("{k} keeps running; "))
+                .unwrap_or_default();
+            format!(
+                "{version} not deployed ({reason}); {kept}not marked bad, the next apply tries again (attempt {attempts})"
+            )
+        }
         Outcome::Held {
             version,
             wanted,
@@ -111,13 +137,22 @@ pub fn describe(o: &Outcome) -> String {
         Outcome::Failed { reason } => format!("failed: {reason}"),
         Outcome::Skipped { reason } => format!("skipped: {reason}"),
         Outcome::Pruned {
-            version,
+            version: Some(version),
             purged: true,
         } => format!("removed {version} and its volumes"),
         Outcome::Pruned {
-            version,
+            version: Some(version),
             purged: false,
         } => format!("removed {version} (volumes kept; `apply --purge` deletes them)"),
+        Outcome::Pruned {
+            version: None,
+            purged: true,
+        } => "removed with its volumes (no version of it had started)".to_string(),
+        Outcome::Pruned {
+            version: None,
+            purged: false,
+        } => "removed (no version of it had started; volumes kept; `apply --purge` deletes them)"
+            .to_string(),
         Outcome::Purged { version } => {
             format!("deleted the volumes {version} left when it was removed earlier")
         }
@@ -169,10 +204,26 @@ mod tests {
             ),
             (
                 Outcome::Pruned {
-                    version: v("14.0.0"),
+                    version: Some(v("14.0.0")),
                     purged: false,
                 },
                 "removed 14.0.0 (volumes kept; `apply --purge` deletes them)",
+                true,
+            ),
+            (
+                Outcome::Pruned {
+                    version: Some(v("14.0.0")),
+                    purged: true,
+                },
+                "removed 14.0.0 and its volumes",
+                true,
+            ),
+            (
+                Outcome::Pruned {
+                    version: None,
+                    purged: true,
+                },
+                "removed with its volumes (no version of it had started)",
                 true,
             ),
             (
@@ -181,6 +232,26 @@ mod tests {
                 },
                 "deleted the volumes 14.0.0 left when it was removed earlier",
                 true,
+            ),
+            (
+                Outcome::Retrying {
+                    version: v("1.0.0"),
+                    kept: None,
+                    reason: v("port 8080 on 127.0.0.1 is in use by another process"),
+                    attempts: 2,
+                },
+                "1.0.0 not deployed (port 8080 on 127.0.0.1 is in use by another process); not marked bad, the next apply tries again (attempt 2)",
+                false,
+            ),
+            (
+                Outcome::Retrying {
+                    version: v("1.1.0"),
+                    kept: Some(v("1.0.0")),
+                    reason: v("pull failed"),
+                    attempts: 1,
+                },
+                "1.1.0 not deployed (pull failed); 1.0.0 keeps running; not marked bad, the next apply tries again (attempt 1)",
+                false,
             ),
             (
                 Outcome::RolledBack {

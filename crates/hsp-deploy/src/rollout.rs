@@ -12,8 +12,12 @@
 //! 5. healthy: record it as good, then stop the old units; unhealthy: stop the
 //!    new units, mark the version bad, bring the last good spec back. A release
 //!    whose artifact is refused in step 2 (size, sha256, an unsafe or corrupt
-//!    archive, no artifact for the platform) is marked bad the same way; a
-//!    network or disk failure marks nothing and the next apply retries.
+//!    archive, no artifact for the platform) is marked bad the same way. A
+//!    failure that is not the release's (a host port held by another process,
+//!    a download or image pull, the disk, the engine) marks nothing: the new
+//!    units are stopped, the last good spec comes back, and the journal's
+//!    `retry` (attempts, cause, next try) makes the next apply try again; `run`
+//!    ([`ApplyOptions::backoff`]) waits until the next try.
 //!
 //! Then units of instances that left the plan are stopped in reverse order of
 //! the previous plan, keeping their volumes unless `purge`. Every decision reads
@@ -29,10 +33,12 @@ use chrono::Utc;
 use hsp_index::plan::{PlannedInstance, PlannedTask};
 use hsp_index::Plan;
 
-use super::journal::Attempt;
+use super::journal::{Attempt, Retry};
 use super::prune::prune;
 pub use super::report::{chain, describe, Outcome, Report};
-use super::{check_name, health, secrets, spec_hash, Driver, EnvDir, Error, Probe, Unit, UnitSpec};
+use super::{
+    check_name, health, schedule, secrets, spec_hash, Driver, EnvDir, Error, Probe, Unit, UnitSpec,
+};
 
 /// How an apply behaves.
 #[derive(Clone, Debug, Default)]
@@ -44,6 +50,9 @@ pub struct ApplyOptions {
     pub hold_updates: bool,
     /// Set by SIGTERM: finish the instance in progress, skip the rest.
     pub drain: Option<Arc<AtomicBool>>,
+    /// Wait out the backoff of a rollout that failed through no fault of the
+    /// release (`run`); `apply` tries again at once.
+    pub backoff: bool,
 }
 
 /// Converges the driver's units to `plan`, recording progress in `state`.
@@ -115,11 +124,7 @@ pub fn apply(
                 reason: format!("waiting for {} to be healthy", blocked.join(", ")),
             }
         } else {
-            let units: Vec<Unit> = driver
-                .units()?
-                .into_iter()
-                .filter(|u| u.instance == inst.name)
-                .collect();
+            let units = units_of(driver, &inst.name)?;
             let mut c = Converge {
                 driver: &mut *driver,
                 state,
@@ -136,14 +141,17 @@ pub fn apply(
             Outcome::Unchanged { .. } | Outcome::Deployed { .. } | Outcome::Held { .. } => {
                 healthy.insert(inst.name.clone());
             }
-            Outcome::RolledBack { kept: Some(_), .. } => {
+            Outcome::RolledBack { kept: Some(_), .. } | Outcome::Retrying { kept: Some(_), .. } => {
                 healthy.insert(inst.name.clone());
             }
             _ => {}
         }
         let rec = journal.record(&inst.name);
         rec.last_error = (!outcome.is_ok()).then(|| describe(&outcome));
-        if matches!(outcome, Outcome::Failed { .. } | Outcome::Skipped { .. }) && rec.good.is_none()
+        if matches!(
+            outcome,
+            Outcome::Failed { .. } | Outcome::Skipped { .. } | Outcome::Retrying { .. }
+        ) && rec.good.is_none()
         {
             rec.health = Some("not deployed".into());
         }
@@ -175,6 +183,15 @@ fn is_state_error(e: &Error, state: &EnvDir) -> bool {
     }
 }
 
+/// The units of instance `name` the driver lists.
+fn units_of(driver: &mut dyn Driver, name: &str) -> Result<Vec<Unit>, Error> {
+    Ok(driver
+        .units()?
+        .into_iter()
+        .filter(|u| u.instance == name)
+        .collect())
+}
+
 struct Converge<'a> {
     driver: &'a mut dyn Driver,
     state: &'a EnvDir,
@@ -195,10 +212,24 @@ impl Converge<'_> {
             None if rec.bad_versions.contains_key(&wanted.version) => {
                 return Ok(Outcome::Failed {
                     reason: format!(
-                        "{} is marked bad ({}) and no earlier version is deployed; waiting for a newer version",
-                        wanted.version, rec.bad_versions[&wanted.version]
+                        "{} is marked bad ({}) and no earlier version is deployed; waiting for a newer version (hint: `hsp-agent retry ENV {}@{}` clears the mark)",
+                        wanted.version, rec.bad_versions[&wanted.version], wanted.service, wanted.version
                     ),
                 })
+            }
+            _ if self.opts.backoff && waiting(&rec, wanted).is_some() => {
+                let retry = waiting(&rec, wanted).expect("checked");
+                let reason = format!(
+                    "retrying {} after {} (attempt {} failed: {})",
+                    wanted.version,
+                    retry.next.format("%Y-%m-%d %H:%M:%S UTC"),
+                    retry.attempts,
+                    retry.cause
+                );
+                match &good {
+                    Some(g) => (g.clone(), Some(reason)),
+                    None => return Ok(Outcome::Skipped { reason }),
+                }
             }
             Some(g) if self.opts.hold_updates && good_spec.as_deref() != Some(wanted_spec.as_str()) => {
                 (g.clone(), Some("outside the update window".to_string()))
@@ -208,6 +239,7 @@ impl Converge<'_> {
         let tspec = spec_hash(&target);
         let is_new = good_spec.as_deref() != Some(tspec.as_str());
         if is_new {
+            self.journal.record(&wanted.name).service = Some(target.service.clone());
             self.journal.record(&wanted.name).attempt = Some(Attempt {
                 version: target.version.clone(),
                 spec: tspec.clone(),
@@ -223,6 +255,9 @@ impl Converge<'_> {
                 let rec = self.journal.record(&wanted.name);
                 rec.good = Some(target.clone());
                 rec.attempt = None;
+                if held.is_none() {
+                    rec.retry = None;
+                }
                 rec.health = Some("healthy".into());
                 self.state.save(self.journal)?;
                 self.stop_others(&target, &tspec)?;
@@ -255,6 +290,7 @@ impl Converge<'_> {
                 if is_new && version_changed {
                     rec.bad_versions
                         .insert(target.version.clone(), reason.clone());
+                    rec.retry = None;
                 }
                 rec.health = Some(reason.clone());
                 self.state.save(self.journal)?;
@@ -265,12 +301,7 @@ impl Converge<'_> {
                 };
                 // Roll back to the last good spec: whatever still runs of it is kept.
                 let gspec = spec_hash(&g);
-                let units: Vec<Unit> = self
-                    .driver
-                    .units()?
-                    .into_iter()
-                    .filter(|u| u.instance == g.name)
-                    .collect();
+                let units = units_of(self.driver, &g.name)?;
                 self.driver.prepare(&g)?;
                 match self.bring_up(&g, &gspec, &units) {
                     Ok(_) => {
@@ -302,8 +333,78 @@ impl Converge<'_> {
                     Err(BringUp::Error(e)) => Err(e),
                 }
             }
-            Err(BringUp::Error(e)) => Err(e),
+            Err(BringUp::Error(e)) if is_state_error(&e, self.state) => Err(e),
+            Err(BringUp::Error(e)) => self.retry_later(wanted, &target, &tspec, is_new, good, e),
         }
+    }
+
+    /// A rollout failed through no fault of the release (a port in use, a
+    /// download, the engine, the disk): nothing is marked bad, the failure is
+    /// recorded with its cause for the next apply (and `run`'s backoff), and
+    /// the last good spec is brought back if the new one had replaced it.
+    fn retry_later(
+        &mut self,
+        wanted: &PlannedInstance,
+        target: &PlannedInstance,
+        tspec: &str,
+        is_new: bool,
+        good: Option<PlannedInstance>,
+        e: Error,
+    ) -> Result<Outcome, Error> {
+        let cause = chain(&e);
+        tracing::warn!(instance = %target.name, version = %target.version, "not the release's fault; retried later: {cause}");
+        if !is_new {
+            // The spec that runs already is kept as it is; its missing units
+            // are started by the next apply.
+            return Err(e);
+        }
+        self.stop_spec(target, tspec)?;
+        let now = Utc::now();
+        let rec = self.journal.record(&wanted.name);
+        rec.attempt = None;
+        let attempts = match &rec.retry {
+            Some(r) if r.version == target.version => r.attempts + 1,
+            _ => 1,
+        };
+        rec.retry = Some(Retry {
+            version: target.version.clone(),
+            attempts,
+            cause: cause.clone(),
+            failed: now,
+            next: now
+                + chrono::Duration::from_std(schedule::retry_delay(attempts)).unwrap_or_default(),
+        });
+        self.state.save(self.journal)?;
+        let mut kept = None;
+        if let Some(g) = good {
+            // Whatever was stopped for the new spec comes back, unmarked.
+            let gspec = spec_hash(&g);
+            let units = units_of(self.driver, &g.name)?;
+            match self.bring_up(&g, &gspec, &units) {
+                Ok(_) => {
+                    self.driver.activate(&g)?;
+                    self.journal.record(&g.name).health = Some("healthy".into());
+                    self.state.save(self.journal)?;
+                    self.stop_others(&g, &gspec)?;
+                    kept = Some(g.version.clone());
+                }
+                Err(BringUp::Bad(r2)) => {
+                    return Ok(Outcome::Failed {
+                        reason: format!(
+                            "{} could not be deployed ({cause}) and bringing back {} failed: {r2}",
+                            target.version, g.version
+                        ),
+                    })
+                }
+                Err(BringUp::Error(e2)) => return Err(e2),
+            }
+        }
+        Ok(Outcome::Retrying {
+            version: target.version.clone(),
+            kept,
+            reason: cause,
+            attempts,
+        })
     }
 
     /// Makes every unit of `target` run and be healthy. Units of other specs are
@@ -480,6 +581,17 @@ impl Converge<'_> {
         }
         Ok(())
     }
+}
+
+/// The retry `run` waits for before trying `wanted` again, if its backoff
+/// has not run out.
+fn waiting<'r>(
+    rec: &'r super::journal::InstanceRecord,
+    wanted: &PlannedInstance,
+) -> Option<&'r Retry> {
+    rec.retry
+        .as_ref()
+        .filter(|r| r.version == wanted.version && r.next > Utc::now())
 }
 
 fn stop_timeout(journal: &super::Journal, u: &Unit) -> u32 {

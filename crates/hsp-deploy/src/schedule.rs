@@ -47,6 +47,15 @@ pub fn backoff(current: Duration, max: Duration) -> Duration {
     (current * 2).min(max)
 }
 
+/// How long `run` waits before trying a rollout again after `attempts`
+/// failures in a row that were not the release's fault: 30 s, doubled each
+/// time, at most an hour.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let base = Duration::from_secs(30);
+    base.saturating_mul(1 << attempts.saturating_sub(1).min(16))
+        .min(Duration::from_secs(3600))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +113,10 @@ mod tests {
             Duration::from_secs(200)
         );
         assert_eq!(backoff(Duration::from_secs(200), max), max);
+        let retries: Vec<u64> = [0, 1, 2, 3, 8, 40]
+            .iter()
+            .map(|n| retry_delay(*n).as_secs())
+            .collect();
+        assert_eq!(retries, [30, 30, 60, 120, 3600, 3600]);
     }
 }

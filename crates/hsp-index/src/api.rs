@@ -26,6 +26,12 @@ pub fn service_path(id: &str) -> String {
     format!("api/services/{id}.json")
 }
 
+/// TUF target path of a version's validation report (`hsp validate`),
+/// registry-signed like every API file.
+pub fn validation_path(id: &str, version: &str) -> String {
+    format!("api/validations/{id}/{version}.json")
+}
+
 /// TUF target path of an interface's provider list.
 pub fn interface_path(id: &str) -> String {
     format!("api/interfaces/{id}.json")

@@ -313,6 +313,13 @@ pub struct SmokeTest {
     pub command: Option<Vec<String>>,
     #[serde(default = "default_smoke_timeout")]
     pub timeout_s: u32,
+    /// With `http`: the status the request must answer (default: any 2xx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 599))]
+    pub status: Option<u16>,
+    /// With `http`: text the response body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
 }
 
 fn default_smoke_timeout() -> u32 {

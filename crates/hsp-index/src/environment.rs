@@ -31,9 +31,13 @@ pub struct Environment {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexSource {
-    /// `https://...`, `http://...` or a local folder (air-gapped sites).
+    /// `https://...`, `http://...` or a local folder (air-gapped sites;
+    /// relative to the environment file): the index the state directory was
+    /// set up for with `hsp-agent init --index` (another one is an error;
+    /// `--index` overrides it for one run).
     pub url: String,
-    /// Path of the trusted root metadata file (relative to the environment file).
+    /// Path of the trusted root metadata file (relative to the environment
+    /// file): the root given to `hsp-agent init --root` (another one is an error).
     pub root: String,
 }
 
@@ -101,6 +105,10 @@ pub struct EnvPolicy {
     /// Preferred provider service id per interface id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub preferred: BTreeMap<String, String>,
+    /// Choose only versions the registry validated with a passing report
+    /// (`hsp validate`, published in its index).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_validated: bool,
 }
 
 impl Default for EnvPolicy {
@@ -110,6 +118,7 @@ impl Default for EnvPolicy {
             update: UpdateMode::Minor,
             window: None,
             preferred: BTreeMap::new(),
+            require_validated: false,
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod publisher;
 pub mod registry;
 pub mod schema;
 pub mod secret_file;
+pub mod validation;
 pub mod version;
 
 pub use document::Document;

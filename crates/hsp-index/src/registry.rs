@@ -53,6 +53,55 @@ pub struct RegistryConfig {
     pub policy: Policy,
     #[serde(default)]
     pub site: SiteConfig,
+    /// Maintainers' yanks: versions the registry marks yanked without the
+    /// publisher's key (a broken or dangerous release). Published in the
+    /// registry-signed API exactly as a publisher's yank; versions are never
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yanks: Vec<Yank>,
+}
+
+/// A version yanked by the registry's maintainers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Yank {
+    /// Service id.
+    pub service: String,
+    /// The version, as the document writes it or its semver form (`7.4` = `7.4.0`).
+    pub version: String,
+    /// Why, shown on the website and by the agent.
+    pub reason: String,
+}
+
+impl Yank {
+    /// Whether this yank names `version` of `service` (versions compared as
+    /// semver, so `7.4` names `7.4.0`).
+    pub fn names(&self, service: &str, version: &str) -> bool {
+        self.service == service
+            && match (
+                crate::version::parse_version(&self.version),
+                crate::version::parse_version(version),
+            ) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => self.version == version,
+            }
+    }
+
+    /// The yank reason a document carries when the maintainers yanked it.
+    pub fn as_reason(&self) -> String {
+        format!("{} (yanked by the registry's maintainers)", self.reason)
+    }
+}
+
+/// Marks a document yanked when a maintainers' yank names it; a publisher's
+/// own yank (and its reason) wins.
+pub fn apply_yanks(yanks: &[Yank], id: &str, version: &str, yanked: &mut Option<String>) {
+    if yanked.is_none() {
+        *yanked = yanks
+            .iter()
+            .find(|y| y.names(id, version))
+            .map(Yank::as_reason);
+    }
 }
 
 /// Days until each role's metadata expires.
@@ -95,6 +144,11 @@ pub struct Policy {
     pub lab_artifact_urls: bool,
     /// Largest host artifact (archive) a document may declare, in bytes.
     pub max_artifact_size: u64,
+    /// Every version new in a build must have a passing validation report
+    /// (`validations/<service>/<version>.json`, written by `hsp validate`
+    /// or `hsp build --validate`) for its exact bytes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_validation: bool,
 }
 
 impl Default for Policy {
@@ -106,6 +160,7 @@ impl Default for Policy {
                 .collect(),
             lab_artifact_urls: false,
             max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
+            require_validation: false,
         }
     }
 }

@@ -15,5 +15,9 @@ pub fn all() -> Vec<(&'static str, RootSchema)> {
         ("publisher.schema.json", schema_for!(Publisher)),
         ("registry.schema.json", schema_for!(RegistryConfig)),
         ("environment.schema.json", schema_for!(Environment)),
+        (
+            "validation.schema.json",
+            schema_for!(crate::validation::Report),
+        ),
     ]
 }

@@ -17,6 +17,11 @@ use serde::Serialize;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Deployed {
     pub instances: BTreeMap<String, DeployedInstance>,
+    /// Versions marked bad for instances that never became healthy (their
+    /// first install failed): service -> version -> why. Names of new
+    /// instances are chosen after solving, so these hold for every new
+    /// instance of the service.
+    pub undeployed_bad: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +55,10 @@ impl From<&Plan> for Deployed {
                 (i.name.clone(), inst)
             })
             .collect();
-        Deployed { instances }
+        Deployed {
+            instances,
+            undeployed_bad: BTreeMap::new(),
+        }
     }
 }
 
@@ -65,6 +73,20 @@ impl Deployed {
                 i.bad_versions.extend(versions);
             }
         }
+        self
+    }
+
+    /// Adds the versions marked bad for an instance that is not deployed
+    /// (its first install failed), by its service.
+    pub fn with_undeployed_bad(
+        mut self,
+        service: &str,
+        versions: impl IntoIterator<Item = (String, String)>,
+    ) -> Deployed {
+        self.undeployed_bad
+            .entry(service.to_string())
+            .or_default()
+            .extend(versions);
         self
     }
 

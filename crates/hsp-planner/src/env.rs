@@ -27,6 +27,23 @@ pub struct LoadedEnvironment {
     pub env: Environment,
     /// The file it was read from.
     pub path: PathBuf,
+    /// Its bytes, for positions of fields found wrong later ([`LoadedEnvironment::at`]).
+    bytes: Vec<u8>,
+}
+
+impl LoadedEnvironment {
+    /// `file:line:col: field` of the value at JSON `pointer` (e.g. `/index/url`),
+    /// for a problem found after loading (against the state directory, say).
+    pub fn at(&self, pointer: &str) -> String {
+        let pos = locate(&self.bytes, pointer, false);
+        format!(
+            "{}:{}:{}: {}",
+            self.path.display(),
+            pos.line,
+            pos.column,
+            field_path(pointer)
+        )
+    }
 }
 
 /// One problem in an environment file.
@@ -151,6 +168,7 @@ pub fn parse_environment(
         Ok(LoadedEnvironment {
             env,
             path: path.into(),
+            bytes: bytes.to_vec(),
         })
     } else {
         Err(invalid(c.issues))

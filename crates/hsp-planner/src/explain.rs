@@ -145,7 +145,7 @@ fn wanted(solver: &Solver, id: &str) -> Subject {
             if pin.as_ref().is_some_and(|p| p != v) {
                 out.push("not the pinned version".into());
             }
-            if let Some(r) = solver.exclusion(&pkg, &s.index.versions[*i], v) {
+            if let Some(r) = solver.unavailable(&pkg, &s.index.versions[*i], v) {
                 out.push(r.to_string());
             }
             Verdict {
@@ -257,7 +257,7 @@ fn requirement(solver: &Solver, c: &ChoiceKey) -> Subject {
         };
         if let (Ok(Some(s)), Ok(v)) = (solver.service(&p.service), parse_version(&p.version)) {
             if let Some(e) = s.entry(&v) {
-                if let Some(r) = solver.exclusion(&target, e, &v) {
+                if let Some(r) = solver.unavailable(&target, e, &v) {
                     out.push(r.to_string());
                 }
             }
@@ -294,7 +294,17 @@ impl Words<'_, '_> {
                 _ => "any release".into(),
             };
         }
-        let members: Vec<String> = match pkg {
+        match self.members(pkg, set).as_slice() {
+            [] => "no release".into(),
+            [one] => one.clone(),
+            [a, b] => format!("{a} or {b}"),
+            many => format!("one of {}", many.join(", ")),
+        }
+    }
+
+    /// The members of a version set that is not full, by name.
+    fn members(&self, pkg: &Pkg, set: &VS) -> Vec<String> {
+        match pkg {
             Pkg::Choice(c) => match self.solver.candidates(c) {
                 Ok(cands) => cands
                     .iter()
@@ -313,12 +323,28 @@ impl Words<'_, '_> {
                     .collect(),
                 _ => vec![],
             },
+        }
+    }
+
+    /// "X cannot be used", "neither X nor Y can be used", "none of X, Y, Z can
+    /// be used": a positive term that rules everything in it out.
+    fn cannot_be_used(&self, pkg: &Pkg, set: &VS) -> String {
+        let members = if *set == VS::full() {
+            vec![]
+        } else {
+            self.members(pkg, set)
+        };
+        let (prefix, suffix) = match pkg {
+            Pkg::Choice(c) => (
+                String::new(),
+                format!(" for {}'s `{}`", c.consumer, c.spec.name),
+            ),
+            _ => (format!("{pkg} "), String::new()),
         };
         match members.as_slice() {
-            [] => "no release".into(),
-            [one] => one.clone(),
-            [a, b] => format!("{a} or {b}"),
-            _ => format!("one of {}", members.join(", ")),
+            [] | [_] => format!("{} cannot be used", self.subject(pkg, set)),
+            [a, b] => format!("neither {prefix}{a} nor {b} can be used{suffix}"),
+            many => format!("none of {prefix}{} can be used{suffix}", many.join(", ")),
         }
     }
 
@@ -378,9 +404,7 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
                     _ => format!("{service} is not in the index"),
                 }
             }
-            External::Custom(pkg, set, reason) => {
-                format!("{} cannot be used: {reason}", self.subject(pkg, set))
-            }
+            External::Custom(pkg, set, reason) => reason.about(&self.subject(pkg, set)),
             External::FromDependencyOf(Pkg::Root, _, dep, dset) => {
                 let id = dep.service().unwrap_or_default();
                 let none = match self.solver.service(id) {
@@ -432,7 +456,7 @@ impl ReportFormatter<Pkg, VS, Reason> for Words<'_, '_> {
                     c.consumer, c.spec.name
                 )
             }
-            [(p, Term::Positive(s))] => format!("{} cannot be used", self.subject(p, s)),
+            [(p, Term::Positive(s))] => self.cannot_be_used(p, s),
             [(p, Term::Negative(s))] => format!("{} is required", self.subject(p, s)),
             [(p1, Term::Positive(s1)), (p2, Term::Negative(s2))]
             | [(p2, Term::Negative(s2)), (p1, Term::Positive(s1))] => {

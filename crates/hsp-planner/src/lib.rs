@@ -16,6 +16,8 @@
 //! - `policy`: licences and update mode.
 //! - [`explain`]: failures in sentences.
 //! - [`deployed`]: what runs now, and the [`Action`]s to the new plan.
+//! - `yanked`: planned releases that are yanked (kept because they are
+//!   deployed) and the newest release that could replace each ([`yanked()`]).
 //!
 //! Preference, most important first: an external service the environment declares
 //! (externals pin their interface: index providers are then not candidates); the
@@ -24,7 +26,9 @@
 //! deployed version); the environment's preferred provider; a service the
 //! environment wants anyway; then providers by id, and the newest allowed release.
 //! Policy: licences (`policy.licenses`), yanked releases (never chosen unless
-//! deployed), update mode, pins. Optional requirements bind only to externals and
+//! deployed), update mode, pins, the versions this site marked bad, and the
+//! target (a host target needs an artifact for the host's platform, passed in
+//! as [`PlanOptions::host_platform`]). Optional requirements bind only to externals and
 //! wanted services; the planner never adds a service for them.
 //!
 //! **Invariant:** solving and rendering do no I/O: the index comes through
@@ -39,6 +43,7 @@ mod reason;
 mod render;
 mod solve;
 pub mod source;
+mod yanked;
 
 use hsp_index::{Environment, Plan};
 
@@ -48,6 +53,7 @@ pub use explain::Explanation;
 pub use policy::MAX_DEDICATED_DEPTH;
 pub use solve::Rank;
 pub use source::{read_registry_dir, IndexSource, MemorySource, SourceError};
+pub use yanked::{yanked, Yanked};
 
 /// Why planning failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +82,37 @@ pub enum PlanError {
     },
 }
 
-/// Plans `env` against `index`, continuing from `deployed`.
+/// What the planner is told about the place it plans for, beyond the
+/// environment file (the planner does no I/O to find out).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// The platform of the host a `host` target deploys to (`linux-x86_64`,
+    /// as the host driver names it): releases without an artifact for it are
+    /// not candidates. `None`: not checked (planning for another machine).
+    pub host_platform: Option<String>,
+}
+
+/// Plans `env` against `index`, continuing from `deployed`, without knowing
+/// the host's platform ([`plan_with`] with the default [`PlanOptions`]).
 pub fn plan(
     env: &Environment,
     index: &dyn IndexSource,
     deployed: &Deployed,
 ) -> Result<Plan, PlanError> {
-    let solver = solve::Solver::new(index, env, deployed);
+    plan_with(env, index, deployed, &PlanOptions::default())
+}
+
+/// Plans `env` against `index`, continuing from `deployed`: only releases
+/// deployable on the environment's target are candidates (a docker target:
+/// an image for every task; a host target: an artifact for
+/// `options.host_platform`).
+pub fn plan_with(
+    env: &Environment,
+    index: &dyn IndexSource,
+    deployed: &Deployed,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let solver = solve::Solver::new(index, env, deployed, options);
     match pubgrub::resolve(&solver, solve::Pkg::Root, solve::Ver::Root) {
         Ok(solution) => render::build(&solver, &solution),
         Err(pubgrub::PubGrubError::NoSolution(tree)) => Err(PlanError::NoSolution(Box::new(

@@ -24,8 +24,22 @@ pub(crate) enum Reason {
         mode: UpdateMode,
     },
     TooDeep,
-    /// This site rolled the release back after it failed its health check.
+    /// The environment's target is a host and the release has no artifact
+    /// for its platform (`have`: the platforms it has).
+    NoArtifact {
+        platform: String,
+        have: Vec<String>,
+    },
+    /// The environment's target is Docker and a task names no image.
+    NoImage {
+        task: String,
+    },
+    /// This site marked the release bad: it failed its health check, or its
+    /// artifact was refused.
     MarkedBad(String),
+    /// `policy.require_validated`, and the registry published no passing
+    /// validation of the release (`Some(n)`: its report has n failed rules).
+    NotValidated(Option<usize>),
 }
 
 impl fmt::Display for Reason {
@@ -44,13 +58,76 @@ impl fmt::Display for Reason {
             ),
             Reason::MarkedBad(why) => write!(
                 f,
-                "it was marked bad on this site after a rollback ({why}); a newer release is tried"
+                "it was marked bad on this site ({why}); a newer release is tried, or `hsp-agent retry ENV SERVICE@VERSION` clears the mark"
+            ),
+            Reason::NoArtifact { platform, have } => write!(
+                f,
+                "it has no artifact for this host's platform {platform} (it has: {}), and the host target runs artifacts",
+                platforms(have)
+            ),
+            Reason::NoImage { task } => write!(
+                f,
+                "its task {task} has no image, and the docker target runs images"
+            ),
+            Reason::NotValidated(None) => f.write_str(
+                "the registry has no validation of it, and the environment requires one",
+            ),
+            Reason::NotValidated(Some(n)) => write!(
+                f,
+                "its validation failed {n} rule(s), and the environment requires a passing one"
             ),
             Reason::TooDeep => write!(
                 f,
                 "dedicated providers nest more than {MAX_DEDICATED_DEPTH} deep"
             ),
         }
+    }
+}
+
+impl Reason {
+    /// The reason as a clause about `subject` (e.g. `org.example.pg 15.0.0`),
+    /// for the derivation's "Because ..." sentences.
+    pub(crate) fn about(&self, subject: &str) -> String {
+        match self {
+            Reason::Yanked(why) if why.is_empty() => format!("{subject} is yanked"),
+            Reason::Yanked(why) => format!("{subject} is yanked ({why})"),
+            Reason::Licence { license, allowed } => format!(
+                "the licence {license} of {subject} is not allowed by the environment's policy (allowed: {})",
+                allowed.join(", ")
+            ),
+            Reason::Window { deployed, mode } => format!(
+                "{subject} is outside update mode `{}` ({deployed} is deployed; it allows only {})",
+                mode_name(*mode),
+                window_text(deployed, *mode)
+            ),
+            Reason::MarkedBad(why) => format!(
+                "{subject} was marked bad on this site ({why}; `hsp-agent retry` clears the mark)"
+            ),
+            Reason::NoArtifact { platform, have } => format!(
+                "{subject} has no artifact for this host's platform {platform} (it has: {})",
+                platforms(have)
+            ),
+            Reason::NoImage { task } => {
+                format!("task {task} of {subject} has no image for the docker target")
+            }
+            Reason::NotValidated(None) => {
+                format!("{subject} is not validated by the registry (the environment requires it)")
+            }
+            Reason::NotValidated(Some(n)) => format!(
+                "the validation of {subject} failed {n} rule(s) (the environment requires a passing one)"
+            ),
+            Reason::TooDeep => format!(
+                "{subject} would nest dedicated providers more than {MAX_DEDICATED_DEPTH} deep"
+            ),
+        }
+    }
+}
+
+fn platforms(have: &[String]) -> String {
+    if have.is_empty() {
+        "none".into()
+    } else {
+        have.join(", ")
     }
 }
 

@@ -96,7 +96,7 @@ fn version_reason(solver: &Solver, inst: &Inst) -> String {
         if range.as_ref().is_some_and(|r| !r.matches(u)) {
             continue;
         }
-        let why = match solver.exclusion(&inst.pkg, &s.index.versions[*i], u) {
+        let why = match solver.unavailable(&inst.pkg, &s.index.versions[*i], u) {
             Some(r) => r.to_string(),
             None => "it does not fit the rest of the plan".to_string(),
         };

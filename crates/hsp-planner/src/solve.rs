@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use hsp_index::api::{InterfaceIndex, RequireSummary, ServiceIndex, VersionEntry};
 use hsp_index::document::Scope;
-use hsp_index::environment::Environment;
+use hsp_index::environment::{Environment, TargetKind};
 use hsp_index::version::{parse_range, parse_version};
 use pubgrub::{
     Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics, Ranges,
@@ -42,6 +42,7 @@ pub(crate) use super::policy::{
     in_window, licence_allowed, licence_base, mode_name, Reason, MAX_DEDICATED_DEPTH,
 };
 use super::source::{IndexSource, SourceError};
+use super::PlanOptions;
 
 pub(crate) type VS = Ranges<Ver>;
 
@@ -216,13 +217,23 @@ pub(crate) struct Solver<'a> {
     pub env: &'a Environment,
     pub deployed: &'a Deployed,
     licences: Option<Vec<String>>,
+    /// A host target's platform (`linux-x86_64`): releases without an
+    /// artifact for it are unavailable. `None`: not checked.
+    host_platform: Option<String>,
     services: RefCell<HashMap<String, Option<Rc<Service>>>>,
+    /// (service, version) -> why the release cannot run on the target.
+    on_target: RefCell<HashMap<(String, String), Option<Reason>>>,
     interfaces: RefCell<HashMap<String, Option<Rc<InterfaceIndex>>>>,
     choices: RefCell<HashMap<Arc<ChoiceKey>, Rc<Vec<Candidate>>>>,
 }
 
 impl<'a> Solver<'a> {
-    pub fn new(source: &'a dyn IndexSource, env: &'a Environment, deployed: &'a Deployed) -> Self {
+    pub fn new(
+        source: &'a dyn IndexSource,
+        env: &'a Environment,
+        deployed: &'a Deployed,
+        options: &PlanOptions,
+    ) -> Self {
         let licences = env
             .policy
             .licenses
@@ -233,7 +244,9 @@ impl<'a> Solver<'a> {
             env,
             deployed,
             licences,
+            host_platform: options.host_platform.clone(),
             services: RefCell::default(),
+            on_target: RefCell::default(),
             interfaces: RefCell::default(),
             choices: RefCell::default(),
         }
@@ -317,9 +330,15 @@ impl<'a> Solver<'a> {
 
     /// Why policy rules out release `v` of instance `pkg`, if it does.
     pub fn exclusion(&self, pkg: &Pkg, entry: &VersionEntry, v: &Version) -> Option<Reason> {
-        if let Some(why) = self.deployed_instance(pkg).and_then(|d| {
-            d.bad_versions
-                .iter()
+        let marks = match self.deployed_instance(pkg) {
+            Some(d) => Some(&d.bad_versions),
+            // Not deployed: the marks of this service's failed first installs.
+            None => pkg
+                .service()
+                .and_then(|s| self.deployed.undeployed_bad.get(s)),
+        };
+        if let Some(why) = marks.and_then(|m| {
+            m.iter()
                 .find(|(b, _)| parse_version(b).is_ok_and(|b| b == *v))
         }) {
             return Some(Reason::MarkedBad(why.1.clone()));
@@ -345,6 +364,82 @@ impl<'a> Solver<'a> {
             }
         }
         None
+    }
+
+    /// Why release `entry` of `service` cannot run on the environment's
+    /// target, if it cannot: a host target needs an artifact for its
+    /// platform, a docker target an image for every task; and with
+    /// `policy.require_validated`, a passing validation. Reads the release's
+    /// document (once), so it is asked only of releases the solver tries or
+    /// an explanation names.
+    pub fn off_target(
+        &self,
+        service: &str,
+        entry: &VersionEntry,
+    ) -> Result<Option<Reason>, SourceFailure> {
+        let platform = match (self.env.target.kind, &self.host_platform) {
+            (TargetKind::Host, Some(p)) => Some(p),
+            (TargetKind::Host, None) if !self.env.policy.require_validated => return Ok(None),
+            // A host of unknown platform: only the validation is checked.
+            (TargetKind::Host, None) => None,
+            (TargetKind::Docker, _) => None,
+        };
+        let host_unknown = self.env.target.kind == TargetKind::Host && platform.is_none();
+        let key = (service.to_string(), entry.version.clone());
+        if let Some(r) = self.on_target.borrow().get(&key) {
+            return Ok(r.clone());
+        }
+        let doc = self
+            .source
+            .document(service, &entry.version)
+            .map_err(SourceFailure)?;
+        let reason = match platform {
+            Some(p) if !doc.artifacts.iter().any(|a| a.platform == *p) => {
+                Some(Reason::NoArtifact {
+                    platform: p.clone(),
+                    have: doc.artifacts.iter().map(|a| a.platform.clone()).collect(),
+                })
+            }
+            Some(_) => None,
+            None if host_unknown => None,
+            None => doc
+                .tasks
+                .iter()
+                .find(|t| t.image.trim().is_empty())
+                .map(|t| Reason::NoImage {
+                    task: t.name.clone(),
+                }),
+        };
+        let reason = match reason {
+            None if self.env.policy.require_validated => self.unvalidated(service, entry)?,
+            r => r,
+        };
+        self.on_target.borrow_mut().insert(key, reason.clone());
+        Ok(reason)
+    }
+
+    /// With `policy.require_validated`: why the release is not validated.
+    fn unvalidated(
+        &self,
+        service: &str,
+        entry: &VersionEntry,
+    ) -> Result<Option<Reason>, SourceFailure> {
+        let report = self
+            .source
+            .validation(service, &entry.version)
+            .map_err(SourceFailure)?;
+        Ok(match report {
+            Some(r) if r.passed() => None,
+            Some(r) => Some(Reason::NotValidated(Some(r.failures()))),
+            None => Some(Reason::NotValidated(None)),
+        })
+    }
+
+    /// Why release `v` of `pkg` cannot be chosen: policy, or the target. For
+    /// explanations: an index read that fails counts as no reason.
+    pub fn unavailable(&self, pkg: &Pkg, entry: &VersionEntry, v: &Version) -> Option<Reason> {
+        self.exclusion(pkg, entry, v)
+            .or_else(|| self.off_target(pkg.service()?, entry).ok().flatten())
     }
 
     /// The update window binds unless the environment explicitly asks otherwise
@@ -606,6 +701,9 @@ impl DependencyProvider for Solver<'_> {
                     return Ok(Dependencies::Available(deps));
                 };
                 if let Some(reason) = self.exclusion(pkg, entry, v) {
+                    return Ok(Dependencies::Unavailable(reason));
+                }
+                if let Some(reason) = self.off_target(pkg.service().unwrap_or_default(), entry)? {
                     return Ok(Dependencies::Unavailable(reason));
                 }
                 if pkg.dedicated_depth() > MAX_DEDICATED_DEPTH {

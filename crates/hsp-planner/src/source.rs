@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use hsp_index::api::{ConsumerEntry, InterfaceIndex, ProviderEntry, ServiceIndex, VersionEntry};
 use hsp_index::registry::{document_target_path, INTERFACES_DIR, PUBLISHERS_DIR, SERVICES_DIR};
+use hsp_index::validation::Report;
 use hsp_index::version::newest_first;
 use hsp_index::{Document, Interface};
 
@@ -28,6 +29,11 @@ pub trait IndexSource {
     fn interface(&self, id: &str) -> Result<Option<InterfaceIndex>, SourceError>;
     /// The conformance document of one version (`version` as written in its [`VersionEntry`]).
     fn document(&self, id: &str, version: &str) -> Result<Document, SourceError>;
+    /// The registry's validation report of one version (`hsp validate`),
+    /// when it published one.
+    fn validation(&self, _id: &str, _version: &str) -> Result<Option<Report>, SourceError> {
+        Ok(None)
+    }
 }
 
 /// An index held in memory, built from interfaces and documents.
@@ -36,6 +42,7 @@ pub struct MemorySource {
     services: BTreeMap<String, ServiceIndex>,
     interfaces: BTreeMap<String, InterfaceIndex>,
     documents: BTreeMap<(String, String), Document>,
+    validations: BTreeMap<(String, String), Report>,
 }
 
 impl MemorySource {
@@ -114,6 +121,7 @@ impl MemorySource {
             services,
             interfaces: by_iface,
             documents: docs,
+            validations: BTreeMap::new(),
         }
     }
 
@@ -128,7 +136,23 @@ pub fn version_entry(d: &Document) -> VersionEntry {
     VersionEntry::new(d, document_target_path(&d.id, &d.version))
 }
 
+impl MemorySource {
+    /// The same index with `report` published for its version.
+    pub fn with_validation(mut self, report: Report) -> MemorySource {
+        let key = (report.service.clone(), report.version.clone());
+        self.validations.insert(key, report);
+        self
+    }
+}
+
 impl IndexSource for MemorySource {
+    fn validation(&self, id: &str, version: &str) -> Result<Option<Report>, SourceError> {
+        Ok(self
+            .validations
+            .get(&(id.to_string(), version.to_string()))
+            .cloned())
+    }
+
     fn service(&self, id: &str) -> Result<Option<ServiceIndex>, SourceError> {
         Ok(self.services.get(id).cloned())
     }
@@ -154,6 +178,9 @@ impl<T: IndexSource + ?Sized> IndexSource for &T {
     }
     fn document(&self, id: &str, version: &str) -> Result<Document, SourceError> {
         (**self).document(id, version)
+    }
+    fn validation(&self, id: &str, version: &str) -> Result<Option<Report>, SourceError> {
+        (**self).validation(id, version)
     }
 }
 

@@ -44,7 +44,7 @@ pub type Sink<'a> = dyn Fn(&str, &TargetFile, &[u8]) -> std::io::Result<()> + Sy
 /// Whether OUT already serves a file at this path with this sha256 (hex).
 pub type Served<'a> = dyn Fn(&str, &str) -> bool + Sync + 'a;
 
-fn finish(
+pub(crate) fn finish(
     path: String,
     mut bytes: Vec<u8>,
     sink: Option<&Sink>,

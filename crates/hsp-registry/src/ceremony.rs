@@ -128,6 +128,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<()> {
         expiry: Expiry::default(),
         policy: Default::default(),
         site: Default::default(),
+        yanks: Vec::new(),
     };
 
     // Keys first: if KEYDIR already holds keys, stop before touching DIR.

@@ -22,24 +22,31 @@
 //!   [`sign_root`] (`hsp init`, `hsp root`).
 
 mod api;
+pub mod base;
 mod bins;
 mod build;
 mod ceremony;
 mod clock;
+pub mod diff;
 mod keydir;
 mod metadata;
 mod publish;
+mod published;
 mod publishers;
 mod repo;
+pub mod scaffold;
 mod signing;
 mod summary;
 mod timestamp;
 mod trust;
+pub mod validations;
 
+pub use base::{Base, Snapshot};
 pub use build::{build, BuildOptions, BuildReport};
 pub use ceremony::{init, rotate_root, sign_root, InitOptions, NewRoot};
 pub use clock::{now, HELP as NOW_HELP};
 pub use publish::Published;
+pub use publishers::check_signatures;
 pub use repo::{find_root, load, read_loose, LoadError};
 pub use signing::{sign_publisher, SignedPublisher};
 pub use timestamp::Retimestamp;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use hsp_check::Loaded;
+use hsp_check::{Code, Diagnostic, Loaded};
 use hsp_index::registry::{namespace_patterns, PUBLISHERS_DIR};
 use hsp_index::Publisher;
 use hsp_keys::PrivateKey;
@@ -121,8 +121,8 @@ pub fn verify(
     serves: &Serves,
     now: DateTime<Utc>,
     started: i128,
-) -> Result<Vec<Verified>, Vec<String>> {
-    let results: Vec<Result<Option<Verified>, Vec<String>>> = publishers
+) -> Result<Vec<Verified>, Vec<Problem>> {
+    let results: Vec<Result<Option<Verified>, Vec<Problem>>> = publishers
         .par_iter()
         .map(|p| {
             let p = &p.value;
@@ -179,30 +179,78 @@ pub fn verify(
     }
 }
 
-fn verify_one(
+/// A publisher signature problem: the file, where in it (JSON pointer), the
+/// check code, what is wrong and the fix. Shown as `path: message (hint: ...)`
+/// by `hsp build`, as a diagnostic by `hsp check`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub pointer: String,
+    pub code: Code,
+    pub message: String,
+    pub hint: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} (hint: {})", self.path, self.message, self.hint)
+    }
+}
+
+pub(crate) fn verify_one(
     repo: &Path,
     p: &Publisher,
     docs: &[(&str, &ScannedDoc)],
     now: DateTime<Utc>,
-) -> Result<Option<PublisherRole>, Vec<String>> {
+) -> Result<Option<PublisherRole>, Vec<Problem>> {
     let rel = metadata_path(&p.name);
     let record = format!("{PUBLISHERS_DIR}/{}/publisher.json", p.name);
     let sign_hint = format!("hsp sign --key KEY {PUBLISHERS_DIR}/{}", p.name);
+    let problem = |path: &str, pointer: &str, code: Code, message: String, hint: &str| Problem {
+        path: path.to_string(),
+        pointer: pointer.to_string(),
+        code,
+        message,
+        hint: hint.to_string(),
+    };
+    let meta_problem = |pointer: &str, message: String, hint: &str| {
+        problem(&rel, pointer, Code::PublisherMetadata, message, hint)
+    };
     let bytes = match std::fs::read(repo.join(&rel)) {
         Ok(b) => b,
         // A publisher with nothing published yet gets no role until it signs.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && docs.is_empty() => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(vec![format!(
-                "{rel}: missing: publisher {} has not signed its documents (hint: {sign_hint})",
-                p.name
+            // Each document is reported: that is what a reviewer looks at.
+            return Err(docs
+                .iter()
+                .map(|(_, d)| {
+                    problem(
+                        &d.path,
+                        "",
+                        Code::Unsigned,
+                        format!(
+                            "not signed: publisher {} has not signed its documents ({rel} is missing)",
+                            p.name
+                        ),
+                        &sign_hint,
+                    )
+                })
+                .collect());
+        }
+        Err(e) => {
+            return Err(vec![meta_problem(
+                "",
+                format!("cannot read: {e}"),
+                &sign_hint,
             )])
         }
-        Err(e) => return Err(vec![format!("{rel}: cannot read: {e}")]),
     };
     let signed = Signed::<Targets>::from_bytes(bytes).map_err(|e| {
-        vec![format!(
-            "{rel}: not TUF targets metadata: {e:#} (hint: {sign_hint} rewrites it)"
+        vec![meta_problem(
+            "",
+            format!("not TUF targets metadata: {e:#}"),
+            &format!("{sign_hint} rewrites it"),
         )]
     })?;
     let keys = keys_of(p);
@@ -222,7 +270,7 @@ fn verify_one(
                 .collect();
             let valid = tuf::verify::count_valid(&signed, &keys, &role_keys);
             let mut msg = format!(
-                "{rel}: {valid} valid signature(s) by keys {record} lists, threshold {}",
+                "{valid} valid signature(s) by keys {record} lists, threshold {}",
                 p.threshold
             );
             if !unknown.is_empty() {
@@ -234,38 +282,54 @@ fn verify_one(
             } else if !signed.signatures.is_empty() {
                 msg += "; a signature does not match: the file changed after signing";
             }
-            errors.push(format!(
-                "{msg} (hint: {sign_hint} with a key {record} lists)"
+            errors.push(meta_problem(
+                "/signatures",
+                msg,
+                &format!("{sign_hint} with a key {record} lists"),
             ));
             None
         }
     };
     let t = &signed.signed;
     if t.expires() <= now {
-        errors.push(format!(
-            "{rel}: expired at {} (build time {now}) (hint: {sign_hint} renews it)",
-            t.expires()
+        errors.push(meta_problem(
+            "/signed/expires",
+            format!("expired at {} (build time {now})", t.expires()),
+            &format!("{sign_hint} renews it"),
         ));
     }
     if t.delegations.is_some() {
-        errors.push(format!(
-            "{rel}: publisher metadata must not delegate further (hint: {sign_hint} rewrites it)"
+        errors.push(meta_problem(
+            "/signed/delegations",
+            "publisher metadata must not delegate further".into(),
+            &format!("{sign_hint} rewrites it"),
         ));
     }
     let role = delegation(p, keys.keys().cloned().collect());
     let on_disk: BTreeMap<&str, &ScannedDoc> = docs.iter().copied().collect();
     for (target, file) in &t.targets {
+        let pointer = format!("/signed/targets/{}", hsp_check::locate::escape(target));
         if !role.matches(target) {
-            errors.push(format!(
-                "{rel}: signs {target}, outside publisher {}'s namespaces {:?} (hint: move the \
-                 service under an owned namespace, or ask the registry to add the namespace to {record})",
-                p.name, p.namespaces
+            errors.push(meta_problem(
+                &pointer,
+                format!(
+                    "signs {target}, outside publisher {}'s namespaces {:?}",
+                    p.name, p.namespaces
+                ),
+                &format!(
+                    "move the service under an owned namespace, or ask the registry to add the \
+                     namespace to {record}"
+                ),
             ));
         }
         match on_disk.get(target.as_str()) {
-            None => errors.push(format!(
-                "{rel}: lists {target} but {PUBLISHERS_DIR}/{}/{target} does not exist (hint: {sign_hint})",
-                p.name
+            None => errors.push(meta_problem(
+                &pointer,
+                format!(
+                    "lists {target} but {PUBLISHERS_DIR}/{}/{target} does not exist",
+                    p.name
+                ),
+                &sign_hint,
             )),
             // Only sha256 is computed: metadata listing other hashes is refused.
             Some(d)
@@ -273,9 +337,12 @@ fn verify_one(
                     || file.sha256() != Some(d.sha256.as_str())
                     || d.length != file.length =>
             {
-                errors.push(format!(
-                    "{}: changed after publisher {} signed it (hint: {sign_hint})",
-                    d.path, p.name
+                errors.push(problem(
+                    &d.path,
+                    "",
+                    Code::Unsigned,
+                    format!("changed after publisher {} signed it", p.name),
+                    &sign_hint,
                 ))
             }
             Some(_) => {}
@@ -284,9 +351,12 @@ fn verify_one(
     let signed_paths: BTreeSet<&str> = t.targets.keys().map(String::as_str).collect();
     for (target, d) in docs {
         if !signed_paths.contains(target) {
-            errors.push(format!(
-                "{}: not signed by publisher {} (hint: {sign_hint})",
-                d.path, p.name
+            errors.push(problem(
+                &d.path,
+                "",
+                Code::Unsigned,
+                format!("not signed by publisher {}", p.name),
+                &sign_hint,
             ));
         }
     }
@@ -302,6 +372,59 @@ fn verify_one(
         }
         _ => Err(errors),
     }
+}
+
+/// `hsp check`'s signature rules: every publisher's signed metadata verified
+/// against its record and the documents of the loaded `repo` at `root`, as
+/// `hsp build` verifies them, each problem a diagnostic (E100, E101) placed
+/// in its file.
+pub fn check_signatures(
+    root: &Path,
+    repo: &hsp_check::Repo,
+    now: DateTime<Utc>,
+) -> Vec<Diagnostic> {
+    let scanned: Vec<ScannedDoc> = repo
+        .documents
+        .iter()
+        .map(|d| ScannedDoc {
+            path: d.path.clone(),
+            length: d.bytes.len() as u64,
+            sha256: tuf::sha256_hex(&d.bytes),
+            copied: false,
+        })
+        .collect();
+    let by_folder = documents_by_folder(&scanned);
+    let bytes_of: BTreeMap<&str, &[u8]> = repo
+        .documents
+        .iter()
+        .map(|d| (d.path.as_str(), d.bytes.as_slice()))
+        .collect();
+    let empty = Vec::new();
+    let problems: Vec<Problem> = repo
+        .publishers
+        .par_iter()
+        .flat_map_iter(|p| {
+            let docs = by_folder.get(p.value.name.as_str()).unwrap_or(&empty);
+            verify_one(root, &p.value, docs, now)
+                .err()
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut metadata: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    problems
+        .into_iter()
+        .map(|pr| {
+            let bytes: &[u8] = match bytes_of.get(pr.path.as_str()) {
+                Some(b) => b,
+                None => metadata
+                    .entry(pr.path.clone())
+                    .or_insert_with(|| std::fs::read(root.join(&pr.path)).unwrap_or_default()),
+            };
+            hsp_check::Finding::new(pr.code, pr.pointer, pr.message)
+                .hint(pr.hint)
+                .resolve(&pr.path, bytes)
+        })
+        .collect()
 }
 
 /// Development build: signs each publisher's documents with a development key
@@ -443,7 +566,10 @@ mod tests {
                 None => assert!(result.is_ok(), "{name}: {:?}", result.err()),
                 Some(e) => {
                     let errors = result.err().unwrap_or_else(|| panic!("{name}: accepted"));
-                    assert!(errors.iter().any(|x| x.contains(e)), "{name}: {errors:?}");
+                    assert!(
+                        errors.iter().any(|x| x.to_string().contains(e)),
+                        "{name}: {errors:?}"
+                    );
                 }
             }
         }

@@ -10,6 +10,8 @@ use crate::catalogue::Catalogue;
 pub enum DocPage {
     Index,
     Packaging,
+    Validation,
+    Publishing,
     Reference,
     Operators,
     AirGap,
@@ -22,6 +24,8 @@ impl DocPage {
     pub const ALL: &'static [DocPage] = &[
         DocPage::Index,
         DocPage::Packaging,
+        DocPage::Validation,
+        DocPage::Publishing,
         DocPage::Reference,
         DocPage::Operators,
         DocPage::AirGap,
@@ -34,6 +38,8 @@ impl DocPage {
         match self {
             DocPage::Index => "docs/index.html",
             DocPage::Packaging => "docs/packaging.html",
+            DocPage::Validation => "docs/validate.html",
+            DocPage::Publishing => "docs/publishing.html",
             DocPage::Reference => "docs/reference.html",
             DocPage::Operators => "docs/operators.html",
             DocPage::AirGap => "docs/air-gap.html",
@@ -50,7 +56,11 @@ impl DocPage {
             DocPage::Reference => "docs/reference.html",
             DocPage::Operators => "docs/operators.html",
             DocPage::AirGap => "docs/air-gap.html",
-            DocPage::Checks | DocPage::Kubernetes | DocPage::KubernetesEks => "docs/guide.html",
+            DocPage::Checks
+            | DocPage::Validation
+            | DocPage::Publishing
+            | DocPage::Kubernetes
+            | DocPage::KubernetesEks => "docs/guide.html",
         }
     }
 
@@ -58,6 +68,8 @@ impl DocPage {
         match self {
             DocPage::Index => "Documentation",
             DocPage::Packaging => "Packaging requirements for container builders",
+            DocPage::Validation => "Validating a service version: hsp validate",
+            DocPage::Publishing => "Publishing a service: your first pull request",
             DocPage::Reference => "Conformance document reference",
             DocPage::Operators => "Registry operator guide",
             DocPage::AirGap => "Air-gapped sites",
@@ -79,6 +91,12 @@ impl DocPage {
             DocPage::Reference => data["schemas"] = reference(),
             DocPage::Checks => {
                 data["body"] = markdown(include_str!("../../../docs/check.md")).into()
+            }
+            DocPage::Publishing => {
+                data["body"] = markdown(include_str!("../../../docs/publishing.md")).into()
+            }
+            DocPage::Validation => {
+                data["body"] = markdown(include_str!("../../../docs/validate.md")).into()
             }
             DocPage::Kubernetes => {
                 data["body"] = markdown(include_str!("../../../docs/kubernetes.md")).into()

@@ -19,6 +19,8 @@ pub struct SiteInput<'a> {
     /// Logo image file (`config.site.logo` resolved against the repo), copied
     /// into the site as `assets/logo.<ext>`.
     pub logo: Option<PathBuf>,
+    /// Validation reports (`hsp validate`), shown on their versions' pages.
+    pub validations: &'a [hsp_index::validation::Report],
 }
 
 /// A publisher record and the TUF key ids of its keys, in the order of
@@ -51,6 +53,7 @@ impl<'a> SiteInput<'a> {
             documents,
             templates_dir: None,
             logo: None,
+            validations: &[],
         }
     }
 }

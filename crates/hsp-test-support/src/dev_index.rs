@@ -82,6 +82,14 @@ impl DevIndex {
     /// Adds `version` of the service, serving on `port`. `env` adds variables
     /// (`FAIL` makes a broken release; a secret is `{"secret": "NAME"}` config).
     pub fn add_version(&self, version: &str, port: u16, env: Json) {
+        self.add_version_on(version, port, env, &hsp_deploy::host::platform());
+    }
+
+    /// [`DevIndex::add_version`] with its artifact published for `platform`
+    /// only (e.g. another machine's, so this host cannot run it).
+    pub fn add_version_on(&self, version: &str, port: u16, env: Json, platform: &str) {
+        let mut artifact = self.artifact(version);
+        artifact["platform"] = platform.into();
         let mut task_env = json!({"PORT": port.to_string(), "VERSION": version});
         for (k, v) in env.as_object().into_iter().flatten() {
             task_env[k] = v.clone();
@@ -105,7 +113,7 @@ impl DevIndex {
                            "interval_s": 1, "timeout_s": 1, "start_period_s": 1, "retries": 3},
                 "stop_timeout_s": 2
             }],
-            "artifacts": [self.artifact(version)],
+            "artifacts": [artifact],
             "smoke_test": {"task": "app", "http": {"port": "http", "path": "/healthz"}},
         });
         if self.secret {
@@ -113,6 +121,16 @@ impl DevIndex {
                                     "description": "Token the service checks."}]);
             doc["tasks"][0]["env"]["TOKEN"] = json!("${config.API_TOKEN}");
         }
+        write_document(&self.dir.join("repo"), &doc);
+    }
+
+    /// Marks `version` yanked with `reason` (takes effect with the next build).
+    pub fn yank(&self, version: &str, reason: &str) {
+        let path = self.dir.join(format!(
+            "repo/publishers/apply/services/{ID}/{version}.json"
+        ));
+        let mut doc: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        doc["yanked"] = reason.into();
         write_document(&self.dir.join("repo"), &doc);
     }
 

@@ -21,12 +21,19 @@ const IMPORT_CHANGE: &str = "ENTRYPOINT [\"/bin/start\"]";
 
 /// `127.0.0.1:5000/hsp-test/<name>@sha256:...` for the fixture image `name`.
 pub fn reference(name: &str) -> String {
+    variant(name, name, &[])
+}
+
+/// The fixture image `fixture` with more `docker import` changes (`USER
+/// 1000`, `EXPOSE 8080`, `LABEL k=v`, `ENV K=V`), pushed as
+/// `hsp-test/<name>`: one rootfs, many image configurations.
+pub fn variant(fixture: &str, name: &str, changes: &[&str]) -> String {
     static BUILT: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(r) = built.get(name) {
         return r.clone();
     }
-    let r = build(name);
+    let r = build(fixture, name, changes);
     built.insert(name.to_string(), r.clone());
     r
 }
@@ -44,7 +51,7 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn build(name: &str) -> String {
+fn build(fixture: &str, name: &str, changes: &[&str]) -> String {
     assert!(
         registry_up(),
         "no OCI registry on {REGISTRY}: run .ci/install first"
@@ -55,20 +62,30 @@ fn build(name: &str) -> String {
     let tar = tmp.path().join("rootfs.tar");
     std::fs::write(
         &tar,
-        crate::oci::rootfs_tar(tmp.path(), name, crate::oci::Filler::default()),
+        crate::oci::rootfs_tar(tmp.path(), fixture, crate::oci::Filler::default()),
     )
     .unwrap();
     let sum = run(Command::new("sha256sum").arg(&tar));
-    let tag = &sum[..16];
+    // The changes are part of the image, so of its tag.
+    let tag = if changes.is_empty() {
+        sum[..16].to_string()
+    } else {
+        let key = tmp.path().join("key");
+        std::fs::write(&key, format!("{sum}\n{}\n", changes.join("\n"))).unwrap();
+        run(Command::new("sha256sum").arg(&key))[..16].to_string()
+    };
+    let tag = tag.as_str();
     let repo = format!("{REGISTRY}/hsp-test/{name}");
     if let Some(digest) = registry_digest(name, tag) {
         return format!("{repo}@{digest}");
     }
     let tagged = format!("{repo}:{tag}");
-    run(Command::new("docker")
-        .args(["import", "-c", IMPORT_CHANGE])
-        .arg(&tar)
-        .arg(&tagged));
+    let mut import = Command::new("docker");
+    import.args(["import", "-c", IMPORT_CHANGE]);
+    for c in changes {
+        import.args(["-c", c]);
+    }
+    run(import.arg(&tar).arg(&tagged));
     run(Command::new("docker").args(["push", "-q", &tagged]));
     let digest = registry_digest(name, tag)
         .unwrap_or_else(|| panic!("{tagged} was pushed but the registry does not list it"));

@@ -576,6 +576,15 @@ pub(crate) fn rootfs_tar(tmp: &Path, fixture: &str, filler: Filler) -> Vec<u8> {
     )
     .unwrap();
     crate::set_mode(&rootfs.join("tmp"), 0o1777);
+    // Folders a fixture wants writable by any user (`etc/hsp-writable`, one
+    // path per line): the image may run as a user other than root.
+    if let Ok(list) = std::fs::read_to_string(rootfs.join("etc/hsp-writable")) {
+        for dir in list.lines().filter(|l| !l.trim().is_empty()) {
+            let d = rootfs.join(dir.trim().trim_start_matches('/'));
+            std::fs::create_dir_all(&d).unwrap();
+            crate::set_mode(&d, 0o1777);
+        }
+    }
     if filler.bytes > 0 {
         std::fs::write(rootfs.join("etc/filler"), filler_bytes(filler)).unwrap();
     }

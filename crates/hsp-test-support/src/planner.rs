@@ -85,6 +85,8 @@ pub trait DocExt {
         default: Option<&str>,
     ) -> Self;
     fn env(self, key: &str, template: &str) -> Self;
+    /// Adds a host artifact for `platform` (a placeholder URL and hash).
+    fn artifact(self, platform: &str) -> Self;
 }
 
 impl DocExt for Document {
@@ -170,6 +172,19 @@ impl DocExt for Document {
         self.tasks[0].env.insert(key.into(), template.into());
         self
     }
+    fn artifact(mut self, platform: &str) -> Self {
+        self.artifacts.push(hsp_index::document::Artifact {
+            platform: platform.into(),
+            url: format!(
+                "https://example.org/{}-{}-{platform}.tar.gz",
+                self.id, self.version
+            ),
+            sha256: "0".repeat(64),
+            size: 1,
+            entrypoint: "bin/start".into(),
+        });
+        self
+    }
 }
 
 /// An interface with the given binding fields (all strings, `password` a secret).
@@ -240,6 +255,18 @@ pub fn summary(p: &Plan) -> Vec<String> {
         .iter()
         .map(|i| format!("{}={}@{}", i.name, i.service, i.version))
         .collect()
+}
+
+/// Rewrites the `index` of the environment file `env` to the built index
+/// `out` and its first root, as a site does after `hsp-agent init --root
+/// <out>/metadata/1.root.json --index <out>`.
+pub fn point_at_index(env: &Path, out: &Path) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(env).unwrap()).unwrap();
+    v["index"] = serde_json::json!({
+        "url": out.display().to_string(),
+        "root": out.join("metadata/1.root.json").display().to_string(),
+    });
+    crate::fs::write_json(env, &v);
 }
 
 /// The example environment in a temp dir, with its secret files (mode 0600).

@@ -221,7 +221,8 @@ fn mirror_copies_index_images_and_artifacts_and_the_agent_deploys_from_it() {
     // The same index on a bare-metal host: its artifact comes from the
     // folder `--artifacts` filled (the signed URL's server is gone).
     let host_env = format!("mirh{}", std::process::id());
-    let _processes = Cleanup(state.clone(), host_env.clone());
+    // The host driver labels processes with the environment's state dir.
+    let _processes = Cleanup(state.join(&host_env), host_env.clone());
     let host_file = dir.path().join("host-env.json");
     std::fs::write(
         &host_file,

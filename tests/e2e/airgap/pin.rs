@@ -76,7 +76,7 @@ fn pin_resolves_tags_and_keeps_every_other_byte() {
     let before = std::fs::read_to_string(&doc).unwrap();
 
     // Offline, tags are E060 and the run says what it did not ask.
-    let offline = hsp(&["check", s(&doc)], dir.path());
+    let offline = hsp(&["check", "--no-signatures", s(&doc)], dir.path());
     assert!(!offline.status.success(), "{}", show(&offline));
 
     let out = hsp(&["pin", s(&doc)], dir.path());
@@ -101,7 +101,10 @@ fn pin_resolves_tags_and_keeps_every_other_byte() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("pinned 0 images, 2 already pinned"));
 
     // Online, every digest is in the registry and the artifact has its size.
-    let online = hsp(&["check", "--online", s(&doc)], dir.path());
+    let online = hsp(
+        &["check", "--no-signatures", "--online", s(&doc)],
+        dir.path(),
+    );
     assert!(online.status.success(), "{}", show(&online));
     assert!(
         String::from_utf8_lossy(&online.stderr)
@@ -109,7 +112,7 @@ fn pin_resolves_tags_and_keeps_every_other_byte() {
         "{}",
         show(&online)
     );
-    let offline = hsp(&["check", s(&doc)], dir.path());
+    let offline = hsp(&["check", "--no-signatures", s(&doc)], dir.path());
     assert!(offline.status.success(), "{}", show(&offline));
     assert!(String::from_utf8_lossy(&offline.stderr)
         .contains("not checked online: 2 images and 1 artifact URL"));
@@ -132,7 +135,7 @@ fn check_online_reports_missing_digests_wrong_sizes_and_unreachable_registries()
     let text = std::fs::read_to_string(&doc).unwrap();
     let name = s(&doc);
 
-    let out = hsp(&["check", "--online", name], dir.path());
+    let out = hsp(&["check", "--no-signatures", "--online", name], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let at = |needle: &str| format!("{name}:{}:", line_of(&text, needle));
@@ -149,7 +152,10 @@ fn check_online_reports_missing_digests_wrong_sizes_and_unreachable_registries()
     );
 
     // JSON output carries the same findings.
-    let json = hsp(&["check", "--online", "--json", name], dir.path());
+    let json = hsp(
+        &["check", "--no-signatures", "--online", "--json", name],
+        dir.path(),
+    );
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let codes: Vec<&str> = findings
         .as_array()
@@ -190,7 +196,7 @@ fn check_online_reports_missing_digests_wrong_sizes_and_unreachable_registries()
 
     // A registry that is gone is an error for every image it holds, never a pass.
     drop(registry);
-    let out = hsp(&["check", "--online", name], dir.path());
+    let out = hsp(&["check", "--no-signatures", "--online", name], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(

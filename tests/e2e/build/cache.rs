@@ -93,7 +93,12 @@ fn a_build_with_the_cache_publishes_what_a_build_without_it_publishes() {
     // both outputs are still byte for byte the same.
     let name = "axllent";
     let doc = f.a_document(name);
-    edit(&doc, "\"summary\": \"", "\"summary\": \"Changed: ");
+    // Only a yank may change a published version.
+    edit(
+        &doc,
+        "\"summary\": \"",
+        "\"yanked\": \"Changed: a test\", \"summary\": \"",
+    );
     f.sign(name);
     let later = ["--now", "2026-11-26T01:00:00Z"];
     let second = build_json(&f, &cached, &later);
@@ -353,7 +358,12 @@ fn records_follow_publisher_records_metadata_and_out() {
     let doc = f
         .publisher_dir("keycloak")
         .join("services/org.keycloak.server/26.0.7.json");
-    edit(&doc, "\"summary\": \"", "\"summary\": \"Changed: ");
+    // Only a yank may change a published version.
+    edit(
+        &doc,
+        "\"summary\": \"",
+        "\"yanked\": \"Changed: a test\", \"summary\": \"",
+    );
     f.sign("keycloak");
     // And a role whose documents (so API files) did not change.
     f.sign("hapifhir");

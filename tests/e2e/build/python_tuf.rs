@@ -192,7 +192,14 @@ fn python_tuf_and_the_agent_verify_a_build_signed_with_mixed_key_types() {
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     p["threshold"] = 2.into();
     std::fs::write(&record, serde_json::to_vec_pretty(&p).unwrap()).unwrap();
-    hsp_ok(["check", "--deny-warnings", s(&f.repo)]);
+    // One signature of two: `hsp check` says so, as the build would.
+    let o = hsp(["check", s(&f.repo)]);
+    let err = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("error[E101]") && err.contains("threshold 2"),
+        "{err}"
+    );
     hsp_ok([
         "sign",
         "--key",
@@ -201,6 +208,7 @@ fn python_tuf_and_the_agent_verify_a_build_signed_with_mixed_key_types() {
         s(&ed),
         s(&f.publisher_dir(&both)),
     ]);
+    hsp_ok(["check", "--deny-warnings", s(&f.repo)]);
 
     let out = f.tmp.path().join("out");
     f.build(&out, &["--no-site"]);

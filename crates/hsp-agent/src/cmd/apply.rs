@@ -15,7 +15,7 @@ use hsp_index::environment::{TargetKind, UpdateWindow};
 use hsp_index::Plan;
 
 use super::search::IndexArgs;
-use crate::context::{read_plan, EnvContext, Locked};
+use crate::context::{read_plan, record_yanked, EnvContext, Locked};
 
 #[derive(clap::Args)]
 #[command(
@@ -141,15 +141,42 @@ impl Input {
     /// The plan to deploy: `--plan` as it is, or ENV planned against the
     /// freshly refreshed index, keeping what the journal read under `locked`
     /// says is deployed.
-    pub fn plan(self, locked: &Locked) -> anyhow::Result<Plan> {
+    pub fn plan(self, locked: &Locked) -> anyhow::Result<Planned> {
         let ctx = match self {
-            Input::Plan(plan) => return Ok(plan),
+            Input::Plan(plan) => return Ok(Planned { plan, yanked: None }),
             Input::Env(ctx) => ctx,
         };
         if let Some(warning) = ctx.unverified_warning() {
             tracing::warn!("{warning}");
         }
-        ctx.plan(&*ctx.open_index()?, &locked.deployment())
+        let index = ctx.open_index()?;
+        let deployment = locked.deployment();
+        let plan = ctx.plan(&*index, &deployment)?;
+        let yanked = ctx.yanked(&*index, &deployment, &plan)?;
+        for y in &yanked {
+            tracing::warn!(instance = %y.instance, "{y}");
+        }
+        Ok(Planned {
+            plan,
+            yanked: Some(yanked),
+        })
+    }
+}
+
+/// A plan to deploy, and which of its releases are yanked (`None`: not known,
+/// a `--plan` file).
+pub struct Planned {
+    pub plan: Plan,
+    pub yanked: Option<Vec<hsp_planner::Yanked>>,
+}
+
+impl Planned {
+    /// After an apply: records the yanked releases in the journal for `status`.
+    pub fn record(&self, dir: &EnvDir) -> anyhow::Result<()> {
+        match &self.yanked {
+            Some(y) => record_yanked(dir, &self.plan, y),
+            None => Ok(()),
+        }
     }
 }
 
@@ -217,7 +244,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(false);
     let (target, input) = args.source.load()?;
     let locked = Locked::open(&args.source.index.state, &target.environment)?;
-    let plan = input.plan(&locked)?;
+    let planned = input.plan(&locked)?;
+    let plan = &planned.plan;
     if plan.environment != target.environment {
         bail!(
             "the plan is for environment {:?}, not {:?}",
@@ -230,8 +258,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         purge: args.purge,
         ..ApplyOptions::default()
     };
-    let report = driver::apply(driver.as_mut(), &plan, &locked.dir, &opts)
+    let report = driver::apply(driver.as_mut(), plan, &locked.dir, &opts)
         .with_context(|| format!("applying environment {}", plan.environment))?;
+    planned.record(&locked.dir)?;
     print_report(&report, args.json)?;
     Ok(if report.is_ok() {
         ExitCode::SUCCESS

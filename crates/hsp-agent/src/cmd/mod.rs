@@ -4,6 +4,7 @@ pub mod apply;
 pub mod export;
 pub mod init;
 pub mod plan;
+pub mod retry;
 pub mod run;
 pub mod schema;
 pub mod search;

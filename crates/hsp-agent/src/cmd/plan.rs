@@ -49,7 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(warning) = ctx.unverified_warning() {
         eprintln!("warning: {warning}");
     }
-    let plan = ctx.plan(&*ctx.open_index()?, &deployment)?;
+    let index = ctx.open_index()?;
+    let plan = ctx.plan(&*index, &deployment)?;
+    let yanked = ctx.yanked(&*index, &deployment, &plan)?;
     for scope in env.config.keys() {
         let used = plan
             .instances
@@ -69,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if args.actions_json {
         println!("{}", serde_json::to_string_pretty(&actions)?);
     } else {
-        print!("{}", describe(&plan, &actions));
+        print!("{}", describe(&plan, &actions, &yanked));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +89,7 @@ pub(crate) fn deployment(ctx: &EnvContext, deployed: Option<&Path>) -> anyhow::R
 
 /// The plan for people: instances in start order with why and bindings (secrets
 /// hidden), externals, then actions.
-fn describe(plan: &Plan, actions: &[Action]) -> String {
+fn describe(plan: &Plan, actions: &[Action], yanked: &[planner::Yanked]) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(
@@ -110,6 +112,9 @@ fn describe(plan: &Plan, actions: &[Action]) -> String {
             i.name, i.service, i.version, i.license
         );
         let _ = writeln!(out, "  why: {}", i.reason);
+        for y in yanked.iter().filter(|y| y.instance == i.name) {
+            let _ = writeln!(out, "  yanked: {y}");
+        }
         for (req, b) in &i.bindings {
             let provider = match &b.provider {
                 ProviderRef::Instance(n) => n.clone(),

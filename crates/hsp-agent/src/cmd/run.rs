@@ -5,7 +5,10 @@
 //! are restarted at any time). When the index is unreachable the services keep
 //! running, the poll interval doubles up to `--max-backoff`, and `status` shows
 //! the error. SIGTERM (or SIGINT) drains: the instance being rolled out finishes,
-//! the rest waits for the next start; services keep running.
+//! the rest waits for the next start; services keep running. A rollout that
+//! failed through no fault of the release (a host port in use, a download, the
+//! engine, the disk) is tried again by a later poll, after a delay that doubles
+//! with each failure (30 s up to an hour; `status` shows when).
 //!
 //! Each poll runs in a child process (this binary with the same arguments and
 //! `--once`), so the daemon between polls is a small scheduler: no index,
@@ -162,7 +165,7 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         Ok((target, input.plan(&locked)?))
     });
     let Locked { dir, mut journal } = locked;
-    let (target, plan) = match target_and_plan {
+    let (target, planned) = match target_and_plan {
         Ok(pair) => pair,
         Err(e) => {
             let msg = format!("{e:#}");
@@ -182,6 +185,7 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
         purge: false,
         hold_updates: hold,
         drain: Some(Arc::clone(stop)),
+        backoff: true,
     };
     let mut driver = match open_driver(&target, &dir) {
         Ok(d) => d,
@@ -192,11 +196,12 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
             return Ok(ExitCode::from(POLL_FAILED));
         }
     };
-    match driver::apply(driver.as_mut(), &plan, &dir, &opts) {
+    match driver::apply(driver.as_mut(), &planned.plan, &dir, &opts) {
         Ok(report) => {
             for (name, outcome) in report.outcomes.iter().filter(|(_, o)| !o.is_ok()) {
                 tracing::warn!(instance = %name, "{}", describe(outcome));
             }
+            planned.record(&dir)?;
         }
         Err(e) => {
             tracing::error!("apply failed: {e:#}");

@@ -68,7 +68,31 @@ struct Service {
     units_wanted: u32,
     rollout_in_progress: Option<String>,
     bad_versions: BTreeMap<String, String>,
+    /// A rollout that failed through no fault of the release, tried again by
+    /// the next apply (and by `run` after `next_retry`).
+    retry: Option<RetryStatus>,
+    /// The deployed release is yanked (as of the last apply or poll that
+    /// planned against the index).
+    yanked: Option<YankedStatus>,
     last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct YankedStatus {
+    version: String,
+    reason: String,
+    replacement: Option<String>,
+    not_chosen: Option<String>,
+    checked: String,
+}
+
+#[derive(Serialize)]
+struct RetryStatus {
+    version: String,
+    attempts: u32,
+    cause: String,
+    failed: String,
+    next_retry: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -133,11 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (n, rec) in in_start_order(&journal) {
         let mut svc = Service {
             instance: n.clone(),
-            service: rec
-                .good
-                .as_ref()
-                .map(|g| g.service.clone())
-                .unwrap_or_default(),
+            service: rec.service().unwrap_or_default().to_string(),
             version: rec
                 .good
                 .as_ref()
@@ -148,6 +168,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             units_wanted: 0,
             rollout_in_progress: rec.attempt.as_ref().map(|a| a.version.clone()),
             bad_versions: rec.bad_versions.clone(),
+            retry: rec.retry.as_ref().map(|r| RetryStatus {
+                version: r.version.clone(),
+                attempts: r.attempts,
+                cause: r.cause.clone(),
+                failed: r.failed.to_rfc3339(),
+                next_retry: r.next.to_rfc3339(),
+            }),
+            yanked: rec
+                .yanked
+                .as_ref()
+                .filter(|y| rec.good.as_ref().is_some_and(|g| g.version == y.version))
+                .map(|y| YankedStatus {
+                    version: y.version.clone(),
+                    reason: y.reason.clone(),
+                    replacement: y.replacement.clone(),
+                    not_chosen: y.not_chosen.clone(),
+                    checked: y.checked.to_rfc3339(),
+                }),
             last_error: rec.last_error.clone(),
         };
         if let (Some(good), Ok(units), Ok(d)) = (&rec.good, &units, &mut driver) {
@@ -226,7 +264,32 @@ fn render(s: &Status) -> String {
             v.health
         ));
         for (bad, why) in &v.bad_versions {
-            out.push_str(&format!("{:<20} marked bad: {bad} ({why})\n", ""));
+            out.push_str(&format!(
+                "{:<20} marked bad: {bad} ({why}); `hsp-agent retry ENV {}@{bad}` clears it\n",
+                "", v.service
+            ));
+        }
+        if let Some(y) = &v.yanked {
+            let why = if y.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", y.reason)
+            };
+            let instead = match (&y.replacement, &y.not_chosen) {
+                (Some(r), Some(n)) => format!("newest allowed replacement: {r} (not chosen: {n})"),
+                (Some(r), None) => format!("newest allowed replacement: {r}"),
+                (None, _) => "no allowed replacement".to_string(),
+            };
+            out.push_str(&format!(
+                "{:<20} yanked: {}{why}; {instead} (index checked {})\n",
+                "", y.version, y.checked
+            ));
+        }
+        if let Some(r) = &v.retry {
+            out.push_str(&format!(
+                "{:<20} {} not deployed, attempt {} failed ({}); not marked bad: `run` tries again after {}, `apply` at once\n",
+                "", r.version, r.attempts, r.cause, r.next_retry
+            ));
         }
         if let Some(a) = &v.rollout_in_progress {
             out.push_str(&format!(

@@ -420,6 +420,7 @@ impl Driver for HostDriver {
     }
 
     fn start(&mut self, spec: &UnitSpec) -> Result<(), Error> {
+        ports_free(spec)?;
         if let Some(sd) = &self.systemd {
             return self.start_unit(sd, spec);
         }
@@ -581,6 +582,36 @@ impl Driver for HostDriver {
     fn teardown(&mut self) -> Result<(), Error> {
         Ok(())
     }
+}
+
+/// Every port of the task can be listened on: a task on a host listens on
+/// the host's ports, and one held by another process would make the new
+/// version exit at once, which is not the release's fault. The old units of
+/// the instance are stopped before (a task with ports never overlaps), so
+/// whatever holds a port now is not this instance.
+fn ports_free(spec: &UnitSpec) -> Result<(), Error> {
+    use std::net::TcpListener;
+    for p in &spec.task.ports {
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p.port);
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), p.port);
+        // Binding the wildcard fails if any address holds the port.
+        if let Err(e) = TcpListener::bind(any) {
+            if e.kind() != std::io::ErrorKind::AddrInUse {
+                continue;
+            }
+            let address = match TcpListener::bind(loopback) {
+                Err(_) => "127.0.0.1".to_string(),
+                Ok(_) => "another address of this host".to_string(),
+            };
+            return Err(Error::PortInUse {
+                instance: spec.instance.name.clone(),
+                task: spec.task.name.clone(),
+                port: p.port,
+                address,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A unit's labels, keyed like the process labels.

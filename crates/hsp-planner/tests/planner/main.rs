@@ -284,7 +284,7 @@ fn scenarios() {
                 .provides("postgres", "16.0.0")
                 .requires_with("replica", "postgres", "*", Scope::Dedicated, &[], false)],
             env: json!({"services": [{"id": "org.example.pg"}]}),
-            want: Err("dedicated providers nest more than 6 deep"),
+            want: Err("would nest dedicated providers more than 6 deep"),
         },
     ];
     for c in cases {
@@ -639,4 +639,124 @@ fn explains_the_update_mode() {
         other => panic!("expected no solution, got {other:?}"),
     };
     insta::assert_snapshot!("update_mode", text);
+}
+
+/// On a host target only releases with an artifact for the host's platform
+/// are candidates, and the plan says which newer ones were ruled out; docker
+/// targets and callers that do not know the platform are not limited.
+#[test]
+fn a_host_target_plans_only_releases_with_an_artifact_for_its_platform() {
+    let docs = vec![
+        app("1.0.0").artifact("linux-x86_64"),
+        app("1.1.0").artifact("linux-aarch64"),
+        app("1.2.0"),
+    ];
+    let index = index(docs);
+    let host = |fields: serde_json::Value| {
+        let mut env = json!({"services": [{"id": "org.example.app"}], "target": {"kind": "host"}});
+        for (k, v) in fields.as_object().unwrap() {
+            env[k] = v.clone();
+        }
+        environment(env)
+    };
+    let on = |platform: &str| planner::PlanOptions {
+        host_platform: Some(platform.into()),
+    };
+    let deployed = planner::Deployed::default();
+    let p = planner::plan_with(&host(json!({})), &index, &deployed, &on("linux-x86_64")).unwrap();
+    assert_eq!(summary(&p), ["app=org.example.app@1.0.0"]);
+    let why = &p.instances[0].reason;
+    assert!(
+        why.contains("1.2.0: it has no artifact for this host's platform linux-x86_64 (it has: none)")
+            && why.contains("1.1.0: it has no artifact for this host's platform linux-x86_64 (it has: linux-aarch64)"),
+        "{why}"
+    );
+    let p = planner::plan_with(&host(json!({})), &index, &deployed, &on("linux-aarch64")).unwrap();
+    assert_eq!(summary(&p), ["app=org.example.app@1.1.0"]);
+    // Docker, or a platform not given: every release is a candidate.
+    let docker = environment(json!({"services": [{"id": "org.example.app"}]}));
+    let p = planner::plan_with(&docker, &index, &deployed, &on("linux-x86_64")).unwrap();
+    assert_eq!(summary(&p), ["app=org.example.app@1.2.0"]);
+    assert_eq!(
+        summary(&plan(&index, &host(json!({}))).unwrap()),
+        ["app=org.example.app@1.2.0"]
+    );
+    // None fits: the explanation names each release and why.
+    let err =
+        planner::plan_with(&host(json!({})), &index, &deployed, &on("linux-riscv64")).unwrap_err();
+    let PlanError::NoSolution(e) = err else {
+        panic!("expected no solution, got {err:?}")
+    };
+    insta::assert_snapshot!("host_platform", e.to_string());
+}
+
+/// A deployed release that was yanked since is kept, and reported with the
+/// newest release that could replace it (and why the plan does not move), or
+/// that none can.
+#[test]
+fn a_deployed_yanked_release_is_reported_with_its_replacement() {
+    let env = environment(
+        json!({"services": [{"id": "org.example.app"}], "policy": {"update": "patch"}}),
+    );
+    let first = plan(&index(vec![app("1.0.0")]), &env).unwrap();
+    let options = planner::PlanOptions::default();
+    let deployed = planner::Deployed::from(&first);
+    for (docs, want) in [
+        (
+            vec![app("1.0.0").yanked("CVE-2026-1"), app("1.0.1").yanked(""), app("2.0.0")],
+            "1.0.0 is yanked (CVE-2026-1); newest allowed replacement: 2.0.0 (not chosen: 1.0.0 is deployed and update mode `patch` allows only >=1.0.0, <1.1.0)",
+        ),
+        (
+            vec![app("1.0.0").yanked(""), app("2.0.0").license("LicenseRef-Other")],
+            "1.0.0 is yanked; no allowed replacement: every other release is yanked, not allowed by the policy, marked bad or outside the wanted range",
+        ),
+    ] {
+        let index = index(docs);
+        let env = environment(json!({"services": [{"id": "org.example.app"}], "policy": {"update": "patch", "licenses": ["Apache-2.0"]}}));
+        let next = plan_from(&index, &env, &first).unwrap();
+        assert_eq!(summary(&next), ["app=org.example.app@1.0.0"]);
+        let y = planner::yanked(&env, &index, &deployed, &options, &next).unwrap();
+        let lines: Vec<String> = y.iter().map(|y| format!("{}: {y}", y.instance)).collect();
+        assert_eq!(lines, [format!("app: {want}")]);
+    }
+    // Not yanked: nothing to report.
+    let index = index(vec![app("1.0.0"), app("1.0.1")]);
+    let next = plan_from(&index, &env, &first).unwrap();
+    assert_eq!(
+        planner::yanked(&env, &index, &deployed, &options, &next).unwrap(),
+        vec![]
+    );
+}
+
+/// `policy.require_validated`: only releases with a passing validation report
+/// in the index are candidates; the reason names the others.
+#[test]
+fn an_environment_can_require_validated_releases() {
+    let report = |v: &str, failed: bool| -> hsp_index::validation::Report {
+        serde_json::from_value(json!({
+            "service": "org.example.app", "version": v, "document_sha256": "00",
+            "validated_at": "2026-12-01T00:00:00Z", "engine": "docker 28",
+            "rules": [{"rule": "healthy", "outcome": if failed { "fail" } else { "pass" }, "evidence": "x"}]
+        }))
+        .unwrap()
+    };
+    let index = index(vec![app("1.0.0"), app("1.1.0"), app("1.2.0")])
+        .with_validation(report("1.0.0", false))
+        .with_validation(report("1.1.0", true));
+    let any = environment(json!({"services": [{"id": "org.example.app"}]}));
+    assert_eq!(
+        summary(&plan(&index, &any).unwrap()),
+        ["app=org.example.app@1.2.0"]
+    );
+    let strict = environment(
+        json!({"services": [{"id": "org.example.app"}], "policy": {"require_validated": true}}),
+    );
+    let p = plan(&index, &strict).unwrap();
+    assert_eq!(summary(&p), ["app=org.example.app@1.0.0"]);
+    let why = &p.instances[0].reason;
+    assert!(
+        why.contains("1.2.0: the registry has no validation of it")
+            && why.contains("1.1.0: its validation failed 1 rule(s)"),
+        "{why}"
+    );
 }

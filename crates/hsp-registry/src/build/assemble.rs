@@ -209,6 +209,7 @@ pub(super) fn render_site(
     scanned: &crate::repo::Scanned,
     config: &hsp_index::RegistryConfig,
     interfaces: &[hsp_index::Interface],
+    validations: &[hsp_index::validation::Report],
     dir: &Path,
 ) -> anyhow::Result<()> {
     let repo = &scanned.repo;
@@ -226,7 +227,10 @@ pub(super) fn render_site(
         })
         .collect();
     let documents = crate::repo::documents(&scanned.folders);
-    let parsed = crate::repo::read_documents(&opts.repo, &documents)?;
+    let mut parsed = crate::repo::read_documents(&opts.repo, &documents)?;
+    for d in &mut parsed {
+        hsp_index::registry::apply_yanks(&config.yanks, &d.id, &d.version, &mut d.yanked);
+    }
     let docs = parsed
         .iter()
         .zip(&documents)
@@ -236,6 +240,7 @@ pub(super) fn render_site(
         })
         .collect();
     let mut input = hsp_site::SiteInput::new(config, interfaces, site_publishers, docs);
+    input.validations = validations;
     input.templates_dir = config.site.templates.as_ref().map(|t| opts.repo.join(t));
     input.logo = config.site.logo.as_ref().map(|l| opts.repo.join(l));
     hsp_site::render(&input, dir).context("rendering the website")?;

@@ -98,6 +98,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<BuildReport> {
 
     let mut scanned = build.load_and_check(&mode)?;
     let mut verified = build.verify_publishers_and_api(&mut scanned)?;
+    build.keep_published(&scanned)?;
     let top = build.sign(&scanned, &mut verified)?;
     let documents = documents_to_copy(&verified.roles, &scanned.folders);
     let out = build.assemble(&scanned, &verified, &top, &documents);
@@ -130,6 +131,8 @@ struct Verified {
     api_files: Vec<api::ApiFile>,
     /// The API files as targets, for the `hsp-api` role (taken by `sign`).
     api_targets: BTreeMap<String, TargetFile>,
+    /// The repo's validation reports (published among the API files).
+    validations: Vec<hsp_index::validation::Report>,
 }
 
 impl<'a> Build<'a> {
@@ -219,6 +222,62 @@ impl<'a> Build<'a> {
         Ok(scanned)
     }
 
+    /// After the signatures verified: the versions OUT publishes are all
+    /// still here, unchanged but for their yank (see `hsp_check::check_immutable`).
+    /// Development builds (`hsp serve`, trying things out) may rewrite them.
+    fn keep_published(&mut self, scanned: &crate::repo::Scanned) -> anyhow::Result<()> {
+        let opts = self.opts;
+        if matches!(opts.keys, KeySource::Dev) {
+            return Ok(());
+        }
+        let Ok(served) = crate::published::Served::read(&opts.out) else {
+            return Ok(()); // a first build
+        };
+        let now = crate::repo::documents(&scanned.folders);
+        let by_target: HashMap<&str, &crate::repo::ScannedDoc> = now
+            .iter()
+            .filter_map(|d| Some((crate::repo::split_path(&d.path)?.1, d)))
+            .collect();
+        // Only what differs is read: a rebuild of a large registry stays a
+        // comparison of hashes.
+        let mut base = BTreeMap::new();
+        let mut head = Vec::new();
+        for d in served.documents() {
+            let same = by_target.get(d.target).is_some_and(|n| {
+                Some(n.sha256.as_str()) == d.file.sha256() && n.length == d.file.length
+            });
+            if same {
+                continue;
+            }
+            let bytes = served.read_target(d.target, d.file)?;
+            let path = d.repo_path();
+            if let Some(n) = by_target.get(d.target) {
+                let file = opts.repo.join(&n.path);
+                let now =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                head.push((n.path.clone(), now));
+            }
+            base.insert(d.target.to_string(), hsp_check::Published { path, bytes });
+        }
+        let found = hsp_check::check_immutable(
+            &base,
+            head.iter().map(|(p, b)| (p.as_str(), b.as_slice())),
+            |p| crate::repo::split_path(p).map(|(_, t)| t.to_string()),
+        );
+        if !found.is_empty() {
+            for d in &found {
+                eprintln!("{d}");
+            }
+            bail!(
+                "{}: {} published version(s) deleted or changed; nothing was published (hint: \
+                 restore them; publish changes as new versions, withdraw versions by yanking)",
+                opts.repo.display(),
+                found.len()
+            );
+        }
+        Ok(())
+    }
+
     /// Phase "verify publishers and api": loads the keys, verifies (or, with
     /// development keys, signs) each publisher's metadata and computes the
     /// API files side by side, then keeps each folder's record for the next
@@ -264,7 +323,8 @@ impl<'a> Build<'a> {
                     .context("writing the API files for publication")
             },
         );
-        let (roles, (new_parts, api_files)) = (roles?, api?);
+        let (roles, (new_parts, mut api_files)) = (roles?, api?);
+        let validations = self.validations(scanned, config, &mut api_files)?;
         let (roles, role_records): (Vec<_>, Vec<_>) = roles.into_iter().unzip();
         keep_records(
             &scanned.cache,
@@ -285,7 +345,58 @@ impl<'a> Build<'a> {
             roles,
             api_files,
             api_targets,
+            validations,
         })
+    }
+
+    /// The repo's validation reports, checked (see [`crate::validations`]),
+    /// added to the API files; with `policy.require_validation`, every
+    /// version OUT does not publish yet must have a passing one.
+    fn validations(
+        &self,
+        scanned: &crate::repo::Scanned,
+        config: &hsp_index::RegistryConfig,
+        api_files: &mut Vec<api::ApiFile>,
+    ) -> anyhow::Result<Vec<hsp_index::validation::Report>> {
+        let opts = self.opts;
+        let docs = crate::repo::documents(&scanned.folders);
+        let fail = |errors: Vec<String>| {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            anyhow::anyhow!(
+                "{} validation problem(s); nothing was published:\n  {}",
+                errors.len(),
+                errors.join("\n  ")
+            )
+        };
+        let found = crate::validations::read(&opts.repo, &docs).map_err(fail)?;
+        if config.policy.require_validation {
+            let published: std::collections::BTreeSet<String> =
+                match crate::published::Served::read(&opts.out) {
+                    Ok(served) => served.documents().map(|d| d.target.to_string()).collect(),
+                    Err(_) => Default::default(),
+                };
+            let missing = crate::validations::require(&docs, &found, &published);
+            if !missing.is_empty() {
+                return Err(fail(missing));
+            }
+        }
+        let staging = &self.staging;
+        let sink = |path: &str, target: &TargetFile, bytes: &[u8]| match staging {
+            Some(s) => s.write_target(path, target.sha256().expect("sha256 listed"), bytes),
+            None => Ok(()),
+        };
+        let sink = staging.is_some().then_some(&sink as &api::Sink);
+        let served = |path: &str, sha256: &str| self.served(path, sha256);
+        for v in &found {
+            let r = &v.report;
+            let path = hsp_index::api::validation_path(&r.service, &r.version);
+            let bytes = serde_json::to_vec(r).expect("reports encode");
+            api_files.push(api::finish(path, bytes, sink, &served)?);
+        }
+        api_files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(found.into_iter().map(|v| v.report).collect())
     }
 
     /// Each publisher's role: its signed metadata verified against its
@@ -309,6 +420,7 @@ impl<'a> Build<'a> {
                     self.started,
                 )
                 .map_err(|errors| {
+                    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
                     for e in &errors {
                         eprintln!("error: {e}");
                     }
@@ -364,7 +476,16 @@ impl<'a> Build<'a> {
     ) -> anyhow::Result<BuildReport> {
         let opts = self.opts;
         let config = config_of(opts, &scanned.repo)?;
-        let render = |dir: &Path| render_site(opts, scanned, config, &verified.interfaces, dir);
+        let render = |dir: &Path| {
+            render_site(
+                opts,
+                scanned,
+                config,
+                &verified.interfaces,
+                &verified.validations,
+                dir,
+            )
+        };
         self.report.published = publish::publish(
             &opts.out,
             &out.files,

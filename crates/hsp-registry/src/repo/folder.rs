@@ -93,7 +93,10 @@ fn check_bytes(
     }
     let src = Source { path: rel, bytes };
     let (doc, diagnostics) = validate::check_source(&src, ctx);
-    let summary = doc.map(|d| DocSummary::new(&d, target_of(&src.path).to_string()));
+    let summary = doc.map(|mut d| {
+        hsp_index::registry::apply_yanks(ctx.yanks, &d.id, &d.version, &mut d.yanked);
+        DocSummary::new(&d, target_of(&src.path).to_string())
+    });
     Ok(Entry {
         // If the file changed between the stat and the read, the key is
         // stale and the next scan reads the file again.

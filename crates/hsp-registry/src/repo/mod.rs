@@ -23,6 +23,7 @@
 mod cache;
 mod file;
 mod folder;
+pub mod git;
 mod scan;
 mod walk;
 

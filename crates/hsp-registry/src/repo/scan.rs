@@ -165,10 +165,15 @@ fn scan_at(
     repo.files += unread.len();
     let licences = repo.licence_policy();
     let by_id = repo.interfaces_by_id();
+    let yanks = repo
+        .config
+        .as_ref()
+        .map_or(&[][..], |c| c.value.yanks.as_slice());
     let ctx = Context {
         licences: &licences,
         artifacts: repo.artifact_policy(),
         interfaces: Some(&by_id),
+        yanks,
     };
     let cache = match mode {
         CacheMode::Use(dir) | CacheMode::Refresh(dir) => Cache::new(dir, context),
@@ -223,6 +228,19 @@ fn scan_at(
         let findings = check_documents(&facts, &repo.interfaces, &repo.publishers, true, &licences);
         let paths: Vec<&str> = docs.iter().map(|(d, _)| d.path.as_str()).collect();
         diags.extend(locate_all(root, &paths, findings));
+    }
+    if let Some(config) = &repo.config {
+        // Every document's location is its id and version (E070), so the
+        // paths name the registry's versions without reading a document.
+        let versions = scanned
+            .iter()
+            .flat_map(|f| f.index.iter())
+            .filter_map(|(p, ..)| {
+                let (_, target) = super::split_path(p)?;
+                let (id, file) = target.strip_prefix("services/")?.split_once('/')?;
+                Some((id, file.strip_suffix(".json")?))
+            });
+        diags.extend(validate::check_yanks(config, versions));
     }
     let found: usize = scanned.iter().map(|f| f.index.len()).sum();
     let cached = scanned.iter().map(|f| f.cached).sum();

@@ -298,6 +298,7 @@ mod tests {
                     "snippet",
                     "index_url",
                     "target",
+                    "validation",
                 ],
             ),
             (Page::Interfaces, &["title", "interfaces"]),

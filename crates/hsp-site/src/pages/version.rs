@@ -95,6 +95,19 @@ pub(super) struct VersionPage<'a> {
     snippet: String,
     index_url: &'a str,
     target: &'a str,
+    /// Its validation report, if the registry has one.
+    validation: Option<Validated<'a>>,
+}
+
+#[derive(Serialize)]
+struct Validated<'a> {
+    /// The day, `YYYY-MM-DD`.
+    date: &'a str,
+    passed: bool,
+    ok: usize,
+    all: usize,
+    engine: &'a str,
+    rules: &'a [hsp_index::validation::RuleResult],
 }
 
 #[derive(Serialize)]
@@ -235,6 +248,22 @@ pub(super) fn version<'a>(cat: &Catalogue<'a>, s: usize, v: usize, root: &str) -
         snippet: environment_snippet(cat, s, v),
         index_url: index_url(cat),
         target: ver.target,
+        validation: cat
+            .input
+            .validations
+            .iter()
+            .find(|r| r.service == svc.id && r.version == doc.version)
+            .map(|r| {
+                let (ok, all) = r.score();
+                Validated {
+                    date: r.validated_at.get(..10).unwrap_or(&r.validated_at),
+                    passed: r.passed(),
+                    ok,
+                    all,
+                    engine: &r.engine,
+                    rules: &r.rules,
+                }
+            }),
     }
 }
 

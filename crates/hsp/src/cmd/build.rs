@@ -46,11 +46,24 @@ pub struct Args {
     /// HTTP (loopback registries always are). Repeatable.
     #[arg(long = "plain-http", value_name = "HOST", requires = "verify_images")]
     plain_http: Vec<String>,
+    /// Before building, run `hsp validate` on the local Docker engine for
+    /// every document OUT does not publish yet (or publishes other bytes of)
+    /// without a current report, writing validations/<service>/<version>.json
+    /// into the repo, so the build publishes the reports.
+    #[arg(long)]
+    validate: bool,
+    /// With --validate: validations run at once.
+    #[arg(long, default_value_t = 2, requires = "validate")]
+    jobs: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.verify_images && !verify_images(&args.repo, args.plain_http.clone())? {
         return Ok(ExitCode::FAILURE);
+    }
+    if args.validate {
+        let now = hsp_registry::now(args.now.as_deref())?;
+        validate_new(&args.repo, &args.out, args.jobs, now)?;
     }
     let opts = BuildOptions {
         repo: args.repo,
@@ -137,4 +150,53 @@ fn verify_images(repo: &std::path::Path, plain_http: Vec<String>) -> anyhow::Res
         eprintln!("error: not built: fix the images and artifacts above (OUT is unchanged)");
     }
     Ok(found.is_empty())
+}
+
+/// `--validate`: every document to validate (see
+/// `hsp_registry::validations::to_validate`), `jobs` at a time; each report
+/// is written into the repo. A failed validation is reported, and the build
+/// (with `policy.require_validation`) then refuses the version.
+fn validate_new(
+    repo: &std::path::Path,
+    out: &std::path::Path,
+    jobs: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let todo = hsp_registry::validations::to_validate(repo, out)?;
+    eprintln!(
+        "validating {} document{} ({} at a time)",
+        todo.len(),
+        super::plural(todo.len()),
+        jobs.max(1)
+    );
+    let queue = std::sync::Mutex::new(todo.into_iter());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let Some((doc, report_path)) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                let result = super::validate::validate_file(
+                    &repo.join(&doc),
+                    Some(repo),
+                    Default::default(),
+                    now,
+                )
+                .and_then(|r| {
+                    let json = serde_json::to_string_pretty(&r)? + "\n";
+                    super::validate::write_report(&repo.join(&report_path), &json)?;
+                    Ok(r)
+                });
+                results.lock().unwrap().push((doc, result));
+            });
+        }
+    });
+    for (doc, result) in results.into_inner().unwrap() {
+        match result {
+            Ok(r) => eprintln!("{doc}: {}", super::validate::summary(&r)),
+            Err(e) => eprintln!("error: {doc}: {e:#}"),
+        }
+    }
+    Ok(())
 }

@@ -25,6 +25,14 @@ use hsp_index::document::Document;
 
 use super::plural;
 
+#[derive(Clone, Copy, Debug, PartialEq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Github,
+    Sarif,
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Documents, folders or registry repos to check.
@@ -33,15 +41,35 @@ pub struct Args {
     /// Print the table of diagnostic codes (Markdown) and exit.
     #[arg(long, exclusive = true)]
     codes: bool,
-    /// Print the diagnostics as a JSON array instead of text.
-    #[arg(long)]
+    /// Print the diagnostics as a JSON array instead of text (`--format json`).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// How to print the diagnostics: text, a JSON array, GitHub Actions
+    /// annotations (workflow commands) or a SARIF 2.1.0 log.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     deny_warnings: bool,
     /// Print only the summary line (to stderr), not each diagnostic.
     #[arg(long, short)]
     quiet: bool,
+    /// Skip the publisher signature checks (E100, E101): for a draft that is
+    /// not signed yet. A registry's CI must not use it.
+    #[arg(long)]
+    no_signatures: bool,
+    #[arg(long, help = hsp_registry::NOW_HELP)]
+    now: Option<String>,
+    /// What the registry has published, to keep (E102, E103): a built
+    /// index (its folder or URL), a registry folder, or a git revision of
+    /// the repo (e.g. `origin/main`). Versions may be added and yanked, never
+    /// deleted or changed.
+    #[arg(long, value_name = "OUT|URL|GIT-REV")]
+    base: Option<String>,
+    /// With a URL --base: the root its metadata is verified from (default:
+    /// the repo's keys/1.root.json).
+    #[arg(long, value_name = "FILE", requires = "base")]
+    base_root: Option<PathBuf>,
     /// Also ask the network: every pinned image must exist in its registry,
     /// every artifact URL must answer with the declared size.
     #[arg(long)]
@@ -58,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let started = Instant::now();
+    let now = hsp_registry::now(args.now.as_deref())?;
     let mut roots: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut loose = Vec::new();
     for p in &args.paths {
@@ -72,6 +101,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => loose.push(p.clone()),
         }
     }
+    anyhow::ensure!(
+        args.base.is_none() || (roots.len() == 1 && loose.is_empty()),
+        "--base compares one registry repo: name paths inside a single registry"
+    );
     let mut diagnostics = Vec::new();
     let mut files = 0;
     // The documents the online checks ask about, with their paths as shown.
@@ -81,6 +114,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut repo = hsp_registry::load(root)
             .with_context(|| format!("loading the registry at {}", root.display()))?;
         files += repo.files;
+        if !args.no_signatures {
+            let signatures = hsp_registry::check_signatures(root, &repo, now);
+            repo.diagnostics.extend(signatures);
+        }
+        if let Some(base) = &args.base {
+            let base = super::load_base(base, root, args.base_root.as_deref(), now)
+                .with_context(|| format!("reading the base {base}"))?;
+            let found = hsp_registry::base::check_immutable(&base, &repo);
+            repo.diagnostics.extend(found);
+        }
+        repo.sort_diagnostics();
         let found = std::mem::take(&mut repo.diagnostics);
         for mut d in std::mem::take(&mut repo.documents) {
             if wanted.iter().any(|w| root.join(&d.path).starts_with(w)) {
@@ -153,14 +197,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn print(diagnostics: &[Diagnostic], args: &Args) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = if args.json {
-        serde_json::to_writer_pretty(&mut out, diagnostics)
+    let format = if args.json { Format::Json } else { args.format };
+    let result = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, diagnostics)
             .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(out))
-    } else if args.quiet {
-        Ok(())
-    } else {
-        diagnostics.iter().try_for_each(|d| writeln!(out, "{d}"))
+            .and_then(|_| writeln!(out)),
+        Format::Sarif => {
+            let log = validate::report::sarif(diagnostics, env!("CARGO_PKG_VERSION"));
+            serde_json::to_writer_pretty(&mut out, &log)
+                .map_err(std::io::Error::from)
+                .and_then(|_| writeln!(out))
+        }
+        Format::Github => out.write_all(validate::report::github(diagnostics).as_bytes()),
+        Format::Text if args.quiet => Ok(()),
+        Format::Text => diagnostics.iter().try_for_each(|d| writeln!(out, "{d}")),
     };
     match result.and_then(|_| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -5,7 +5,9 @@
 //! and `DIR/keys/1.root.json` (root metadata signed by every new root key), and
 //! new private keys in KEYDIR (mode 0600, folder 0700): `root.key` (or
 //! `root-1.key` ... `root-N.key`), `targets.key`, `snapshot.key`, `timestamp.key`.
-//! KEYDIR must stay out of the repo; keep the root keys offline.
+//! KEYDIR must stay out of the repo; keep the root keys offline. Also writes
+//! the repo's CI workflow (`.github/workflows/hsp.yml`, see
+//! `hsp_registry::scaffold`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         key_type: args.key_type.into(),
         now: args.now.as_deref(),
     })?;
+    let workflow = hsp_registry::scaffold::write_workflow(&args.dir)?;
+    eprintln!(
+        "wrote {}: checks pull requests, publishes the main branch, re-signs the timestamp daily",
+        workflow.display()
+    );
     eprintln!(
         "created registry {} and keys in {} (root threshold {} of {})",
         args.dir.display(),

@@ -1,0 +1,845 @@
+//! `hsp validate`: a service version run on the real Docker engine, and the
+//! packaging rules it must meet checked one by one, each with its evidence.
+//!
+//! The version is planned as a site would plan it (the planner, with the
+//! registry's providers for its requirements and test values for config
+//! without defaults), its dependencies deployed first with the agent's own
+//! rollout and Docker driver (health-gated), in an environment of its own (a
+//! throwaway network, a temporary state folder), and then each of its tasks
+//! is started by the driver and watched:
+//!
+//! - `pullable`: the image pulls by its digest;
+//! - `non-root` (warning): the image's user is not root;
+//! - `exposed-ports`: the image's `EXPOSE`d ports are the declared ports;
+//! - `licences`: licence files in the image (`/licenses`, `/LICENSE`, ...);
+//! - `labels`: `org.opencontainers.image.version` and `.licenses`, when set,
+//!   agree with the document (warning when absent);
+//! - `healthy`: healthy by its own health check within its start period;
+//! - `declared-env`: it starts with only the declared environment (a variable
+//!   its logs say is missing is a finding);
+//! - `ports`: every declared port accepts a connection;
+//! - `smoke-test`: the document's smoke test passes;
+//! - `logs`: it logs to stdout/stderr, and writes no log files in the image;
+//! - `read-only-root` (warning): it writes nothing outside its volumes and
+//!   `/tmp`, so it runs with a read-only root file system;
+//! - `memory`: its peak (from the engine) stays within `memory_mib` (the
+//!   container gets headroom above it, so the peak is seen, not killed);
+//! - `stop`: SIGTERM stops it within `stop_timeout_s`, with exit code 0 or 143.
+//!
+//! Rules that need a healthy task are `not_run` when it never became healthy.
+//! Everything the run created is removed at the end, whatever happened.
+
+mod engine;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hsp_deploy::docker::DockerDriver;
+use hsp_deploy::{secrets, spec_hash, Driver, EnvDir, Probe, UnitSpec};
+use hsp_index::document::{Document, Health};
+use hsp_index::plan::{Part, Plan, PlannedInstance, PlannedTask};
+use hsp_index::validation::{Outcome, Report, RuleResult};
+use hsp_index::{Environment, Interface};
+use hsp_planner::{Deployed, MemorySource};
+
+pub use engine::Engine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("starting the runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("{what}")]
+    Engine {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("planning {service} {version} (hint: give config values with --config NAME=VALUE, or add its providers to the registry)")]
+    Plan {
+        service: String,
+        version: String,
+        #[source]
+        source: Box<hsp_planner::PlanError>,
+    },
+    #[error(transparent)]
+    Deploy(#[from] hsp_deploy::Error),
+    #[error("a temporary folder")]
+    Temp(#[source] std::io::Error),
+}
+
+/// What to validate.
+pub struct Options<'a> {
+    pub document: &'a Document,
+    /// Hex sha256 of the document's bytes.
+    pub document_sha256: String,
+    /// The registry's documents (providers for the requirements) and interfaces.
+    pub documents: Vec<Document>,
+    pub interfaces: Vec<Interface>,
+    /// Test values for config entries, by name.
+    pub config: BTreeMap<String, String>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// The rules of each task, in the order they run.
+const RULES: [&str; 13] = [
+    "pullable",
+    "non-root",
+    "exposed-ports",
+    "licences",
+    "labels",
+    "healthy",
+    "declared-env",
+    "ports",
+    "smoke-test",
+    "logs",
+    "read-only-root",
+    "memory",
+    "stop",
+];
+
+/// The instance name the validated version gets in its plan.
+const INSTANCE: &str = "svc";
+
+/// Runs the rules (see the module docs) and returns the report.
+pub fn validate(opts: &Options) -> Result<Report, Error> {
+    let doc = opts.document;
+    let env_name = format!(
+        "val-{}-{}",
+        std::process::id(),
+        opts.now.timestamp_subsec_nanos() % 100_000
+            + u32::try_from(opts.now.timestamp() % 1000).unwrap_or(0)
+    );
+    let plan = plan(opts, &env_name)?;
+    let state = tempfile::tempdir().map_err(Error::Temp)?;
+    let env_dir = EnvDir::open(state.path(), &env_name)?;
+    let mut driver = DockerDriver::connect(&env_name, None)?;
+    let engine = Engine::connect()?;
+    let mut run = Run {
+        engine: &engine,
+        report: Report {
+            service: doc.id.clone(),
+            version: doc.version.clone(),
+            document_sha256: opts.document_sha256.clone(),
+            validated_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            engine: engine.version(),
+            rules: Vec::new(),
+        },
+        started: Vec::new(),
+    };
+    let result = run.all(&mut driver, &plan, &env_dir, state.path(), doc, &env_name);
+    // Whatever happened: every unit, the dependencies, volumes and network.
+    for name in &run.started {
+        let _ = driver.stop(&unit(name), 1);
+    }
+    let empty = Plan {
+        environment: plan.environment.clone(),
+        instances: Vec::new(),
+        externals: Vec::new(),
+    };
+    let purge = hsp_deploy::ApplyOptions {
+        purge: true,
+        ..Default::default()
+    };
+    let _ = hsp_deploy::apply(&mut driver, &empty, &env_dir, &purge);
+    let _ = driver.remove_volumes(INSTANCE);
+    let _ = driver.teardown();
+    result.map(|()| run.report)
+}
+
+fn unit(name: &str) -> hsp_deploy::Unit {
+    hsp_deploy::Unit {
+        id: name.to_string(),
+        name: name.to_string(),
+        instance: INSTANCE.into(),
+        task: String::new(),
+        replica: 0,
+        version: String::new(),
+        spec: String::new(),
+        env_hash: None,
+        running: true,
+        address: None,
+    }
+}
+
+/// The plan a site wanting exactly this version would get.
+fn plan(opts: &Options, env_name: &str) -> Result<Plan, Error> {
+    let doc = opts.document;
+    let mut documents: Vec<Document> = opts
+        .documents
+        .iter()
+        .filter(|d| !(d.id == doc.id && d.version == doc.version))
+        .cloned()
+        .collect();
+    // A yanked version is still validated (sites may run it).
+    let mut wanted = doc.clone();
+    wanted.yanked = None;
+    documents.push(wanted);
+    let source = MemorySource::new(opts.interfaces.clone(), documents);
+    let env: Environment = serde_json::from_value(serde_json::json!({
+        "name": env_name,
+        "index": {"url": "validation", "root": "validation"},
+        "services": [{"id": doc.id, "version": format!("={}", doc.version), "name": INSTANCE}],
+        "config": {INSTANCE: opts.config},
+        "target": {"kind": "docker"},
+    }))
+    .expect("a valid environment");
+    let plan_err = |source| Error::Plan {
+        service: doc.id.clone(),
+        version: doc.version.clone(),
+        source: Box::new(source),
+    };
+    hsp_planner::plan(&env, &source, &Deployed::default()).map_err(plan_err)
+}
+
+struct Run<'a> {
+    engine: &'a Engine,
+    report: Report,
+    /// Names of the units started outside the rollout.
+    started: Vec<String>,
+}
+
+impl Run<'_> {
+    fn rule(
+        &mut self,
+        rule: &str,
+        task: Option<&str>,
+        outcome: Outcome,
+        evidence: impl Into<String>,
+    ) {
+        self.report.rules.push(RuleResult {
+            rule: rule.to_string(),
+            task: task.map(str::to_string),
+            outcome,
+            evidence: evidence.into(),
+        });
+    }
+
+    fn all(
+        &mut self,
+        driver: &mut DockerDriver,
+        plan: &Plan,
+        env_dir: &EnvDir,
+        state: &std::path::Path,
+        doc: &Document,
+        env_name: &str,
+    ) -> Result<(), Error> {
+        let Some(inst) = plan.instances.iter().find(|i| i.name == INSTANCE) else {
+            unreachable!("the wanted service is in its plan");
+        };
+        let deps = Plan {
+            environment: plan.environment.clone(),
+            instances: plan
+                .instances
+                .iter()
+                .filter(|i| i.name != INSTANCE)
+                .cloned()
+                .collect(),
+            externals: plan.externals.clone(),
+        };
+        if !deps.instances.is_empty() {
+            let names: Vec<String> = deps
+                .instances
+                .iter()
+                .map(|i| format!("{} {} ({})", i.service, i.version, i.name))
+                .collect();
+            let problem = match hsp_deploy::apply(driver, &deps, env_dir, &Default::default()) {
+                Ok(report) => report.first_problem(),
+                Err(e) => Some(format!("{e}")),
+            };
+            if let Some(bad) = problem {
+                // Reported, not skipped: the version was not run.
+                let evidence = format!("{}: {bad}", names.join(", "));
+                self.rule("dependencies", None, Outcome::Fail, evidence);
+                for task in &inst.tasks {
+                    for r in RULES {
+                        let why = "its dependencies did not start";
+                        self.rule(r, Some(&task.name), Outcome::NotRun, why);
+                    }
+                }
+                return Ok(());
+            }
+            let evidence = format!("started and healthy: {}", names.join(", "));
+            self.rule("dependencies", None, Outcome::Pass, evidence);
+        }
+        let pulled = driver.prepare(inst);
+        for task in &inst.tasks {
+            self.task(driver, inst, task, &pulled, state, doc, env_name)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn task(
+        &mut self,
+        driver: &mut DockerDriver,
+        inst: &PlannedInstance,
+        task: &PlannedTask,
+        pulled: &Result<(), hsp_deploy::Error>,
+        state: &std::path::Path,
+        doc: &Document,
+        env_name: &str,
+    ) -> Result<(), Error> {
+        let t = Some(task.name.as_str());
+        if let Err(e) = pulled {
+            self.rule(
+                "pullable",
+                t,
+                Outcome::Fail,
+                format!("{}: not pullable: {e}", task.image),
+            );
+            for r in &RULES[1..] {
+                self.rule(r, t, Outcome::NotRun, "the image could not be pulled");
+            }
+            return Ok(());
+        }
+        self.rule(
+            "pullable",
+            t,
+            Outcome::Pass,
+            format!("pulled {}", task.image),
+        );
+        self.image_rules(task, doc, env_name)?;
+
+        // Started by the driver as the agent starts it, with memory headroom
+        // so that the peak above `memory_mib` is measured, not killed.
+        let mut measured = task.clone();
+        measured.memory_mib = (task.memory_mib * 2).max(task.memory_mib + 256);
+        let env = secrets::render_env(state, task)?;
+        let secret_values: Vec<String> = task
+            .env
+            .iter()
+            .filter(|(_, v)| v.0.iter().any(|p| matches!(p, Part::Secret(_))))
+            .filter_map(|(k, _)| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .filter(|v| v.len() >= 4)
+            .collect();
+        let redact = |line: &str| {
+            let mut l = line.to_string();
+            for s in &secret_values {
+                l = l.replace(s.as_str(), "<secret>");
+            }
+            l
+        };
+        let spec = spec_hash(inst);
+        let env_hash = secrets::env_hash(state, &env)?;
+        let unit_spec = UnitSpec {
+            environment: env_name,
+            instance: inst,
+            task: &measured,
+            replica: 0,
+            spec: &spec,
+            env: env.clone(),
+            env_hash: &env_hash,
+        };
+        let name = unit_spec.name();
+        let started = Instant::now();
+        driver.start(&unit_spec)?;
+        // Removed at the end by name (the engine takes a name for an id).
+        self.started.push(name.clone());
+        let find = |driver: &mut DockerDriver| -> Option<hsp_deploy::Unit> {
+            driver.units().ok()?.into_iter().find(|u| u.name == name)
+        };
+        let health = task.health.clone();
+        let start_period = health.as_ref().map_or(0, |h| h.start_period_s);
+        let window = health.as_ref().map_or(10, |h| {
+            h.start_period_s + h.interval_s * h.retries.max(1) + h.timeout_s
+        });
+        let deadline = started + Duration::from_secs(u64::from(window.max(5)));
+        let mut last = String::from("not probed");
+        let mut unit_found = None;
+        let healthy_after = loop {
+            if let Some(u) = find(driver) {
+                match driver.probe(&u, task, &env) {
+                    Probe::Healthy => {
+                        unit_found = Some(u);
+                        break Some(started.elapsed());
+                    }
+                    Probe::Unhealthy(why) | Probe::Exited(why) => last = why,
+                }
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        let logs: Vec<String> = self
+            .engine
+            .logs(&name, 2000)
+            .iter()
+            .map(|l| redact(l))
+            .collect();
+        let Some(after) = healthy_after else {
+            let evidence = format!(
+                "not healthy {:.1} s after start (start period {start_period} s): {last}{}",
+                started.elapsed().as_secs_f64(),
+                logs.last()
+                    .map(|l| format!("; last log line: {l}"))
+                    .unwrap_or_default()
+            );
+            self.rule("healthy", t, Outcome::Fail, evidence);
+            self.declared_env(task, &logs, false);
+            // Every rule after `declared-env` needs a healthy task.
+            for r in &RULES[7..] {
+                self.rule(r, t, Outcome::NotRun, "the task never became healthy");
+            }
+            return Ok(());
+        };
+        let secs = after.as_secs_f64();
+        let (outcome, evidence) = if secs <= f64::from(start_period) + 1.0 {
+            (
+                Outcome::Pass,
+                format!("healthy {secs:.1} s after start (start period {start_period} s)"),
+            )
+        } else {
+            (Outcome::Warn, format!("healthy only {secs:.1} s after start, after its start period of {start_period} s: raise start_period_s"))
+        };
+        self.rule("healthy", t, outcome, evidence);
+        self.declared_env(task, &logs, true);
+        let u = unit_found.expect("healthy");
+
+        // Ports.
+        let mut closed = Vec::new();
+        let mut open = Vec::new();
+        for p in &task.ports {
+            let Some(ip) = u.address else { break };
+            let addr = std::net::SocketAddr::new(ip, p.port);
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+                Ok(_) => open.push(format!("{} ({})", p.port, p.name)),
+                Err(e) => closed.push(format!("{} ({}): {e}", p.port, p.name)),
+            }
+        }
+        match (closed.is_empty(), task.ports.is_empty()) {
+            (_, true) => self.rule("ports", t, Outcome::Pass, "declares no ports"),
+            (true, false) => self.rule(
+                "ports",
+                t,
+                Outcome::Pass,
+                format!("accepting connections: {}", open.join(", ")),
+            ),
+            (false, _) => self.rule(
+                "ports",
+                t,
+                Outcome::Fail,
+                format!("not answering: {}", closed.join("; ")),
+            ),
+        }
+
+        // The smoke test, on its task.
+        match &doc.smoke_test {
+            Some(smoke) if smoke.task == task.name => {
+                let probe_task = PlannedTask {
+                    health: Some(Health {
+                        http: smoke.http.clone(),
+                        command: smoke.command.clone(),
+                        interval_s: smoke.timeout_s.max(1),
+                        timeout_s: smoke.timeout_s.max(1),
+                        start_period_s: 0,
+                        retries: 1,
+                    }),
+                    ..task.clone()
+                };
+                let what = match (&smoke.http, &smoke.command) {
+                    (Some(h), _) => format!("GET {} on port {}", h.path, h.port),
+                    (_, Some(c)) => format!("command {c:?}"),
+                    _ => "nothing".into(),
+                };
+                let expects = smoke.status.is_some() || smoke.body_contains.is_some();
+                let port = smoke
+                    .http
+                    .as_ref()
+                    .and_then(|h| task.ports.iter().find(|p| p.name == h.port).map(|p| p.port));
+                match (expects, &smoke.http, port, u.address) {
+                    (true, Some(h), Some(port), Some(ip)) => {
+                        let addr = std::net::SocketAddr::new(ip, port);
+                        let timeout = Duration::from_secs(u64::from(smoke.timeout_s.max(1)));
+                        let (outcome, evidence) = match http_get(addr, &h.path, timeout) {
+                            Err(e) => (Outcome::Fail, format!("{what}: {e}")),
+                            Ok((code, body)) => expect(smoke, code, &body),
+                        };
+                        self.rule(
+                            "smoke-test",
+                            t,
+                            outcome,
+                            format!("{what}: {}", redact(&evidence)),
+                        );
+                    }
+                    _ => match driver.probe(&u, &probe_task, &env) {
+                        Probe::Healthy => {
+                            self.rule("smoke-test", t, Outcome::Pass, format!("{what}: passed"))
+                        }
+                        Probe::Unhealthy(why) | Probe::Exited(why) => self.rule(
+                            "smoke-test",
+                            t,
+                            Outcome::Fail,
+                            format!("{what}: {}", redact(&why)),
+                        ),
+                    },
+                }
+            }
+            Some(_) => {}
+            None => self.rule(
+                "smoke-test",
+                t,
+                Outcome::Fail,
+                "the document declares no smoke test",
+            ),
+        }
+
+        // Logs and file-system writes.
+        let logs: Vec<String> = self
+            .engine
+            .logs(&name, 2000)
+            .iter()
+            .map(|l| redact(l))
+            .collect();
+        let changes = self.engine.changes(&name);
+        let log_files: Vec<&String> = changes
+            .iter()
+            .filter(|p| p.starts_with("/var/log/") || p.ends_with(".log"))
+            .collect();
+        match (
+            logs.iter().find(|l| !l.trim().is_empty()),
+            log_files.is_empty(),
+        ) {
+            (_, false) => self.rule(
+                "logs",
+                t,
+                Outcome::Fail,
+                format!(
+                    "writes log files in the image's file system: {}",
+                    list(&log_files)
+                ),
+            ),
+            (Some(l), true) => self.rule(
+                "logs",
+                t,
+                Outcome::Pass,
+                format!("logs to stdout/stderr, e.g. {l:?}"),
+            ),
+            (None, true) => self.rule(
+                "logs",
+                t,
+                Outcome::Fail,
+                "wrote nothing to stdout or stderr",
+            ),
+        }
+        // The engine's own: its init (`--init`) and the mounts it makes.
+        let mut roots: Vec<&str> = vec![
+            "/tmp",
+            "/run",
+            "/var/run",
+            "/dev",
+            "/proc",
+            "/sys",
+            "/sbin/docker-init",
+            "/etc/hosts",
+            "/etc/hostname",
+            "/etc/resolv.conf",
+        ];
+        roots.extend(task.volumes.iter().map(|v| v.path.as_str()));
+        let allowed = |p: &str| {
+            roots
+                .iter()
+                .any(|r| p == *r || p.starts_with(&format!("{}/", r.trim_end_matches('/'))))
+        };
+        // Docker lists each changed file and its folders: only the deepest
+        // paths (files, and folders where nothing under them changed) count.
+        let outside: Vec<&String> = changes
+            .iter()
+            .filter(|p| !allowed(p))
+            .filter(|p| !changes.iter().any(|c| c.starts_with(&format!("{p}/"))))
+            .collect();
+        if outside.is_empty() {
+            self.rule(
+                "read-only-root",
+                t,
+                Outcome::Pass,
+                "wrote nothing outside its volumes and /tmp",
+            );
+        } else {
+            self.rule("read-only-root", t, Outcome::Warn, format!("writes outside its volumes, so it cannot run with a read-only root file system: {}", list(&outside)));
+        }
+
+        // Memory: read once, at the end of the run: cgroup v1's `max_usage`
+        // is the peak itself (under cgroup v2 the engine gives only the
+        // current usage). A read costs the engine about a second, so it is
+        // not taken between rules.
+        let peak = self.engine.memory(&name).unwrap_or(0);
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        if self.engine.oom_killed(&name) {
+            self.rule(
+                "memory",
+                t,
+                Outcome::Fail,
+                format!(
+                    "killed for memory above {} MiB (declared {} MiB)",
+                    measured.memory_mib, task.memory_mib
+                ),
+            );
+        } else if peak > u64::from(task.memory_mib) * 1024 * 1024 {
+            self.rule(
+                "memory",
+                t,
+                Outcome::Fail,
+                format!(
+                    "peak {:.1} MiB, above the declared {} MiB",
+                    mib(peak),
+                    task.memory_mib
+                ),
+            );
+        } else {
+            self.rule(
+                "memory",
+                t,
+                Outcome::Pass,
+                format!(
+                    "peak {:.1} MiB of the declared {} MiB",
+                    mib(peak),
+                    task.memory_mib
+                ),
+            );
+        }
+
+        // SIGTERM.
+        let limit = task.stop_timeout_s;
+        let stopped = self.engine.stop(&name, limit)?;
+        let ok_code = matches!(stopped.exit_code, 0 | 143);
+        let evidence = format!(
+            "stopped {:.1} s after SIGTERM (stop_timeout_s {limit}), exit code {}",
+            stopped.seconds, stopped.exit_code
+        );
+        if ok_code && stopped.seconds <= f64::from(limit) {
+            self.rule("stop", t, Outcome::Pass, evidence);
+        } else if stopped.exit_code == 137 {
+            self.rule(
+                "stop",
+                t,
+                Outcome::Fail,
+                format!("{evidence}: killed, it ignored SIGTERM"),
+            );
+        } else {
+            self.rule("stop", t, Outcome::Fail, evidence);
+        }
+        Ok(())
+    }
+
+    fn image_rules(
+        &mut self,
+        task: &PlannedTask,
+        doc: &Document,
+        env_name: &str,
+    ) -> Result<(), Error> {
+        let t = Some(task.name.as_str());
+        let image = hsp_deploy::docker::image_ref(&task.image, None);
+        let facts = self.engine.image(&image)?;
+        match facts.user.as_str() {
+            "" | "root" | "0" | "0:0" => self.rule(
+                "non-root",
+                t,
+                Outcome::Warn,
+                format!(
+                    "runs as root (image user {:?}): set USER in the image",
+                    facts.user
+                ),
+            ),
+            u => self.rule("non-root", t, Outcome::Pass, format!("runs as {u}")),
+        }
+        let declared: Vec<String> = {
+            let mut v: Vec<String> = task
+                .ports
+                .iter()
+                .map(|p| format!("{}/tcp", p.port))
+                .collect();
+            v.sort();
+            v
+        };
+        if facts.exposed.is_empty() && !declared.is_empty() {
+            self.rule(
+                "exposed-ports",
+                t,
+                Outcome::Warn,
+                format!(
+                    "the image exposes no ports; the document declares {}",
+                    declared.join(", ")
+                ),
+            );
+        } else if facts.exposed == declared {
+            self.rule(
+                "exposed-ports",
+                t,
+                Outcome::Pass,
+                format!(
+                    "exposes {}",
+                    if declared.is_empty() {
+                        "nothing, as declared".into()
+                    } else {
+                        declared.join(", ")
+                    }
+                ),
+            );
+        } else {
+            self.rule(
+                "exposed-ports",
+                t,
+                Outcome::Fail,
+                format!(
+                    "the image exposes {} but the document declares {}",
+                    or_none(&facts.exposed),
+                    or_none(&declared)
+                ),
+            );
+        }
+        let reader = format!("hsp-{env_name}-files-{}", task.name);
+        let found = self.engine.find_files(
+            &image,
+            &reader,
+            &[
+                "/licenses",
+                "/LICENSE",
+                "/LICENSE.txt",
+                "/LICENSE.md",
+                "/COPYING",
+                "/usr/share/licenses",
+            ],
+        )?;
+        match found {
+            Some((path, files)) => self.rule("licences", t, Outcome::Pass, format!("{path}: {}", files.join(", "))),
+            None => self.rule("licences", t, Outcome::Fail, "no licence files in the image: put them under /licenses (the licence of the service and of what it bundles)"),
+        }
+        let mut wrong = Vec::new();
+        let mut absent = Vec::new();
+        for (label, want) in [
+            ("org.opencontainers.image.version", &doc.version),
+            ("org.opencontainers.image.licenses", &doc.license),
+        ] {
+            match facts.labels.get(label) {
+                Some(v) if v == want => {}
+                Some(v) => wrong.push(format!("{label}={v:?}, the document says {want:?}")),
+                None => absent.push(label),
+            }
+        }
+        if !wrong.is_empty() {
+            self.rule("labels", t, Outcome::Fail, wrong.join("; "));
+        } else if !absent.is_empty() {
+            self.rule(
+                "labels",
+                t,
+                Outcome::Warn,
+                format!("not labelled: {}", absent.join(", ")),
+            );
+        } else {
+            self.rule(
+                "labels",
+                t,
+                Outcome::Pass,
+                "version and licence labels agree with the document",
+            );
+        }
+        Ok(())
+    }
+
+    /// A task that did not start may say in its logs which variable it
+    /// missed: an upper-case name next to "not set", "missing", "required"
+    /// or "undefined" that the task does not declare.
+    fn declared_env(&mut self, task: &PlannedTask, logs: &[String], healthy: bool) {
+        let t = Some(task.name.as_str());
+        let words = ["not set", "missing", "required", "undefined", "unset"];
+        for line in logs {
+            let lower = line.to_lowercase();
+            if !words.iter().any(|w| lower.contains(w)) {
+                continue;
+            }
+            let names = line
+                .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .filter(|w| {
+                    w.len() >= 3
+                        && w.contains('_')
+                        && w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                });
+            for n in names {
+                if !task.env.contains_key(n) {
+                    self.rule(
+                        "declared-env",
+                        t,
+                        Outcome::Fail,
+                        format!("needs {n}, which the document does not declare: {line:?}"),
+                    );
+                    return;
+                }
+            }
+        }
+        let evidence = match healthy {
+            true => "started with only the declared environment",
+            false => "its logs name no undeclared variable",
+        };
+        self.rule("declared-env", t, Outcome::Pass, evidence);
+    }
+}
+
+/// The smoke test's expectations against an answer.
+fn expect(smoke: &hsp_index::document::SmokeTest, code: u16, body: &str) -> (Outcome, String) {
+    let status_ok = match smoke.status {
+        Some(want) => code == want,
+        None => (200..300).contains(&code),
+    };
+    if !status_ok {
+        let want = smoke.status.map_or("2xx".to_string(), |s| s.to_string());
+        return (Outcome::Fail, format!("answered {code}, expected {want}"));
+    }
+    match &smoke.body_contains {
+        Some(text) if !body.contains(text.as_str()) => {
+            let start: String = body.chars().take(120).collect();
+            (
+                Outcome::Fail,
+                format!("answered {code} without {text:?} in its body (it begins {start:?})"),
+            )
+        }
+        Some(text) => (
+            Outcome::Pass,
+            format!("answered {code} with {text:?} in its body"),
+        ),
+        None => (Outcome::Pass, format!("answered {code}")),
+    }
+}
+
+/// `GET path` over HTTP/1.0: the status and at most 1 MiB of the body.
+fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: hsp-validate\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.take(1 << 20).read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response");
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(bad)?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((code, body))
+}
+
+fn list(paths: &[&String]) -> String {
+    let mut shown: Vec<&str> = paths.iter().take(5).map(|s| s.as_str()).collect();
+    if paths.len() > 5 {
+        shown.push("...");
+    }
+    shown.join(", ")
+}
+
+fn or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
