@@ -199,6 +199,9 @@ fn exceeds_its_memory() {
         rules["memory"].1.contains("above the declared 64 MiB"),
         "{rules:#?}"
     );
+    // The kernel's own peak, not a sample of the engine's stats (which a
+    // loaded engine answers without a memory figure).
+    assert!(rules["memory"].1.contains("(cgroup memory."), "{rules:#?}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! changes, its memory peak, and a timed stop with its exit code. One
 //! current-thread runtime; every call bounded by the engine's own timeouts.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::container::{
@@ -31,6 +32,56 @@ pub struct ImageFacts {
     /// `8080/tcp`, ...
     pub exposed: Vec<String>,
     pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// A memory figure and where it came from (for the evidence).
+#[derive(Debug, PartialEq)]
+pub struct Memory {
+    pub bytes: u64,
+    pub source: &'static str,
+}
+
+/// The peak memory of the cgroup that `cgroups` (a `/proc/PID/cgroup`) names,
+/// under the cgroup file systems at `root`. Only a path that holds the
+/// container's `id` counts: a process of this machine with the engine's PID
+/// is not the container when the engine runs elsewhere.
+fn cgroup_peak(cgroups: &str, id: &str, root: &Path) -> Option<Memory> {
+    if id.is_empty() {
+        return None;
+    }
+    let read = |p: PathBuf| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(hierarchy), Some(controllers), Some(path)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if !path.contains(id) {
+            continue;
+        }
+        let rel = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "memory") {
+            let file = root
+                .join("memory")
+                .join(rel)
+                .join("memory.max_usage_in_bytes");
+            if let Some(bytes) = read(file) {
+                return Some(Memory {
+                    bytes,
+                    source: "cgroup memory.max_usage_in_bytes",
+                });
+            }
+        } else if hierarchy == "0" && controllers.is_empty() {
+            if let Some(bytes) = read(root.join(rel).join("memory.peak")) {
+                return Some(Memory {
+                    bytes,
+                    source: "cgroup memory.peak",
+                });
+            }
+        }
+    }
+    None
 }
 
 /// How a stop went.
@@ -173,9 +224,25 @@ impl Engine {
         out
     }
 
-    /// The container's peak memory so far, in bytes (cgroup v1 `max_usage`,
-    /// else the current usage).
-    pub fn memory(&self, container: &str) -> Option<u64> {
+    /// The container's peak memory so far. Read from the container's memory
+    /// cgroup when the engine runs on this machine (cgroup v1
+    /// `memory.max_usage_in_bytes`, v2 `memory.peak`): the engine's stats
+    /// answer does not always carry a memory figure on a loaded engine, and
+    /// under cgroup v2 it has only the current usage. Else from the engine's
+    /// stats. `None` when neither gives a figure.
+    pub fn memory_peak(&self, container: &str) -> Option<Memory> {
+        let inspected = self
+            .rt
+            .block_on(self.docker.inspect_container(container, None))
+            .ok()?;
+        let id = inspected.id.unwrap_or_default();
+        let pid = inspected.state.and_then(|s| s.pid).filter(|p| *p > 0);
+        if let Some(m) = pid.and_then(|pid| {
+            let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+            cgroup_peak(&cgroups, &id, Path::new("/sys/fs/cgroup"))
+        }) {
+            return Some(m);
+        }
         self.rt.block_on(async {
             let opts = StatsOptions {
                 stream: false,
@@ -187,7 +254,17 @@ impl Engine {
                 .ok()??
                 .ok()?;
             let m = stats.memory_stats;
-            m.max_usage.or(m.usage)
+            match (m.max_usage, m.usage) {
+                (Some(bytes), _) => Some(Memory {
+                    bytes,
+                    source: "the engine's peak",
+                }),
+                (None, Some(bytes)) => Some(Memory {
+                    bytes,
+                    source: "the engine's current usage, not a peak",
+                }),
+                (None, None) => None,
+            }
         })
     }
 
@@ -230,5 +307,65 @@ impl Engine {
         let _ = self
             .rt
             .block_on(self.docker.remove_container(container, Some(opts)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "001ae5843bc1461dcb275a1fa1ef9c1d";
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn reads_the_v1_peak_of_the_containers_memory_cgroup() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = format!("memory/docker/{ID}");
+        write(
+            root.path(),
+            &format!("{dir}/memory.max_usage_in_bytes"),
+            "73400320\n",
+        );
+        write(
+            root.path(),
+            &format!("{dir}/memory.usage_in_bytes"),
+            "1024\n",
+        );
+        let cgroups = format!("5:devices:/docker/{ID}\n4:memory:/docker/{ID}\n0::/docker/{ID}\n");
+        let m = cgroup_peak(&cgroups, ID, root.path()).unwrap();
+        assert_eq!(m.bytes, 73_400_320);
+        assert_eq!(m.source, "cgroup memory.max_usage_in_bytes");
+    }
+
+    #[test]
+    fn reads_the_v2_peak() {
+        let root = tempfile::tempdir().unwrap();
+        let rel = format!("system.slice/docker-{ID}.scope");
+        write(root.path(), &format!("{rel}/memory.peak"), "4096\n");
+        let cgroups = format!("0::/{rel}\n");
+        let m = cgroup_peak(&cgroups, ID, root.path()).unwrap();
+        assert_eq!(m.bytes, 4096);
+        assert_eq!(m.source, "cgroup memory.peak");
+    }
+
+    #[test]
+    fn a_process_outside_the_container_gives_no_figure() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "memory/user.slice/memory.max_usage_in_bytes",
+            "99",
+        );
+        let cgroups = "4:memory:/user.slice\n0::/user.slice\n";
+        assert_eq!(cgroup_peak(cgroups, ID, root.path()), None);
+        assert_eq!(cgroup_peak(cgroups, "", root.path()), None);
+        // The container's cgroup without a readable figure: none either.
+        let cgroups = format!("4:memory:/docker/{ID}\n");
+        assert_eq!(cgroup_peak(&cgroups, ID, root.path()), None);
     }
 }
