@@ -26,12 +26,6 @@ fn image(name: &str, drop: &str, add: &[&str]) -> String {
     variant("validate", &format!("validate-{name}"), &changes)
 }
 
-fn document(dir: &Path, image: &str) -> std::path::PathBuf {
-    let path = dir.join("1.0.0.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&doc_json(image)).unwrap()).unwrap();
-    path
-}
-
 fn doc_json(image: &str) -> serde_json::Value {
     json!({
         "id": "org.hsp.test.validate",
@@ -57,8 +51,40 @@ fn doc_json(image: &str) -> serde_json::Value {
 
 /// Validates `image`: the exit status and each rule's (outcome, evidence).
 fn validate(image: &str) -> (bool, BTreeMap<String, (String, String)>) {
+    let (ok, rules) = validate_json(&doc_json(image));
+    (ok, by_rule(&rules, "docker"))
+}
+
+/// The rules that ran on `target` (`docker` or `host`), by name.
+fn by_rule(rules: &[serde_json::Value], target: &str) -> BTreeMap<String, (String, String)> {
+    rules
+        .iter()
+        .filter(|r| r["target"].as_str().unwrap_or("docker") == target)
+        .map(|r| {
+            let rule = r["rule"].as_str().unwrap().to_string();
+            let outcome = r["outcome"].as_str().unwrap().to_string();
+            (rule, (outcome, r["evidence"].as_str().unwrap().to_string()))
+        })
+        .collect()
+}
+
+/// Validates the document `doc`: the exit status and the report's rules.
+fn validate_json(doc: &serde_json::Value) -> (bool, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
-    let doc = document(dir.path(), image);
+    let doc = if doc.get("artifacts").is_some() {
+        // A lab registry: the only kind whose artifacts may be file:// URLs.
+        let repo = dir.path().join("repo");
+        RegistryBuilder::new("val", "Validated")
+            .publisher("hsp-test", "HSP tests", &["org.hsp.test"])
+            .document(doc.clone())
+            .lab_artifact_urls()
+            .write(&repo);
+        repo.join("publishers/hsp-test/services/org.hsp.test.validate/1.0.0.json")
+    } else {
+        let path = dir.path().join("1.0.0.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+        path
+    };
     let report = dir.path().join("report.json");
     let o = hsp([
         "validate".as_ref(),
@@ -75,17 +101,10 @@ fn validate(image: &str) -> (bool, BTreeMap<String, (String, String)>) {
         &std::fs::read(&report).unwrap_or_else(|e| panic!("no report ({e}): {text}")),
     )
     .unwrap();
-    let rules = report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let rule = r["rule"].as_str().unwrap().to_string();
-            let outcome = r["outcome"].as_str().unwrap().to_string();
-            (rule, (outcome, r["evidence"].as_str().unwrap().to_string()))
-        })
-        .collect();
-    (o.status.success(), rules)
+    (
+        o.status.success(),
+        report["rules"].as_array().unwrap().clone(),
+    )
 }
 
 /// The rules that did not pass, as (rule, outcome).
@@ -457,5 +476,120 @@ fn a_smoke_test_expectation_is_checked() {
     assert!(
         evidence.contains("answered 200 without") && evidence.contains("1.0.0"),
         "{evidence}"
+    );
+}
+
+/// A document whose bare-metal artifact (the fixture's `bin/start` with
+/// `MODE`, and its licence) is validated on this host as well, on a free
+/// port (a host's ports are the machine's). Its image is the good one.
+fn host_doc(dir: &Path, mode: &str, platform: &str) -> serde_json::Value {
+    let fixture = hsp_test_support::root().join("tests/fixtures/images/validate");
+    let start = std::fs::read(fixture.join("bin/start")).unwrap();
+    let run = format!(
+        "#!/bin/busybox sh\nexport MODE={mode}\nexec /bin/busybox sh \"$(/bin/busybox dirname \"$0\")/start\"\n"
+    );
+    let licence = std::fs::read(fixture.join("licenses/LICENSE")).unwrap();
+    let tarball = dir.join(format!("validate-{mode}.tar.gz"));
+    hsp_deploy::host::archive::build_tar_gz(
+        &[
+            ("bin/start", &start, 0o755),
+            ("bin/run", run.as_bytes(), 0o755),
+            ("licenses/GPL-2.0-only.txt", &licence, 0o644),
+        ],
+        &tarball,
+    )
+    .unwrap();
+    let bytes = std::fs::read(&tarball).unwrap();
+    let port = hsp_test_support::free_port();
+    let mut doc = doc_json(&image("good", "", &[]));
+    doc["tasks"][0]["ports"][0]["port"] = json!(port);
+    doc["tasks"][0]["env"] = json!({"PORT": port.to_string()});
+    doc["artifacts"] = json!([{
+        "platform": platform,
+        "url": format!("file://{}", tarball.display()),
+        "sha256": hsp_tuf::sha256_hex(&bytes),
+        "size": bytes.len(),
+        "entrypoint": "bin/run",
+    }]);
+    doc
+}
+
+/// The rules that run on a host: the image rules have no counterpart.
+const HOST: [&str; 10] = [
+    "licences",
+    "declared-env",
+    "healthy",
+    "logs",
+    "memory",
+    "ports",
+    "pullable",
+    "read-only-root",
+    "smoke-test",
+    "stop",
+];
+
+#[test]
+fn a_bare_metal_artifact_is_validated_on_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, rules) = validate_json(&host_doc(dir.path(), "good", &hsp_deploy::host::platform()));
+    let host = by_rule(&rules, "host");
+    let mut want = HOST.to_vec();
+    want.sort();
+    assert_eq!(
+        host.keys().map(String::as_str).collect::<Vec<_>>(),
+        want,
+        "{rules:#?}"
+    );
+    assert_eq!(not_passed(&host), vec![], "{host:#?}");
+    assert!(host["pullable"].1.contains("sha256 as signed"), "{host:#?}");
+    assert!(host["licences"].1.contains("GPL-2.0-only.txt"), "{host:#?}");
+    assert!(host["logs"].1.contains("listening on"), "{host:#?}");
+    assert!(host["memory"].1.contains("VmHWM"), "{host:#?}");
+    assert!(host["stop"].1.contains("exit code 143"), "{host:#?}");
+    // The image's own rules ran too (its port is the host's here, so only
+    // `exposed-ports` may differ from the good image's).
+    let docker = by_rule(&rules, "docker");
+    assert_eq!(
+        not_passed(&docker),
+        vec![("exposed-ports", "fail")],
+        "{docker:#?}"
+    );
+    assert!(!ok);
+}
+
+#[test]
+fn a_bare_metal_artifact_that_ignores_sigterm_or_exceeds_its_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = hsp_deploy::host::platform();
+    let (_, rules) = validate_json(&host_doc(dir.path(), "ignores-term", &platform));
+    let host = by_rule(&rules, "host");
+    assert_eq!(not_passed(&host), vec![("stop", "fail")], "{host:#?}");
+    assert!(
+        host["stop"]
+            .1
+            .contains("exit code 137: killed, it ignored SIGTERM"),
+        "{host:#?}"
+    );
+    let (_, rules) = validate_json(&host_doc(dir.path(), "memory", &platform));
+    let host = by_rule(&rules, "host");
+    assert_eq!(not_passed(&host), vec![("memory", "fail")], "{host:#?}");
+    assert!(
+        host["memory"].1.contains("above the declared 64 MiB"),
+        "{host:#?}"
+    );
+}
+
+#[test]
+fn an_artifact_for_another_platform_is_reported_not_run_on_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, rules) = validate_json(&host_doc(dir.path(), "good", "linux-riscv64"));
+    let host = by_rule(&rules, "host");
+    assert_eq!(host.len(), 1, "{host:#?}");
+    assert_eq!(host["pullable"].0, "not_run");
+    assert!(
+        host["pullable"]
+            .1
+            .contains("no bare-metal artifact for linux-"),
+        "{host:#?}"
     );
 }

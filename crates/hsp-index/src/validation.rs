@@ -72,9 +72,35 @@ pub struct RuleResult {
     /// The task it is about, when it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
+    /// Where it ran: the Docker engine (the image; left out), or this host's
+    /// processes (a bare-metal artifact, run by the host driver).
+    #[serde(default, skip_serializing_if = "Target::is_docker")]
+    pub target: Target,
     pub outcome: Outcome,
     /// What was seen: the figure, the time, the log line, the file.
     pub evidence: String,
+}
+
+/// Where a rule ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    #[default]
+    Docker,
+    Host,
+}
+
+impl Target {
+    pub fn is_docker(&self) -> bool {
+        *self == Target::Docker
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Docker => "docker",
+            Target::Host => "host",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

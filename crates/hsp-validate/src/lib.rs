@@ -29,21 +29,33 @@
 //!
 //! Rules that need a healthy task are `not_run` when it never became healthy.
 //! Everything the run created is removed at the end, whatever happened.
+//!
+//! A version with a bare-metal artifact for this machine's platform is then validated the same way on the host driver (rules with
+//! `target: host`), as supervised processes in a temporary host root: the
+//! artifact downloads and matches its sha256 (`pullable`), has licence files
+//! (`licences`), and `healthy` to `stop` as above, where `logs` and
+//! `read-only-root` look at what it wrote in its release folder, `memory` at
+//! the peak resident size of its processes, and `stop` at the supervisor's
+//! account of the SIGTERM. The image rules (`non-root`, `exposed-ports`,
+//! `labels`) have no host counterpart.
 
 mod engine;
 
+mod site;
+
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use hsp_deploy::docker::DockerDriver;
 use hsp_deploy::{secrets, spec_hash, Driver, EnvDir, Probe, UnitSpec};
 use hsp_index::document::{Document, Health};
 use hsp_index::plan::{Part, Plan, PlannedInstance, PlannedTask};
-use hsp_index::validation::{Outcome, Report, RuleResult};
+use hsp_index::validation::{Outcome, Report, RuleResult, Target};
 use hsp_index::{Environment, Interface};
-use hsp_planner::{Deployed, MemorySource};
+use hsp_planner::{Deployed, MemorySource, PlanOptions};
 
 pub use engine::Engine;
+use site::Site;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -79,10 +91,26 @@ pub struct Options<'a> {
     /// Test values for config entries, by name.
     pub config: BTreeMap<String, String>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The `hsp-agent` binary whose `supervise` runs host processes
+    /// ([`find_agent`]); without it, bare-metal artifacts are reported as not
+    /// run.
+    pub agent: Option<PathBuf>,
+}
+
+/// `hsp-agent` beside the running program, else on `PATH`.
+pub fn find_agent() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("hsp-agent")));
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("hsp-agent"));
+    beside.into_iter().chain(on_path).find(|p| p.is_file())
 }
 
 /// The rules of each task, in the order they run.
-const RULES: [&str; 13] = [
+const RULES: &[&str] = &[
     "pullable",
     "non-root",
     "exposed-ports",
@@ -98,40 +126,132 @@ const RULES: [&str; 13] = [
     "stop",
 ];
 
+/// The rules of each task on a host: no image, so no image rules.
+const HOST_RULES: &[&str] = &[
+    "pullable",
+    "licences",
+    "healthy",
+    "declared-env",
+    "ports",
+    "smoke-test",
+    "logs",
+    "read-only-root",
+    "memory",
+    "stop",
+];
+
+fn rules(target: Target) -> &'static [&'static str] {
+    match target {
+        Target::Docker => RULES,
+        Target::Host => HOST_RULES,
+    }
+}
+
+/// The rules of `target` after `rule`.
+fn after(target: Target, rule: &str) -> &'static [&'static str] {
+    let all = rules(target);
+    let at = all.iter().position(|r| *r == rule).expect("a rule");
+    &all[at + 1..]
+}
+
 /// The instance name the validated version gets in its plan.
 const INSTANCE: &str = "svc";
 
 /// Runs the rules (see the module docs) and returns the report.
 pub fn validate(opts: &Options) -> Result<Report, Error> {
     let doc = opts.document;
-    let env_name = format!(
-        "val-{}-{}",
+    let engine = Engine::connect()?;
+    let mut report = Report {
+        service: doc.id.clone(),
+        version: doc.version.clone(),
+        document_sha256: opts.document_sha256.clone(),
+        validated_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        engine: engine.version(),
+        rules: Vec::new(),
+    };
+    let id = format!(
+        "{}-{}",
         std::process::id(),
         opts.now.timestamp_subsec_nanos() % 100_000
             + u32::try_from(opts.now.timestamp() % 1000).unwrap_or(0)
     );
-    let plan = plan(opts, &env_name)?;
+    run_on(
+        opts,
+        Target::Docker,
+        &format!("val-{id}"),
+        Some(&engine),
+        &mut report.rules,
+    )?;
+    if doc.artifacts.is_empty() {
+        return Ok(report);
+    }
+    let platform = hsp_deploy::host::platform();
+    let why = if !doc.artifacts.iter().any(|a| a.platform == platform) {
+        Some(format!(
+            "no bare-metal artifact for {platform}, this machine's platform (it has {})",
+            doc.artifacts
+                .iter()
+                .map(|a| a.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    } else if opts.agent.is_none() {
+        Some(
+            "no hsp-agent program beside hsp or on PATH to supervise the processes: install it"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    match why {
+        Some(why) => report.rules.push(RuleResult {
+            rule: "pullable".into(),
+            task: None,
+            target: Target::Host,
+            outcome: Outcome::NotRun,
+            evidence: why,
+        }),
+        None => run_on(
+            opts,
+            Target::Host,
+            &format!("valh-{id}"),
+            None,
+            &mut report.rules,
+        )?,
+    }
+    Ok(report)
+}
+
+/// One run of the version on `target`, its rules appended to `rules`.
+fn run_on(
+    opts: &Options,
+    target: Target,
+    env_name: &str,
+    engine: Option<&Engine>,
+    rules: &mut Vec<RuleResult>,
+) -> Result<(), Error> {
     let state = tempfile::tempdir().map_err(Error::Temp)?;
-    let env_dir = EnvDir::open(state.path(), &env_name)?;
-    let mut driver = DockerDriver::connect(&env_name, None)?;
-    let engine = Engine::connect()?;
+    let plan = plan(opts, env_name, target, state.path())?;
+    let env_dir = EnvDir::open(state.path(), env_name)?;
+    let site = match (target, engine) {
+        (Target::Docker, Some(engine)) => Site::docker(engine, env_name)?,
+        _ => Site::host(
+            env_name,
+            state.path(),
+            opts.agent.clone().unwrap_or_default(),
+        )?,
+    };
     let mut run = Run {
-        engine: &engine,
-        report: Report {
-            service: doc.id.clone(),
-            version: doc.version.clone(),
-            document_sha256: opts.document_sha256.clone(),
-            validated_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            engine: engine.version(),
-            rules: Vec::new(),
-        },
+        site,
+        target,
+        rules: Vec::new(),
         started: Vec::new(),
     };
-    let result = run.all(&mut driver, &plan, &env_dir, state.path(), doc, &env_name);
+    let result = run.all(&plan, &env_dir, state.path(), opts.document, env_name);
     // Whatever happened: every unit, the dependencies, volumes and network.
-    for name in &run.started {
-        let _ = driver.stop(&unit(name), 1);
-    }
+    let started = std::mem::take(&mut run.started);
+    run.site.stop_all(&started);
+    let driver = run.site.driver();
     let empty = Plan {
         environment: plan.environment.clone(),
         instances: Vec::new(),
@@ -141,29 +261,20 @@ pub fn validate(opts: &Options) -> Result<Report, Error> {
         purge: true,
         ..Default::default()
     };
-    let _ = hsp_deploy::apply(&mut driver, &empty, &env_dir, &purge);
+    let _ = hsp_deploy::apply(driver, &empty, &env_dir, &purge);
     let _ = driver.remove_volumes(INSTANCE);
     let _ = driver.teardown();
-    result.map(|()| run.report)
-}
-
-fn unit(name: &str) -> hsp_deploy::Unit {
-    hsp_deploy::Unit {
-        id: name.to_string(),
-        name: name.to_string(),
-        instance: INSTANCE.into(),
-        task: String::new(),
-        replica: 0,
-        version: String::new(),
-        spec: String::new(),
-        env_hash: None,
-        running: true,
-        address: None,
-    }
+    rules.append(&mut run.rules);
+    result
 }
 
 /// The plan a site wanting exactly this version would get.
-fn plan(opts: &Options, env_name: &str) -> Result<Plan, Error> {
+fn plan(
+    opts: &Options,
+    env_name: &str,
+    target: Target,
+    state: &std::path::Path,
+) -> Result<Plan, Error> {
     let doc = opts.document;
     let mut documents: Vec<Document> = opts
         .documents
@@ -181,20 +292,27 @@ fn plan(opts: &Options, env_name: &str) -> Result<Plan, Error> {
         "index": {"url": "validation", "root": "validation"},
         "services": [{"id": doc.id, "version": format!("={}", doc.version), "name": INSTANCE}],
         "config": {INSTANCE: opts.config},
-        "target": {"kind": "docker"},
+        "target": match target {
+            Target::Docker => serde_json::json!({"kind": "docker"}),
+            Target::Host => serde_json::json!({"kind": "host", "root": state.join("host")}),
+        },
     }))
     .expect("a valid environment");
+    let options = PlanOptions {
+        host_platform: Some(hsp_deploy::host::platform()),
+    };
     let plan_err = |source| Error::Plan {
         service: doc.id.clone(),
         version: doc.version.clone(),
         source: Box::new(source),
     };
-    hsp_planner::plan(&env, &source, &Deployed::default()).map_err(plan_err)
+    hsp_planner::plan_with(&env, &source, &Deployed::default(), &options).map_err(plan_err)
 }
 
 struct Run<'a> {
-    engine: &'a Engine,
-    report: Report,
+    site: Site<'a>,
+    target: Target,
+    rules: Vec<RuleResult>,
     /// Names of the units started outside the rollout.
     started: Vec<String>,
 }
@@ -207,9 +325,10 @@ impl Run<'_> {
         outcome: Outcome,
         evidence: impl Into<String>,
     ) {
-        self.report.rules.push(RuleResult {
+        self.rules.push(RuleResult {
             rule: rule.to_string(),
             task: task.map(str::to_string),
+            target: self.target,
             outcome,
             evidence: evidence.into(),
         });
@@ -217,7 +336,6 @@ impl Run<'_> {
 
     fn all(
         &mut self,
-        driver: &mut DockerDriver,
         plan: &Plan,
         env_dir: &EnvDir,
         state: &std::path::Path,
@@ -243,6 +361,7 @@ impl Run<'_> {
                 .iter()
                 .map(|i| format!("{} {} ({})", i.service, i.version, i.name))
                 .collect();
+            let driver = self.site.driver();
             let problem = match hsp_deploy::apply(driver, &deps, env_dir, &Default::default()) {
                 Ok(report) => report.first_problem(),
                 Err(e) => Some(format!("{e}")),
@@ -252,7 +371,7 @@ impl Run<'_> {
                 let evidence = format!("{}: {bad}", names.join(", "));
                 self.rule("dependencies", None, Outcome::Fail, evidence);
                 for task in &inst.tasks {
-                    for r in RULES {
+                    for r in rules(self.target) {
                         let why = "its dependencies did not start";
                         self.rule(r, Some(&task.name), Outcome::NotRun, why);
                     }
@@ -262,9 +381,9 @@ impl Run<'_> {
             let evidence = format!("started and healthy: {}", names.join(", "));
             self.rule("dependencies", None, Outcome::Pass, evidence);
         }
-        let pulled = driver.prepare(inst);
+        let pulled = self.site.prepare(inst);
         for task in &inst.tasks {
-            self.task(driver, inst, task, &pulled, state, doc, env_name)?;
+            self.task(inst, task, &pulled, state, doc, env_name)?;
         }
         Ok(())
     }
@@ -272,7 +391,6 @@ impl Run<'_> {
     #[allow(clippy::too_many_arguments)]
     fn task(
         &mut self,
-        driver: &mut DockerDriver,
         inst: &PlannedInstance,
         task: &PlannedTask,
         pulled: &Result<(), hsp_deploy::Error>,
@@ -281,25 +399,35 @@ impl Run<'_> {
         env_name: &str,
     ) -> Result<(), Error> {
         let t = Some(task.name.as_str());
+        let what = self.site.what(task);
         if let Err(e) = pulled {
-            self.rule(
-                "pullable",
-                t,
-                Outcome::Fail,
-                format!("{}: not pullable: {e}", task.image),
-            );
-            for r in &RULES[1..] {
-                self.rule(r, t, Outcome::NotRun, "the image could not be pulled");
+            let evidence = format!("{what}: not pullable: {e}");
+            self.rule("pullable", t, Outcome::Fail, evidence);
+            for r in after(self.target, "pullable") {
+                self.rule(
+                    r,
+                    t,
+                    Outcome::NotRun,
+                    format!("{what} could not be fetched"),
+                );
             }
             return Ok(());
         }
-        self.rule(
-            "pullable",
-            t,
-            Outcome::Pass,
-            format!("pulled {}", task.image),
-        );
-        self.image_rules(task, doc, env_name)?;
+        let evidence = match self.target {
+            Target::Docker => format!("pulled {what}"),
+            Target::Host => format!("downloaded {what}, its size and sha256 as signed"),
+        };
+        self.rule("pullable", t, Outcome::Pass, evidence);
+        match self.target {
+            Target::Docker => self.image_rules(task, doc, env_name)?,
+            Target::Host => {
+                let (outcome, evidence) = match self.site.release_licences() {
+                    Some((path, files)) => (Outcome::Pass, format!("{path}: {}", files.join(", "))),
+                    None => (Outcome::Fail, "no licence files in the artifact: put them under licenses/ (or LICENSE, COPYING) at its root".to_string()),
+                };
+                self.rule("licences", t, outcome, evidence);
+            }
+        }
 
         // Started by the driver as the agent starts it, with memory headroom
         // so that the peak above `memory_mib` is measured, not killed.
@@ -333,10 +461,10 @@ impl Run<'_> {
         };
         let name = unit_spec.name();
         let started = Instant::now();
-        driver.start(&unit_spec)?;
+        self.site.driver().start(&unit_spec)?;
         // Removed at the end by name (the engine takes a name for an id).
         self.started.push(name.clone());
-        let find = |driver: &mut DockerDriver| -> Option<hsp_deploy::Unit> {
+        let find = |driver: &mut dyn Driver| -> Option<hsp_deploy::Unit> {
             driver.units().ok()?.into_iter().find(|u| u.name == name)
         };
         let health = task.health.clone();
@@ -348,6 +476,7 @@ impl Run<'_> {
         let mut last = String::from("not probed");
         let mut unit_found = None;
         let healthy_after = loop {
+            let driver = self.site.driver();
             if let Some(u) = find(driver) {
                 match driver.probe(&u, task, &env) {
                     Probe::Healthy => {
@@ -363,12 +492,12 @@ impl Run<'_> {
             std::thread::sleep(Duration::from_millis(250));
         };
         let logs: Vec<String> = self
-            .engine
-            .logs(&name, 2000)
+            .site
+            .logs(&name, task)
             .iter()
             .map(|l| redact(l))
             .collect();
-        let Some(after) = healthy_after else {
+        let Some(healthy_in) = healthy_after else {
             let evidence = format!(
                 "not healthy {:.1} s after start (start period {start_period} s): {last}{}",
                 started.elapsed().as_secs_f64(),
@@ -379,12 +508,12 @@ impl Run<'_> {
             self.rule("healthy", t, Outcome::Fail, evidence);
             self.declared_env(task, &logs, false);
             // Every rule after `declared-env` needs a healthy task.
-            for r in &RULES[7..] {
+            for r in after(self.target, "declared-env") {
                 self.rule(r, t, Outcome::NotRun, "the task never became healthy");
             }
             return Ok(());
         };
-        let secs = after.as_secs_f64();
+        let secs = healthy_in.as_secs_f64();
         let (outcome, evidence) = if secs <= f64::from(start_period) + 1.0 {
             (
                 Outcome::Pass,
@@ -463,7 +592,7 @@ impl Run<'_> {
                             format!("{what}: {}", redact(&evidence)),
                         );
                     }
-                    _ => match driver.probe(&u, &probe_task, &env) {
+                    _ => match self.site.driver().probe(&u, &probe_task, &env) {
                         Probe::Healthy => {
                             self.rule("smoke-test", t, Outcome::Pass, format!("{what}: passed"))
                         }
@@ -487,12 +616,12 @@ impl Run<'_> {
 
         // Logs and file-system writes.
         let logs: Vec<String> = self
-            .engine
-            .logs(&name, 2000)
+            .site
+            .logs(&name, task)
             .iter()
             .map(|l| redact(l))
             .collect();
-        let changes = self.engine.changes(&name);
+        let changes = self.site.changes(&name);
         let log_files: Vec<&String> = changes
             .iter()
             .filter(|p| p.starts_with("/var/log/") || p.ends_with(".log"))
@@ -523,20 +652,7 @@ impl Run<'_> {
                 "wrote nothing to stdout or stderr",
             ),
         }
-        // The engine's own: its init (`--init`) and the mounts it makes.
-        let mut roots: Vec<&str> = vec![
-            "/tmp",
-            "/run",
-            "/var/run",
-            "/dev",
-            "/proc",
-            "/sys",
-            "/sbin/docker-init",
-            "/etc/hosts",
-            "/etc/hostname",
-            "/etc/resolv.conf",
-        ];
-        roots.extend(task.volumes.iter().map(|v| v.path.as_str()));
+        let roots = self.site.writable(task);
         let allowed = |p: &str| {
             roots
                 .iter()
@@ -557,7 +673,11 @@ impl Run<'_> {
                 "wrote nothing outside its volumes and /tmp",
             );
         } else {
-            self.rule("read-only-root", t, Outcome::Warn, format!("writes outside its volumes, so it cannot run with a read-only root file system: {}", list(&outside)));
+            let evidence = match self.target {
+                Target::Docker => format!("writes outside its volumes, so it cannot run with a read-only root file system: {}", list(&outside)),
+                Target::Host => format!("writes in its release folder, which a managed host keeps read-only: {}", list(&outside)),
+            };
+            self.rule("read-only-root", t, Outcome::Warn, evidence);
         }
 
         // Memory: read once, at the end of the run, from the peak the
@@ -565,7 +685,7 @@ impl Run<'_> {
         // that says so, never a pass.
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         let declared = task.memory_mib;
-        let (outcome, evidence) = if self.engine.oom_killed(&name) {
+        let (outcome, evidence) = if self.site.oom_killed(&name) {
             (
                 Outcome::Fail,
                 format!(
@@ -574,7 +694,7 @@ impl Run<'_> {
                 ),
             )
         } else {
-            match self.engine.memory_peak(&name) {
+            match self.site.memory_peak(&name, task) {
                 None => (
                     Outcome::Warn,
                     "not measured: the engine gave no memory figure for the container".to_string(),
@@ -601,7 +721,7 @@ impl Run<'_> {
 
         // SIGTERM.
         let limit = task.stop_timeout_s;
-        let stopped = self.engine.stop(&name, limit)?;
+        let stopped = self.site.stop(&name, task, limit)?;
         let ok_code = matches!(stopped.exit_code, 0 | 143);
         let evidence = format!(
             "stopped {:.1} s after SIGTERM (stop_timeout_s {limit}), exit code {}",
@@ -630,7 +750,8 @@ impl Run<'_> {
     ) -> Result<(), Error> {
         let t = Some(task.name.as_str());
         let image = hsp_deploy::docker::image_ref(&task.image, None);
-        let facts = self.engine.image(&image)?;
+        let engine = self.site.engine();
+        let facts = engine.image(&image)?;
         match facts.user.as_str() {
             "" | "root" | "0" | "0:0" => self.rule(
                 "non-root",
@@ -689,7 +810,7 @@ impl Run<'_> {
             );
         }
         let reader = format!("hsp-{env_name}-files-{}", task.name);
-        let found = self.engine.find_files(
+        let found = engine.find_files(
             &image,
             &reader,
             &[

@@ -150,6 +150,18 @@ pub fn spawn_supervised(mut cmd: Command) -> std::io::Result<()> {
     }
 }
 
+/// How the supervisor's lines in a unit's log begin.
+pub const LOG_PREFIX: &str = "hsp-agent supervise: ";
+
+/// A shell's exit code for `status`: the code, or 128 + the signal.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(-1)
+}
+
 /// The body of `hsp-agent supervise`. With `detach`, re-executes itself without
 /// it in a new process group and returns at once.
 pub fn supervise(detach: bool, argv: &[String]) -> std::io::Result<ExitCode> {
@@ -193,12 +205,25 @@ pub fn supervise(detach: bool, argv: &[String]) -> std::io::Result<ExitCode> {
                         let pid = child.id() as i32;
                         signal(pid, Signal::SIGTERM);
                         let deadline = Instant::now() + Duration::from_secs(stop_timeout);
-                        while child.try_wait()?.is_none() && Instant::now() < deadline {
-                            std::thread::sleep(Duration::from_millis(20));
+                        let exited = loop {
+                            match child.try_wait()? {
+                                Some(status) => break Some(status),
+                                None if Instant::now() >= deadline => break None,
+                                None => std::thread::sleep(Duration::from_millis(20)),
+                            }
+                        };
+                        // The two lines `hsp validate` reads for its `stop` rule.
+                        match exited {
+                            Some(status) => eprintln!(
+                                "{LOG_PREFIX}{program} stopped on SIGTERM, exit code {}",
+                                exit_code(status)
+                            ),
+                            None => {
+                                let _ = child.kill();
+                                let _ = child.wait();
+                                eprintln!("{LOG_PREFIX}{program} ignored SIGTERM for {stop_timeout} s, killed, exit code 137");
+                            }
                         }
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        eprintln!("hsp-agent supervise: stopped {program}");
                         return Ok(ExitCode::SUCCESS);
                     }
                     if let Some(status) = child.try_wait()? {

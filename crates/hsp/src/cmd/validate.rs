@@ -1,4 +1,5 @@
-//! `hsp validate DOC`: runs the service version on the local Docker engine and
+//! `hsp validate DOC`: runs the service version on the local Docker engine (and
+//! its bare-metal artifact on this host, when it has one for this platform) and
 //! checks the packaging rules (see `hsp_validate`), printing each rule's
 //! outcome and evidence (`--json`: the report, `schemas/validation.schema.json`).
 //! Exit status 1 when a rule failed or could not run.
@@ -9,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use hsp_index::validation::Outcome;
+use hsp_index::validation::{Outcome, Target};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,11 +59,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Outcome::Fail => "FAIL",
                 Outcome::NotRun => "not run",
             };
-            let task = r
-                .task
-                .as_deref()
-                .map(|t| format!(" [{t}]"))
-                .unwrap_or_default();
+            let task = match (r.task.as_deref(), r.target) {
+                (Some(t), Target::Docker) => format!(" [{t}]"),
+                (Some(t), Target::Host) => format!(" [{t} on host]"),
+                (None, Target::Docker) => String::new(),
+                (None, Target::Host) => " [on host]".to_string(),
+            };
             writeln!(stdout, "{outcome:7} {}{task}: {}", r.rule, r.evidence)
         })
     };
@@ -150,8 +152,14 @@ pub(crate) fn validate_file(
         None => (loose(path)?, Vec::new(), Vec::new()),
     };
     eprintln!(
-        "validating {} {} on the local Docker engine",
-        document.id, document.version
+        "validating {} {} on the local Docker engine{}",
+        document.id,
+        document.version,
+        if document.artifacts.is_empty() {
+            ""
+        } else {
+            " and, with its bare-metal artifact, on this host"
+        }
     );
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(hsp_validate::validate(&hsp_validate::Options {
@@ -161,6 +169,7 @@ pub(crate) fn validate_file(
         interfaces,
         config,
         now,
+        agent: hsp_validate::find_agent(),
     })?)
 }
 
