@@ -48,8 +48,9 @@ fn kubernetes_manifests_match_snapshots_and_validate() {
     );
     assert_eq!(db["spec"]["strategy"]["type"], "Recreate");
     assert_eq!(
-        find(&docs, "PersistentVolumeClaim", "hapi-db-postgres-data")["spec"]["accessModes"][0],
-        "ReadWriteOnce"
+        find(&docs, "PersistentVolumeClaim", "hapi-db-data")["spec"]["accessModes"][0],
+        "ReadWriteOnce",
+        "one single-replica task mounts it"
     );
 
     let hpa = find(&docs, "HorizontalPodAutoscaler", "hapi-app");
@@ -295,7 +296,125 @@ fn compose_project_matches_snapshots_and_passes_compose_config() {
     );
     assert_eq!(app["healthcheck"]["test"][0], "CMD-SHELL");
     assert_eq!(config["services"]["hapi-worker"]["deploy"]["replicas"], 2);
-    assert!(config["volumes"]["hapi-db-postgres-data"].is_object());
+    assert!(config["volumes"]["hapi-db-data"].is_object());
+}
+
+/// An instance whose `app` task (up to `app_max` replicas) and `worker` task
+/// both declare volume `documents`.
+fn shared_volume_plan(app_max: u32) -> Json {
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let task = |name: &str, max: u32, path: &str| {
+        serde_json::json!({
+            "name": name, "image": format!("registry.example/care@{d}"), "ports": [], "env": {},
+            "memory_mib": 64, "instances": {"min": 1, "max": max}, "stop_timeout_s": 5,
+            "volumes": [{"name": "documents", "path": path}], "artifacts": [],
+        })
+    };
+    serde_json::json!({
+        "environment": "care-env",
+        "instances": [{
+            "name": "care", "service": "org.example.care", "version": "1.0.0", "license": "MIT",
+            "reason": "test", "bindings": {}, "depends_on": [],
+            "tasks": [task("app", app_max, "/srv/documents"), task("worker", 1, "/work/documents")],
+        }],
+        "externals": [],
+    })
+}
+
+/// The exports share a volume among an instance's tasks as the agent does,
+/// under the agent's name: one Compose volume, one PersistentVolumeClaim
+/// (ReadWriteMany, since two tasks and up to 3 replicas mount it), both
+/// accepted by the real tools.
+#[test]
+fn tasks_of_an_instance_share_one_volume_in_every_export() {
+    let out = tempfile::tempdir().unwrap();
+    let plan = out.path().join("plan.json");
+    std::fs::write(&plan, serde_json::to_vec(&shared_volume_plan(3)).unwrap()).unwrap();
+
+    let dir = out.path().join("compose");
+    export(&plan, &["--format", "compose"], &dir).success();
+    let config = docker_compose(&dir)
+        .args(["config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(config.status.success(), "{}", text(&config.stderr));
+    let config: Json = serde_json::from_slice(&config.stdout).unwrap();
+    let volumes: Vec<&String> = config["volumes"].as_object().unwrap().keys().collect();
+    assert_eq!(volumes, ["care-documents"], "one volume for both tasks");
+    for (service, path) in [
+        ("care-app", "/srv/documents"),
+        ("care-worker", "/work/documents"),
+    ] {
+        let mount = &config["services"][service]["volumes"][0];
+        assert_eq!(
+            (mount["source"].as_str(), mount["target"].as_str()),
+            (Some("care-documents"), Some(path)),
+            "{service}"
+        );
+    }
+    // The agent's Docker volume for the instance's `documents` is the name the
+    // Compose export gives it, behind the driver's `hsp-<env>-` prefix: one rule
+    // (hsp_index::plan::volume_name) for both.
+    assert_eq!(
+        hsp_deploy::docker::volume_name("care-env", "care", "documents"),
+        format!("hsp-care-env-{}", volumes[0])
+    );
+    assert_eq!(
+        hsp_index::plan::volume_name("care", "documents"),
+        *volumes[0]
+    );
+
+    let k8s = out.path().join("k8s");
+    export(&plan, &["--format", "kubernetes"], &k8s).success();
+    let yamls: Vec<_> = exported_files(&k8s)
+        .keys()
+        .filter(|f| f.ends_with(".yaml"))
+        .map(|f| k8s.join(f))
+        .collect();
+    kubernetes_validate(&yamls);
+    let docs = yaml_docs_in(&k8s);
+    let claims: Vec<&Json> = docs
+        .iter()
+        .filter(|d| d["kind"] == "PersistentVolumeClaim")
+        .collect();
+    assert_eq!(claims.len(), 1, "one claim for both tasks");
+    assert_eq!(claims[0]["metadata"]["name"], *volumes[0]);
+    assert_eq!(
+        claims[0]["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteMany"])
+    );
+    for unit in ["care-app", "care-worker"] {
+        assert_eq!(
+            find(&docs, "Deployment", unit)["spec"]["template"]["spec"]["volumes"][0]
+                ["persistentVolumeClaim"]["claimName"],
+            "care-documents",
+            "{unit}"
+        );
+    }
+    let readme = std::fs::read_to_string(k8s.join("README.md")).unwrap();
+    assert!(
+        readme.contains("needs a storage class that offers it"),
+        "{readme}"
+    );
+
+    let chart = out.path().join("chart");
+    export(&plan, &["--format", "helm"], &chart).success();
+    let docs = yaml_docs(&helm_template(out.path(), &chart, &[]));
+    let claim = find(&docs, "PersistentVolumeClaim", "care-documents");
+    assert_eq!(
+        claim["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteMany"])
+    );
+    let docs = yaml_docs(&helm_template(
+        out.path(),
+        &chart,
+        &["--set=volumes.care-documents.accessMode=ReadWriteOncePod".to_string()],
+    ));
+    assert_eq!(
+        find(&docs, "PersistentVolumeClaim", "care-documents")["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteOncePod"]),
+        "the operator may choose another mode"
+    );
 }
 
 #[test]

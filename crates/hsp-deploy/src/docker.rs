@@ -63,6 +63,17 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// The Docker volume of volume `volume` of instance `instance`:
+/// `hsp-<env>-` and [`hsp_index::plan::volume_name`] (`<instance>-<volume>`, the
+/// name the exports give it), shared by every task of the instance that declares
+/// it. Deployed sites have volumes by this name: it must not change.
+pub fn volume_name(environment: &str, instance: &str, volume: &str) -> String {
+    format!(
+        "hsp-{environment}-{}",
+        hsp_index::plan::volume_name(instance, volume)
+    )
+}
+
 impl DockerDriver {
     /// Connects to the local engine (`DOCKER_HOST` or the default socket) and
     /// negotiates the API version.
@@ -95,7 +106,7 @@ impl DockerDriver {
     }
 
     fn volume_name(&self, instance: &str, volume: &str) -> String {
-        format!("hsp-{}-{instance}-{volume}", self.environment)
+        volume_name(&self.environment, instance, volume)
     }
 
     fn labels(&self, instance: Option<&str>) -> HashMap<String, String> {
@@ -328,10 +339,10 @@ impl Driver for DockerDriver {
         self.ensure_network()?;
         for task in &instance.tasks {
             self.ensure_image(&task.image)?;
-            for v in &task.volumes {
-                check_name("volume", &v.name)?;
-                self.ensure_volume(&instance.name, &v.name)?;
-            }
+        }
+        for v in instance.volumes() {
+            check_name("volume", v.volume)?;
+            self.ensure_volume(&instance.name, v.volume)?;
         }
         Ok(())
     }
@@ -568,5 +579,24 @@ mod tests {
             format!("127.0.0.1:5000/hapiproject/hapi@{d}")
         );
         assert_eq!(image_ref("postgres", Some("m")), "postgres");
+    }
+
+    #[test]
+    fn volume_names_stay_what_deployed_sites_have() {
+        // Running sites hold data in volumes by these names: never change them.
+        for (env, instance, volume, want) in [
+            ("clinic", "hapi-db", "data", "hsp-clinic-hapi-db-data"),
+            ("care", "care", "documents", "hsp-care-care-documents"),
+        ] {
+            assert_eq!(volume_name(env, instance, volume), want);
+            assert_eq!(
+                volume_name(env, instance, volume),
+                format!(
+                    "hsp-{env}-{}",
+                    hsp_index::plan::volume_name(instance, volume)
+                ),
+                "the exports' name with the driver's prefix"
+            );
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! A Compose project: `compose.yaml` (one service per unit, named
 //! `<instance>-<task>`, with healthchecks, `depends_on` on healthy providers,
-//! replicas, memory limits and named volumes) and the secret env values in env
-//! files under `secrets/`.
+//! replicas, memory limits and named volumes: one per instance volume,
+//! `<instance>-<volume>`, mounted by every task that declares it, like the
+//! agent's) and the secret env values in env files under `secrets/`.
 //!
 //! Secrets come from files: every env value with a secret part goes whole into
 //! `secrets/<unit>.env`, referenced by `env_file` (images read settings from env;
@@ -15,7 +16,7 @@ use hsp_index::document::Health;
 use serde_json::{json, Map, Value as Json};
 
 use super::model::{Model, Unit};
-use super::readme::fill_list;
+use super::readme::{fill_list, volume_list};
 use super::secrets::Secrets;
 use super::yaml::{comment, to_yaml};
 use super::{ExportError, OutFile};
@@ -26,12 +27,13 @@ pub(crate) fn export(
 ) -> Result<BTreeMap<String, OutFile>, ExportError> {
     let mut files = BTreeMap::new();
     let mut services = Map::new();
-    let mut volumes = Map::new();
+    let volumes: Map<String, Json> = model
+        .volumes
+        .iter()
+        .map(|v| (v.name(), json!({})))
+        .collect();
     for u in &model.units {
         services.insert(u.name.clone(), service(model, u)?);
-        for v in &u.task.volumes {
-            volumes.insert(u.volume_name(&v.name), json!({}));
-        }
         if !u.secret_env.is_empty() {
             let (name, secret) = match secrets.is_inline() {
                 true => (env_file(u), true),
@@ -238,13 +240,20 @@ fn readme(model: &Model, secrets: &Secrets) -> String {
          checks run `wget` or `curl` inside the container; `--wait` returns when every service \
          is healthy.\n",
     );
+    if !model.volumes.is_empty() {
+        out.push_str(
+            "\n## Volumes\n\nOne named volume per instance volume, mounted by every service of the \
+             instance that declares it (as the HSP agent deploys them):\n\n",
+        );
+        out.push_str(&volume_list(model, false));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{test_plan, Options};
+    use crate::{shared_volume_plan, test_plan, Options};
 
     #[test]
     fn services_follow_the_plan() {
@@ -274,7 +283,11 @@ mod tests {
         assert_eq!(s["web-app"]["healthcheck"]["start_period"], "12s");
         assert_eq!(s["web-app"]["env_file"], json!(["secrets/web-app.env"]));
         assert!(s["cron-job"].get("healthcheck").is_none());
-        assert_eq!(doc["volumes"], json!({"db-main-data": {}}));
+        assert_eq!(doc["volumes"], json!({"db-data": {}}));
+        assert_eq!(
+            s["db-main"]["volumes"],
+            json!([{"type": "volume", "source": "db-data", "target": "/data"}])
+        );
         assert_eq!(
             files["secrets/web-app.env.example"]
                 .contents
@@ -286,6 +299,42 @@ mod tests {
         assert!(
             !files.contains_key("secrets/web-app.env"),
             "the real env file is the operator's to make"
+        );
+    }
+
+    #[test]
+    fn tasks_of_an_instance_share_its_volume() {
+        let plan = shared_volume_plan(3);
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let files = export(&model, &Secrets::Placeholders).unwrap();
+        let doc: Json = serde_yaml::from_str(&files["compose.yaml"].contents).unwrap();
+        assert_eq!(
+            doc["volumes"],
+            json!({"care-documents": {}, "care-cache": {}}),
+            "one volume per instance volume, not per task"
+        );
+        let mounts = |service: &str| doc["services"][service]["volumes"].clone();
+        assert_eq!(
+            mounts("care-app"),
+            json!([
+                {"type": "volume", "source": "care-documents", "target": "/srv/documents"},
+                {"type": "volume", "source": "care-cache", "target": "/srv/cache"},
+            ])
+        );
+        assert_eq!(
+            mounts("care-worker"),
+            json!([{"type": "volume", "source": "care-documents", "target": "/work/documents"}])
+        );
+        // The agent's Docker volume is this name with its `hsp-<env>-` prefix
+        // (hsp-deploy's docker::volume_name): both come from the plan's rule.
+        assert_eq!(
+            hsp_index::plan::volume_name("care", "documents"),
+            "care-documents"
+        );
+        let readme = &files["README.md"].contents;
+        assert!(
+            readme.contains("- `care-documents`: mounted by `care-app` at `/srv/documents`, `care-worker` at `/work/documents`."),
+            "{readme}"
         );
     }
 

@@ -1,7 +1,7 @@
 //! A Helm chart: the Kubernetes objects of [`super::kubernetes`] as templates
 //! over `values.yaml` (replicas, memory, images and a registry override for
-//! mirrors, plain config, secrets, volume sizes), with `values.schema.json`
-//! and `NOTES.txt`.
+//! mirrors, plain config, secrets, volumes: size, storage class and access
+//! mode), with `values.schema.json` and `NOTES.txt`.
 //!
 //! Secrets: operator secrets (file references in the plan) are `required`
 //! values; generated secrets are taken from values, else kept from the previous
@@ -15,7 +15,8 @@ use hsp_index::plan::{Part, SecretRef};
 use serde_json::{json, Map, Value as Json};
 
 use super::kubernetes::{self, task_value, Tpl};
-use super::model::{Model, Unit, DEFAULT_VOLUME_SIZE};
+use super::model::{access_mode, Model, Unit, DEFAULT_VOLUME_SIZE};
+use super::readme::kubernetes_volumes;
 use super::secrets::{describe, Secrets};
 use super::yaml::{comment, go_string, to_yaml, Tokens};
 use super::{ExportError, OutFile};
@@ -58,13 +59,14 @@ pub(crate) fn export(
     for instance in &model.plan.instances {
         let mut out = header();
         let mut tpl = Tpl::Helm(Tokens::default());
+        let pvcs = kubernetes::pvcs(model, &instance.name, &mut tpl);
+        out.push_str(&render_docs(&tpl, &pvcs)?);
         for u in model
             .units
             .iter()
             .filter(|u| u.instance.name == instance.name)
         {
-            let mut docs = kubernetes::pvcs(model, u, &mut tpl);
-            docs.push(kubernetes::deployment(model, u, &mut tpl)?);
+            let mut docs = vec![kubernetes::deployment(model, u, &mut tpl)?];
             docs.extend(kubernetes::service(model, u, &mut tpl));
             out.push_str(&render_docs(&tpl, &docs)?);
             let hpa = kubernetes::hpa(model, u, &mut tpl);
@@ -139,7 +141,6 @@ fn atoms_by_kind<'m>(model: &'m Model<'_>) -> (AtomList<'m>, AtomList<'m>) {
 
 fn values(model: &Model, secrets: &Secrets) -> Result<String, ExportError> {
     let mut tasks = Map::new();
-    let mut volumes = Map::new();
     for u in &model.units {
         let t = u.task;
         tasks.insert(
@@ -152,13 +153,17 @@ fn values(model: &Model, secrets: &Secrets) -> Result<String, ExportError> {
                 "env": u.config,
             }),
         );
-        for v in &t.volumes {
-            volumes.insert(
-                u.volume_name(&v.name),
-                json!({"size": DEFAULT_VOLUME_SIZE, "storageClassName": ""}),
-            );
-        }
     }
+    let volumes: Map<String, Json> = model
+        .volumes
+        .iter()
+        .map(|v| {
+            (
+                v.name(),
+                json!({"size": DEFAULT_VOLUME_SIZE, "storageClassName": "", "accessMode": access_mode(v)}),
+            )
+        })
+        .collect();
     let (files, generated) = atoms_by_kind(model);
     let value = |r: &SecretRef| {
         if secrets.is_inline() {
@@ -192,7 +197,17 @@ fn values(model: &Model, secrets: &Secrets) -> Result<String, ExportError> {
             "tasks",
             Json::Object(tasks),
         ),
-        (&["Persistent volumes: size, and storage class (empty: the cluster's default class)."], "volumes", Json::Object(volumes)),
+        (
+            &[
+                "Persistent volumes, one per instance volume (<instance>-<volume>), shared by the",
+                "instance's tasks that declare it: size, storage class (empty: the cluster's default",
+                "class) and access mode. ReadWriteMany where more than one pod may mount it (a task",
+                "with maxReplicas > 1, or two tasks): it needs a storage class that offers it (NFS,",
+                "CephFS, EFS...). Raising a maxReplicas above 1 needs ReadWriteMany too.",
+            ],
+            "volumes",
+            Json::Object(volumes),
+        ),
         (
             &[
                 "Secrets you supply (required), e.g.",
@@ -249,21 +264,23 @@ fn schema(model: &Model) -> Json {
             }),
         );
     }
-    let mut volumes = Map::new();
-    for u in &model.units {
-        for v in &u.task.volumes {
-            volumes.insert(
-                u.volume_name(&v.name),
+    let volumes: Map<String, Json> = model
+        .volumes
+        .iter()
+        .map(|v| {
+            (
+                v.name(),
                 json!({
                     "type": "object", "additionalProperties": false,
                     "properties": {
                         "size": {"type": "string", "pattern": "^[0-9]+(Ki|Mi|Gi|Ti)$"},
                         "storageClassName": {"type": "string"},
+                        "accessMode": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]},
                     },
                 }),
-            );
-        }
-    }
+            )
+        })
+        .collect();
     let (files, generated) = atoms_by_kind(model);
     let atom_props = |atoms: &[(&SecretRef, &str)]| -> Map<String, Json> {
         atoms
@@ -364,6 +381,10 @@ fn readme(model: &Model) -> String {
         "\n## Install\n\n```sh\nhelm upgrade --install {env} . --namespace {env} --create-namespace{set_files}\n```\n\n\
          Set `imageRegistry` to pull every image from a mirror that serves the same digests.\n"
     ));
+    out.push_str(&kubernetes_volumes(
+        model,
+        "size, storage class and access mode in `volumes.<name>`",
+    ));
     out
 }
 
@@ -458,4 +479,43 @@ fn unit_secret(model: &Model, u: &Unit) -> Result<String, ExportError> {
         out.push_str(&format!("  {env}: {{{{ {expr} | quote }}}}\n"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{shared_volume_plan, Options};
+
+    #[test]
+    fn one_claim_per_instance_volume_with_its_access_mode_in_values() {
+        let plan = shared_volume_plan(3);
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let files = export(&model, &Secrets::Placeholders).unwrap();
+        let values: Json = serde_yaml::from_str(&files["values.yaml"].contents).unwrap();
+        assert_eq!(
+            values["volumes"],
+            json!({
+                "care-documents": {"size": "10Gi", "storageClassName": "", "accessMode": "ReadWriteMany"},
+                "care-cache": {"size": "10Gi", "storageClassName": "", "accessMode": "ReadWriteMany"},
+            })
+        );
+        let care = &files["templates/care.yaml"].contents;
+        assert_eq!(
+            care.matches("kind: PersistentVolumeClaim").count(),
+            2,
+            "{care}"
+        );
+        assert!(
+            care.contains(
+                "  accessModes:\n  - {{ index .Values.volumes \"care-documents\" \"accessMode\" | quote }}\n"
+            ),
+            "{care}"
+        );
+        let schema = schema(&model);
+        assert_eq!(
+            schema["properties"]["volumes"]["properties"]["care-documents"]["properties"]
+                ["accessMode"]["enum"][1],
+            "ReadWriteMany"
+        );
+    }
 }

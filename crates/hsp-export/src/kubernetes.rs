@@ -1,19 +1,21 @@
 //! Kubernetes manifests: a folder for `kubectl apply -f`.
 //!
 //! Files, applied in name order: `00-namespace.yaml`, `10-secrets.yaml`,
-//! `20-externals.yaml`, `30-<instance>.yaml` (ConfigMap, PersistentVolumeClaims,
-//! Deployment, Service, HorizontalPodAutoscaler per task) and
+//! `20-externals.yaml`, `30-<instance>.yaml` (the instance's
+//! PersistentVolumeClaims, one per volume shared by the tasks that declare it;
+//! ConfigMap, Deployment, Service, HorizontalPodAutoscaler per task) and
 //! `40-network-policies.yaml`, plus `README.md` (what to fill, how to apply).
 //! The object builders are shared with the Helm exporter through [`Tpl`].
 
 use std::collections::BTreeMap;
 
 use hsp_index::document::Health;
+use hsp_index::plan::InstanceVolume;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use super::model::{is_iana_port_name, Model, Unit, DEFAULT_VOLUME_SIZE};
-use super::readme::fill_list;
+use super::model::{access_mode, is_iana_port_name, Model, Unit, DEFAULT_VOLUME_SIZE};
+use super::readme::{fill_list, kubernetes_volumes};
 use super::secrets::Secrets;
 use super::yaml::{documents, go_string, Tokens};
 use super::{ExportError, OutFile};
@@ -110,14 +112,13 @@ pub(crate) fn export(
     )?;
 
     for instance in &model.plan.instances {
-        let mut docs = Vec::new();
+        let mut docs = pvcs(model, &instance.name, &mut tpl);
         for u in model
             .units
             .iter()
             .filter(|u| u.instance.name == instance.name)
         {
             docs.push(config_map(model, u, &mut tpl));
-            docs.extend(pvcs(model, u, &mut tpl));
             docs.push(deployment(model, u, &mut tpl)?);
             docs.extend(service(model, u, &mut tpl));
             if u.task.instances.max > u.task.instances.min {
@@ -155,6 +156,10 @@ fn readme(model: &Model, secrets: &Secrets) -> String {
          NetworkPolicies let a pod receive traffic only from the instances that declared a \
          dependency on it; allow your ingress controller explicitly (see the HSP guide).\n"
     ));
+    out.push_str(&kubernetes_volumes(
+        model,
+        &format!("{DEFAULT_VOLUME_SIZE}, the cluster's default storage class"),
+    ));
     out
 }
 
@@ -174,26 +179,41 @@ fn secret(model: &Model, u: &Unit, secrets: &Secrets) -> Json {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": tpl.meta(model, &u.name, labels), "type": "Opaque", "stringData": data})
 }
 
-pub(crate) fn pvcs(model: &Model, u: &Unit, tpl: &mut Tpl) -> Vec<Json> {
-    u.task
-        .volumes
-        .iter()
-        .map(|v| {
-            let name = u.volume_name(&v.name);
-            let labels = model.labels(u, tpl.managed_by());
-            let mut meta = tpl.meta(model, &name, labels);
-            let size = tpl.pick(json!(DEFAULT_VOLUME_SIZE), || {
-                format!("{{{{ index .Values.volumes {} \"size\" | quote }}}}", go_string(&name))
-            });
-            let mut spec = json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}});
-            if let Tpl::Helm(t) = tpl {
-                // Persistent data outlives `helm uninstall`, like the agent's volumes.
-                meta["annotations"] = json!({"helm.sh/resource-policy": "keep"});
-                spec["storageClassName"] = t.optional_line(format!("(index .Values.volumes {} \"storageClassName\")", go_string(&name)));
-            }
-            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec})
-        })
+/// The PersistentVolumeClaims of an instance: one per volume, whichever tasks
+/// mount it; ReadWriteMany when more than one pod may ([`access_mode`]).
+pub(crate) fn pvcs(model: &Model, instance: &str, tpl: &mut Tpl) -> Vec<Json> {
+    model
+        .instance_volumes(instance)
+        .map(|v| pvc(model, v, tpl))
         .collect()
+}
+
+fn pvc(model: &Model, v: &InstanceVolume, tpl: &mut Tpl) -> Json {
+    let name = v.name();
+    let labels = model.instance_labels(v.instance, tpl.managed_by());
+    let mut meta = tpl.meta(model, &name, labels);
+    let size = tpl.pick(json!(DEFAULT_VOLUME_SIZE), || {
+        format!(
+            "{{{{ index .Values.volumes {} \"size\" | quote }}}}",
+            go_string(&name)
+        )
+    });
+    let mode = tpl.pick(json!(access_mode(v)), || {
+        format!(
+            "{{{{ index .Values.volumes {} \"accessMode\" | quote }}}}",
+            go_string(&name)
+        )
+    });
+    let mut spec = json!({"accessModes": [mode], "resources": {"requests": {"storage": size}}});
+    if let Tpl::Helm(t) = tpl {
+        // Persistent data outlives `helm uninstall`, like the agent's volumes.
+        meta["annotations"] = json!({"helm.sh/resource-policy": "keep"});
+        spec["storageClassName"] = t.optional_line(format!(
+            "(index .Values.volumes {} \"storageClassName\")",
+            go_string(&name)
+        ));
+    }
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": spec})
 }
 
 pub(crate) fn deployment(model: &Model, u: &Unit, tpl: &mut Tpl) -> Result<Json, ExportError> {
@@ -307,7 +327,8 @@ pub(crate) fn deployment(model: &Model, u: &Unit, tpl: &mut Tpl) -> Result<Json,
     );
     spec.insert("selector".into(), json!({"matchLabels": model.selector(u)}));
     if !t.volumes.is_empty() {
-        // A ReadWriteOnce volume cannot be mounted by old and new pods at once.
+        // As the agent does: old and new versions never run on one volume at
+        // once (nor could a ReadWriteOnce volume be mounted by both).
         spec.insert("strategy".into(), json!({"type": "Recreate"}));
     }
     spec.insert(
@@ -469,7 +490,7 @@ fn is_dns_name(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{model::Model, test_plan, Options};
+    use crate::{model::Model, shared_volume_plan, test_plan, Options};
 
     fn docs(files: &BTreeMap<String, OutFile>) -> Vec<Json> {
         files
@@ -579,6 +600,66 @@ mod tests {
         assert_eq!(
             find(&docs, "ConfigMap", "web-app").unwrap()["data"]["PRICE"],
             "$5"
+        );
+    }
+
+    #[test]
+    fn one_claim_per_instance_volume_read_write_many_when_shared() {
+        // (app's max instances) -> access modes of care-documents, care-cache
+        for (app_max, documents, cache) in [
+            (1, "ReadWriteMany", "ReadWriteOnce"),
+            (4, "ReadWriteMany", "ReadWriteMany"),
+        ] {
+            let plan = shared_volume_plan(app_max);
+            let model = Model::new(&plan, &Options::default()).unwrap();
+            let files = export(&model, &Secrets::Placeholders).unwrap();
+            let docs = docs(&files);
+            let claims: Vec<&str> = docs
+                .iter()
+                .filter(|d| d["kind"] == "PersistentVolumeClaim")
+                .map(|d| d["metadata"]["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(claims, ["care-documents", "care-cache"], "{app_max}");
+            let mode = |name: &str| {
+                find(&docs, "PersistentVolumeClaim", name).unwrap()["spec"]["accessModes"].clone()
+            };
+            assert_eq!(mode("care-documents"), json!([documents]), "{app_max}");
+            assert_eq!(mode("care-cache"), json!([cache]), "{app_max}");
+            let claim = find(&docs, "PersistentVolumeClaim", "care-documents").unwrap();
+            assert!(
+                claim["metadata"]["labels"]
+                    .get("app.kubernetes.io/component")
+                    .is_none(),
+                "a claim belongs to the instance, not to one task"
+            );
+            for (unit, want) in [
+                ("care-app", json!(["care-documents", "care-cache"])),
+                ("care-worker", json!(["care-documents"])),
+            ] {
+                let pod = &find(&docs, "Deployment", unit).unwrap()["spec"]["template"]["spec"];
+                let claims: Vec<Json> = pod["volumes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["persistentVolumeClaim"]["claimName"].clone())
+                    .collect();
+                assert_eq!(json!(claims), want, "{unit}");
+            }
+            let readme = &files["README.md"].contents;
+            assert!(
+                readme.contains(&format!("- `care-documents` ({documents}): mounted by `care-app` at `/srv/documents`, `care-worker` at `/work/documents`.")),
+                "{readme}"
+            );
+            assert!(readme.contains("ReadWriteMany"), "{readme}");
+        }
+
+        // A volume of one single-replica task stays ReadWriteOnce.
+        let plan = test_plan();
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let docs = docs(&export(&model, &Secrets::Placeholders).unwrap());
+        assert_eq!(
+            find(&docs, "PersistentVolumeClaim", "db-data").unwrap()["spec"]["accessModes"],
+            json!(["ReadWriteOnce"])
         );
     }
 

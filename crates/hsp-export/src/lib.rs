@@ -8,6 +8,12 @@
 //! `environment`); any env value with a secret part goes *as a whole* to a Secret
 //! (Compose: an env file), because neither format can splice a secret into text.
 //!
+//! Volumes are the agent's: one per instance and volume name,
+//! [`hsp_index::plan::volume_name`] (`<instance>-<volume>`), mounted by every task
+//! of the instance that declares it. On Kubernetes a volume that more than one pod
+//! may mount (replicas, or two tasks) is `ReadWriteMany`, the others
+//! `ReadWriteOnce`; the READMEs say so.
+//!
 //! Secrets: a plan holds only [`SecretRef`](hsp_index::plan::SecretRef)s. Without
 //! `inline_secrets`, exports contain placeholders `<hsp:KEY>` and a README listing
 //! what to fill; with it, file secrets are read and generated ones are generated
@@ -298,6 +304,32 @@ pub(crate) fn test_plan() -> Plan {
         ],
         "externals": [{"name": "mail", "interface": "smtp", "version": "1.0.0",
                        "values": {"host": [{"text": "10.0.0.25"}], "port": [{"text": "25"}]}}]
+    }))
+    .unwrap()
+}
+
+/// One instance `care` whose `app` task (up to `app_max` instances) and
+/// `worker` task (one) both declare volume `documents`; only `app` has `cache`.
+#[cfg(test)]
+pub(crate) fn shared_volume_plan(app_max: u32) -> Plan {
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let task = |name: &str, max: u32, volumes: serde_json::Value| {
+        serde_json::json!({
+            "name": name, "image": format!("example.org/care@{d}"), "ports": [], "env": {},
+            "memory_mib": 64, "instances": {"min": 1, "max": max}, "stop_timeout_s": 5,
+            "volumes": volumes,
+        })
+    };
+    serde_json::from_value(serde_json::json!({
+        "environment": "unit",
+        "instances": [
+            {"name": "care", "service": "org.example.care", "version": "1.0.0", "license": "MIT", "reason": "r",
+             "tasks": [
+                task("app", app_max, serde_json::json!([
+                    {"name": "documents", "path": "/srv/documents"}, {"name": "cache", "path": "/srv/cache"}])),
+                task("worker", 1, serde_json::json!([{"name": "documents", "path": "/work/documents"}])),
+             ]}
+        ],
     }))
     .unwrap()
 }

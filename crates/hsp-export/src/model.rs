@@ -1,11 +1,15 @@
 //! The view of a plan that every exporter reads: units (one per task of each
-//! instance) with their names, images, plain and secret env, and who may reach
-//! whom.
+//! instance) with their names, images, plain and secret env, the instances'
+//! volumes, and who may reach whom.
+//!
+//! Volumes follow the agent's rule ([`hsp_index::plan::PlannedInstance::volumes`]):
+//! one per instance and volume name, `<instance>-<volume>`, mounted by every task
+//! of the instance that declares it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use hsp_index::image::ImageRef;
-use hsp_index::plan::{PlannedInstance, PlannedTask, ProviderRef, Value};
+use hsp_index::plan::{InstanceVolume, PlannedInstance, PlannedTask, ProviderRef, Value};
 use hsp_index::Plan;
 use serde_json::{json, Map, Value as Json};
 
@@ -18,6 +22,9 @@ pub(crate) const DEFAULT_VOLUME_SIZE: &str = "10Gi";
 pub(crate) struct Model<'a> {
     pub plan: &'a Plan,
     pub units: Vec<Unit<'a>>,
+    /// Every instance's volumes, in plan order: one PersistentVolumeClaim or
+    /// Compose volume each.
+    pub volumes: Vec<InstanceVolume<'a>>,
     pub atoms: Atoms,
     /// Registry override for every image (`--registry`).
     pub registry: Option<String>,
@@ -55,8 +62,27 @@ impl<'a> Model<'a> {
                 Ok(())
             }
         };
+        // Volumes are objects of their own kind (PersistentVolumeClaim, Compose
+        // volume): their names only have to differ from each other.
+        let mut volume_names: BTreeMap<String, String> = BTreeMap::new();
+        let mut volumes = Vec::new();
         let mut units = Vec::new();
         for instance in &plan.instances {
+            for v in instance.volumes() {
+                check_label(v.volume)?;
+                let name = v.name();
+                check_label(&name)?;
+                let what = format!("volume {} of instance {}", v.volume, instance.name);
+                if let Some(first) = volume_names.get(&name) {
+                    return Err(ExportError::Duplicate {
+                        name,
+                        first: first.clone(),
+                        second: what,
+                    });
+                }
+                volume_names.insert(name, what);
+                volumes.push(v);
+            }
             for task in &instance.tasks {
                 let name = format!("{}-{}", instance.name, task.name);
                 check_label(&name)?;
@@ -64,13 +90,6 @@ impl<'a> Model<'a> {
                     name.clone(),
                     format!("task {} of instance {}", task.name, instance.name),
                 )?;
-                for v in &task.volumes {
-                    check_label(&v.name)?;
-                    claim(
-                        format!("{name}-{}", v.name),
-                        format!("volume {} of {name}", v.name),
-                    )?;
-                }
                 let image =
                     ImageRef::parse(&task.image).ok_or_else(|| ExportError::ImageNotPinned {
                         instance: instance.name.clone(),
@@ -120,6 +139,7 @@ impl<'a> Model<'a> {
         Ok(Model {
             plan,
             units,
+            volumes,
             atoms: Atoms::collect(plan),
             registry: options.registry.clone(),
             consumers,
@@ -156,6 +176,41 @@ impl<'a> Model<'a> {
         );
         m.insert("app.kubernetes.io/managed-by".into(), managed_by);
         m
+    }
+
+    /// The labels of an instance's own objects (its volumes): a unit's labels
+    /// without the task (`component`).
+    pub fn instance_labels(&self, instance: &str, managed_by: Json) -> Map<String, Json> {
+        let i = self
+            .plan
+            .instances
+            .iter()
+            .find(|i| i.name == instance)
+            .expect("a volume's instance is in the plan");
+        let mut m = Map::new();
+        m.insert("app.kubernetes.io/instance".into(), json!(i.name));
+        m.insert(
+            "app.kubernetes.io/name".into(),
+            json!(label_value(&i.service)),
+        );
+        m.insert(
+            "app.kubernetes.io/version".into(),
+            json!(label_value(&i.version)),
+        );
+        m.insert(
+            "app.kubernetes.io/part-of".into(),
+            json!(self.plan.environment),
+        );
+        m.insert("app.kubernetes.io/managed-by".into(), managed_by);
+        m
+    }
+
+    /// The volumes of one instance.
+    pub fn instance_volumes<'m>(
+        &'m self,
+        instance: &'m str,
+    ) -> impl Iterator<Item = &'m InstanceVolume<'a>> + 'm {
+        self.volumes.iter().filter(move |v| v.instance == instance)
     }
 
     /// Labels that select a unit's pods.
@@ -196,9 +251,21 @@ impl Unit<'_> {
             })
     }
 
-    /// `<unit>-<volume>`: the PersistentVolumeClaim or Compose volume.
+    /// The instance's volume `volume` mounts: [`hsp_index::plan::volume_name`],
+    /// the PersistentVolumeClaim or Compose volume.
     pub fn volume_name(&self, volume: &str) -> String {
-        format!("{}-{volume}", self.name)
+        hsp_index::plan::volume_name(&self.instance.name, volume)
+    }
+}
+
+/// The Kubernetes access mode of an instance's volume: ReadWriteMany when more
+/// than one pod may mount it (replicas of a task, or two tasks), which needs a
+/// storage class that offers it; else ReadWriteOnce.
+pub(crate) fn access_mode(v: &InstanceVolume) -> &'static str {
+    if v.is_shared() {
+        "ReadWriteMany"
+    } else {
+        "ReadWriteOnce"
     }
 }
 
@@ -260,6 +327,30 @@ pub(crate) fn is_iana_port_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{shared_volume_plan, test_plan};
+
+    #[test]
+    fn volumes_are_per_instance_and_unique() {
+        let plan = shared_volume_plan(1);
+        let model = Model::new(&plan, &Options::default()).unwrap();
+        let names: Vec<String> = model.volumes.iter().map(|v| v.name()).collect();
+        assert_eq!(names, ["care-documents", "care-cache"]);
+        assert_eq!(model.units[1].volume_name("documents"), "care-documents");
+
+        // Instance `db` with volume `x-data` and instance `db-x` with `data`.
+        let mut plan = test_plan();
+        plan.instances[0].tasks[0].volumes[0].name = "x-data".into();
+        let mut other = plan.instances[2].clone();
+        other.name = "db-x".into();
+        other.tasks[0].volumes = plan.instances[0].tasks[0].volumes.clone();
+        other.tasks[0].volumes[0].name = "data".into();
+        plan.instances.push(other);
+        match Model::new(&plan, &Options::default()) {
+            Err(ExportError::Duplicate { name, .. }) => assert_eq!(name, "db-x-data"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("two volumes named db-x-data"),
+        }
+    }
 
     #[test]
     fn labels_and_names() {

@@ -2,7 +2,7 @@
 
 use hsp_index::plan::{Part, SecretRef};
 
-use super::model::Model;
+use super::model::{access_mode, Model};
 use super::secrets::{describe, placeholder, Secrets};
 
 /// The `(unit, env var)` pairs whose values use secret `r`.
@@ -52,5 +52,44 @@ pub(crate) fn fill_list(
         }
         out.push('\n');
     }
+    out
+}
+
+/// Markdown: each volume of the environment, the units that mount it and where,
+/// and (Kubernetes) its access mode.
+pub(crate) fn volume_list(model: &Model, access_modes: bool) -> String {
+    let mut out = String::new();
+    for v in &model.volumes {
+        let mounts: Vec<String> = v
+            .mounts
+            .iter()
+            .map(|(t, m)| format!("`{}-{}` at `{}`", v.instance, t.name, m.path))
+            .collect();
+        let mode = match access_modes {
+            true => format!(" ({})", access_mode(v)),
+            false => String::new(),
+        };
+        out.push_str(&format!(
+            "- `{}`{mode}: mounted by {}.\n",
+            v.name(),
+            mounts.join(", ")
+        ));
+    }
+    out
+}
+
+/// The volume section of a Kubernetes or Helm README; empty without volumes.
+pub(crate) fn kubernetes_volumes(model: &Model, size: &str) -> String {
+    if model.volumes.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n## Volumes\n\nOne PersistentVolumeClaim per instance volume ({size}), mounted by every \
+         task of the instance that declares it, as the HSP agent deploys them. A volume that \
+         more than one pod may mount (a task with more than one replica, or two tasks) is \
+         `ReadWriteMany`: it needs a storage class that offers it (NFS, CephFS, Amazon EFS, \
+         Azure Files...); the others are `ReadWriteOnce`.\n\n"
+    );
+    out.push_str(&volume_list(model, true));
     out
 }

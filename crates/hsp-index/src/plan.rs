@@ -17,7 +17,12 @@
 //!   `.port` as the number; on a host target every task listens on the host, and
 //!   the planner renders the host as `127.0.0.1`;
 //! - instances are listed providers first; `depends_on` names the instances an
-//!   instance's bindings point at.
+//!   instance's bindings point at;
+//! - a volume belongs to its instance, not to a task: every task of the instance
+//!   that declares a volume of that name mounts the same one (an app task and a
+//!   worker task share `documents`), named [`volume_name`] and listed, with the
+//!   tasks that mount it, by [`PlannedInstance::volumes`]. The Docker driver, the
+//!   host driver and the three exporters all go through these two.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +64,75 @@ pub struct PlannedInstance {
     #[serde(default)]
     pub depends_on: Vec<String>,
     pub tasks: Vec<PlannedTask>,
+}
+
+impl PlannedInstance {
+    /// The instance's volumes, each once, in the order the tasks first declare
+    /// them, with every task that mounts it: the one sharing rule of drivers and
+    /// exporters.
+    pub fn volumes(&self) -> Vec<InstanceVolume<'_>> {
+        let mut out: Vec<InstanceVolume<'_>> = Vec::new();
+        for task in &self.tasks {
+            for v in &task.volumes {
+                match out.iter_mut().find(|iv| iv.volume == v.name) {
+                    Some(iv) => iv.mounts.push((task, v)),
+                    None => out.push(InstanceVolume {
+                        instance: &self.name,
+                        volume: &v.name,
+                        mounts: vec![(task, v)],
+                    }),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The name of volume `volume` of instance `instance` in its environment:
+/// `<instance>-<volume>`. It is the Compose volume and the Kubernetes
+/// PersistentVolumeClaim; the Docker driver puts `hsp-<env>-` in front, as it
+/// does for every object it creates (`hsp-<env>-<instance>-<volume>`, the names
+/// deployed sites have, so they must not change); the host driver keeps the
+/// volume in `<instance>/volumes/<volume>` under its root.
+pub fn volume_name(instance: &str, volume: &str) -> String {
+    format!("{instance}-{volume}")
+}
+
+/// One volume of an instance and the tasks that mount it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceVolume<'a> {
+    pub instance: &'a str,
+    /// The volume's declared name, e.g. `documents`.
+    pub volume: &'a str,
+    /// Each task that declares it, with its declaration (the mount path).
+    pub mounts: Vec<(&'a PlannedTask, &'a Volume)>,
+}
+
+impl InstanceVolume<'_> {
+    /// [`volume_name`]: `<instance>-<volume>`.
+    pub fn name(&self) -> String {
+        volume_name(self.instance, self.volume)
+    }
+
+    /// How many containers (pods) may mount it at once: each mounting task's
+    /// maximum instances, summed (a task counts at least once).
+    pub fn max_mounts(&self) -> u32 {
+        let mut tasks: Vec<&str> = Vec::new();
+        let mut n = 0u32;
+        for (task, _) in &self.mounts {
+            if !tasks.contains(&task.name.as_str()) {
+                tasks.push(&task.name);
+                n = n.saturating_add(task.instances.max.max(1));
+            }
+        }
+        n
+    }
+
+    /// Whether more than one container (pod) may mount it at once: replicas of
+    /// a task, or two tasks. On Kubernetes such a volume needs ReadWriteMany.
+    pub fn is_shared(&self) -> bool {
+        self.max_mounts() > 1
+    }
 }
 
 /// What satisfies a requirement.
@@ -191,6 +265,85 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instance(tasks: &[(&str, u32, &[&str])]) -> PlannedInstance {
+        let task = |(name, max, volumes): &(&str, u32, &[&str])| PlannedTask {
+            name: name.to_string(),
+            image: "x".into(),
+            command: None,
+            ports: vec![],
+            env: BTreeMap::new(),
+            memory_mib: 64,
+            cpus: None,
+            instances: Instances { min: 1, max: *max },
+            health: None,
+            volumes: volumes
+                .iter()
+                .map(|v| Volume {
+                    name: v.to_string(),
+                    path: format!("/{name}/{v}"),
+                })
+                .collect(),
+            stop_timeout_s: 5,
+            artifacts: vec![],
+        };
+        PlannedInstance {
+            name: "care".into(),
+            service: "org.example.care".into(),
+            version: "1.0.0".into(),
+            license: "MIT".into(),
+            reason: "r".into(),
+            dedicated_to: None,
+            bindings: BTreeMap::new(),
+            depends_on: vec![],
+            tasks: tasks.iter().map(task).collect(),
+        }
+    }
+
+    #[test]
+    fn volumes_belong_to_the_instance() {
+        // (tasks: name, max instances, volumes) -> (volume, name, mounting tasks, shared)
+        type Tasks = &'static [(&'static str, u32, &'static [&'static str])];
+        type Want = (&'static str, &'static str, &'static [&'static str], bool);
+        let cases: &[(Tasks, &[Want])] = &[
+            (
+                &[("app", 1, &["data"])],
+                &[("data", "care-data", &["app"], false)],
+            ),
+            (
+                &[("app", 3, &["data"])],
+                &[("data", "care-data", &["app"], true)],
+            ),
+            (
+                &[
+                    ("app", 1, &["documents", "cache"]),
+                    ("worker", 1, &["documents"]),
+                ],
+                &[
+                    ("documents", "care-documents", &["app", "worker"], true),
+                    ("cache", "care-cache", &["app"], false),
+                ],
+            ),
+            (&[("app", 1, &[]), ("worker", 1, &[])], &[]),
+        ];
+        for (tasks, want) in cases {
+            let i = instance(tasks);
+            let got: Vec<_> = i
+                .volumes()
+                .iter()
+                .map(|v| {
+                    let tasks: Vec<&str> = v.mounts.iter().map(|(t, _)| t.name.as_str()).collect();
+                    (v.volume, v.name(), tasks, v.is_shared())
+                })
+                .collect();
+            let want: Vec<_> = want
+                .iter()
+                .map(|(v, n, t, s)| (*v, n.to_string(), t.to_vec(), *s))
+                .collect();
+            assert_eq!(got, want, "{tasks:?}");
+        }
+        assert_eq!(volume_name("hapi-db", "data"), "hapi-db-data");
+    }
 
     #[test]
     fn display_hides_secrets() {

@@ -292,6 +292,9 @@ impl HostDriver {
             .join(format!("{version}-{}", &sha[..12.min(sha.len())]))
     }
 
+    /// `<root>/<instance>/volumes/<volume>`: the instance's volume (see
+    /// [`hsp_index::plan::volume_name`]), shared by its tasks that declare it.
+    /// Deployed sites keep data there: the layout must not change.
     fn volume_dir(&self, instance: &str, volume: &str) -> PathBuf {
         self.root.join(instance).join("volumes").join(volume)
     }
@@ -410,11 +413,11 @@ impl Driver for HostDriver {
                 tracing::info!(instance = %instance.name, release = %dest.display(), "unpacking");
                 archive::unpack(&file, &dest)?;
             }
-            for v in &task.volumes {
-                check_name("volume", &v.name)?;
-                let dir = self.volume_dir(&instance.name, &v.name);
-                super::journal::create_private_dir(&dir)?;
-            }
+        }
+        for v in instance.volumes() {
+            check_name("volume", v.volume)?;
+            let dir = self.volume_dir(&instance.name, v.volume);
+            super::journal::create_private_dir(&dir)?;
         }
         Ok(())
     }
