@@ -472,6 +472,28 @@ impl Driver for DockerDriver {
         self.remove_container(&unit.id)
     }
 
+    fn cpu_seconds(&mut self, unit: &Unit) -> Option<f64> {
+        let c = self
+            .rt
+            .block_on(self.docker.inspect_container(&unit.id, None))
+            .ok()?;
+        let id = c.id.unwrap_or_default();
+        let pid = c.state.and_then(|s| s.pid).filter(|p| *p > 0);
+        if let Some(secs) = pid.and_then(|pid| crate::cgroup::cpu_seconds(pid, &id)) {
+            return Some(secs);
+        }
+        // The engine elsewhere: its stats (cumulative, in nanoseconds).
+        self.rt.block_on(async {
+            use futures_util::StreamExt;
+            let opts = bollard::container::StatsOptions {
+                stream: false,
+                one_shot: true,
+            };
+            let stats = self.docker.stats(&unit.id, Some(opts)).next().await?.ok()?;
+            Some(stats.cpu_stats.cpu_usage.total_usage as f64 / 1e9)
+        })
+    }
+
     fn probe(&mut self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe {
         let state = match self
             .rt

@@ -209,6 +209,24 @@ pub struct InstanceRecord {
     pub health: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Tasks the agent scaled away from `instances.min` on load ([`crate::scale`]),
+    /// by task name: every rollout runs this many replicas (within the
+    /// spec's min and max).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scale: BTreeMap<String, Scaled>,
+}
+
+/// A task's replica count as the scaler last set it, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaled {
+    pub replicas: u32,
+    pub at: DateTime<Utc>,
+    /// `cpu 95% of 0.25 cpus per replica (target 80%): 1 -> 2`.
+    pub reason: String,
+    /// Since when the load has asked for fewer replicas (scale-down waits
+    /// for it to last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_since: Option<DateTime<Utc>>,
 }
 
 /// A deployed release that is yanked, and what could replace it.

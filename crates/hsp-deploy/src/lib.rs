@@ -31,6 +31,7 @@ use hsp_index::plan::{PlannedInstance, PlannedTask};
 use sha2::{Digest, Sha256};
 
 #[cfg(feature = "docker")]
+pub mod cgroup;
 pub mod docker;
 pub mod health;
 pub mod host;
@@ -38,6 +39,7 @@ pub mod journal;
 mod prune;
 pub mod report;
 pub mod rollout;
+pub mod scale;
 pub mod schedule;
 pub mod secrets;
 
@@ -134,8 +136,13 @@ pub trait Driver {
     fn stop(&mut self, unit: &Unit, timeout_s: u32) -> Result<(), Error>;
     /// Probes a unit once.
     fn probe(&mut self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe;
-    /// How many copies of `task` this target runs.
+    /// How many copies of `task` this target runs (of its `instances.min`).
     fn replicas(&self, task: &PlannedTask) -> u32;
+    /// The CPU time a running unit has used so far, in seconds (`None`
+    /// when the target cannot tell). The scaler samples it twice.
+    fn cpu_seconds(&mut self, _unit: &Unit) -> Option<f64> {
+        None
+    }
     /// Whether the old and new version of `instance` can run side by side.
     fn overlap(&self, instance: &PlannedInstance) -> bool;
     /// Records `instance` as the active version (host: the `current` link).
@@ -332,6 +339,8 @@ pub enum Error {
         was: String,
         now: String,
     },
+    #[error("scaling {instance}: the new replicas did not become healthy: {why}")]
+    Scale { instance: String, why: String },
 }
 
 /// ` (read from the artifact mirror at LOCATION)`, or nothing.

@@ -432,7 +432,7 @@ impl Converge<'_> {
         let mut restarted = false;
         let mut wanted: Vec<(&PlannedTask, u32)> = Vec::new();
         for t in &target.tasks {
-            for r in 0..self.driver.replicas(t) {
+            for r in 0..replicas(self.driver, self.journal, &target.name, t) {
                 wanted.push((t, r));
             }
         }
@@ -451,6 +451,10 @@ impl Converge<'_> {
             let timeout = if u.running && desired && !same_env {
                 tracing::info!(unit = %u.name, "its env changed (a secret?); restarting");
                 restarted = true;
+                stop_timeout(self.journal, u)
+            } else if u.running && !desired {
+                // An extra replica (scaled down): stopped gracefully.
+                tracing::info!(unit = %u.name, "stopping an extra replica");
                 stop_timeout(self.journal, u)
             } else {
                 0
@@ -592,6 +596,57 @@ fn waiting<'r>(
     rec.retry
         .as_ref()
         .filter(|r| r.version == wanted.version && r.next > Utc::now())
+}
+
+/// How many replicas of `task` of `instance` run: its `instances.min`, or
+/// what the scaler set (within min and max), as far as the driver can run
+/// them.
+pub fn replicas(
+    driver: &dyn Driver,
+    journal: &super::Journal,
+    instance: &str,
+    task: &PlannedTask,
+) -> u32 {
+    let min = task.instances.min.max(1);
+    let max = task.instances.max.max(min);
+    let scaled = journal
+        .instances
+        .get(instance)
+        .and_then(|r| r.scale.get(&task.name))
+        .map_or(min, |s| s.replicas.clamp(min, max));
+    let mut t = task.clone();
+    t.instances.min = scaled;
+    driver.replicas(&t)
+}
+
+/// Brings the running spec of `instance` (its last good one) to the replica
+/// counts the journal holds now: starts the missing replicas and waits until
+/// they are healthy, stops the extra ones (highest first). What the scaler
+/// runs after it changed a count.
+pub fn rescale(driver: &mut dyn Driver, state: &EnvDir, instance: &str) -> Result<(), Error> {
+    let mut journal = state.load()?;
+    let Some(good) = journal.instances.get(instance).and_then(|r| r.good.clone()) else {
+        return Ok(());
+    };
+    let spec = spec_hash(&good);
+    let units = units_of(driver, instance)?;
+    let opts = ApplyOptions::default();
+    let mut c = Converge {
+        driver,
+        state,
+        journal: &mut journal,
+        opts: &opts,
+    };
+    let result = c.bring_up(&good, &spec, &units);
+    state.save(&journal)?;
+    match result {
+        Ok(_) => Ok(()),
+        Err(BringUp::Error(e)) => Err(e),
+        Err(BringUp::Bad(why)) => Err(Error::Scale {
+            instance: instance.to_string(),
+            why,
+        }),
+    }
 }
 
 fn stop_timeout(journal: &super::Journal, u: &Unit) -> u32 {

@@ -240,6 +240,26 @@ fn readme(model: &Model, secrets: &Secrets) -> String {
          checks run `wget` or `curl` inside the container; `--wait` returns when every service \
          is healthy.\n",
     );
+    let scalable: Vec<String> = model
+        .units
+        .iter()
+        .filter(|u| u.task.instances.max > u.task.instances.min.max(1))
+        .map(|u| {
+            format!(
+                "- `{}`: {} to {} replicas\n",
+                u.name, u.task.instances.min, u.task.instances.max
+            )
+        })
+        .collect();
+    if !scalable.is_empty() {
+        out.push_str(
+            "\n## Replicas\n\nEach service runs its minimum number of replicas (`deploy.replicas`). \
+             Compose does not scale on load; the HSP agent and the Kubernetes and Helm exports (a \
+             HorizontalPodAutoscaler at 80% CPU) scale these between their minimum and maximum. \
+             Scale one by hand with `docker compose up -d --scale <service>=N`:\n\n",
+        );
+        out.push_str(&scalable.concat());
+    }
     if !model.volumes.is_empty() {
         out.push_str(
             "\n## Volumes\n\nOne named volume per instance volume, mounted by every service of the \

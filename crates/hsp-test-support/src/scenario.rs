@@ -31,6 +31,12 @@ pub trait Target {
     fn volume_write(&self, file: &str, content: &str);
     /// Whether the db's data volume exists.
     fn volume_exists(&self) -> bool;
+    /// Running units of one task of one spec, while the agent may be
+    /// starting or stopping some (no unit state is an error here).
+    fn replicas(&self, instance: &str, task: &str, spec: &str) -> u32 {
+        let key = (instance.to_string(), task.to_string(), spec.to_string());
+        self.running().get(&key).copied().unwrap_or(0)
+    }
 }
 
 /// Where a scenario calls the driver's own checks.
@@ -251,4 +257,115 @@ pub fn kill_minus_9_converges(t: &dyn Target) {
             "round {round}: volume data lost"
         );
     }
+}
+
+/// Kills a child process (an `hsp-agent run` daemon) when dropped.
+struct Daemon(Option<std::process::Child>);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `hsp-agent run` scales the worker (min 1, max 3, 0.1 cpus) of the worked
+/// example on its CPU use: the workers burn a CPU until `cool_file` exists,
+/// so it scales up to 3, step by step; `cool` (the target makes the file
+/// exist for every worker) ends the load and it scales back down to 1.
+/// `status` shows the count and why.
+pub fn scales_on_load(t: &dyn Target, cool_file: &str, cool: &dyn Fn()) {
+    let ex = t.example();
+    let mut plan = ex.plan("1.0.0", "14.0.0", false);
+    let fhir = plan
+        .instances
+        .iter_mut()
+        .find(|i| i.name == "fhir")
+        .unwrap();
+    let worker = fhir.tasks.iter_mut().find(|t| t.name == "worker").unwrap();
+    worker.instances = hsp_index::document::Instances { min: 1, max: 3 };
+    worker.cpus = Some(0.1);
+    worker.env.insert(
+        "BURN_UNTIL".into(),
+        hsp_index::plan::Value(vec![hsp_index::plan::Part::Text(cool_file.into())]),
+    );
+    let spec = hsp_deploy::spec_hash(fhir);
+    let path = ex.write_plan(&plan, "scaled");
+    let cmd = ex.apply_cmd(&path);
+    // `apply_cmd` is `hsp-agent apply ...`: the same arguments for `run`.
+    let args: Vec<std::ffi::OsString> = cmd.get_args().skip(1).map(|a| a.to_owned()).collect();
+    let mut run = std::process::Command::new(cmd.get_program());
+    run.arg("run")
+        .args(args)
+        .args([
+            "--interval",
+            "3600",
+            "--scale-every",
+            "2",
+            "--scale-down-after",
+            "3",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut daemon = Daemon(Some(run.spawn().unwrap()));
+    let workers = || t.replicas("fhir", "worker", &spec);
+    let wait_for = |n: u32, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(150);
+        let mut seen = Vec::new();
+        while workers() != n {
+            let now = workers();
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {n} workers never ran (seen {seen:?}); status: {:#}",
+                ex.status_json()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        seen
+    };
+    let seen = wait_for(3, "scaling up");
+    // One step at a time: never straight past what the load asked for.
+    assert!(seen.iter().all(|n| *n <= 3), "{seen:?}");
+    let status = ex.status_json();
+    let task = &service(&status, "fhir")["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == "worker")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            task["replicas"].as_u64(),
+            task["min"].as_u64(),
+            task["max"].as_u64()
+        ),
+        (Some(3), Some(1), Some(3)),
+        "{status:#}"
+    );
+    let why = task["scaled"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("cpu ") && why.contains("-> 3"),
+        "{status:#}"
+    );
+
+    cool();
+    wait_for(1, "scaling down");
+    let status = ex.status_json();
+    let fhir = service(&status, "fhir");
+    assert_eq!(fhir["health"], "healthy", "{status:#}");
+    let child = daemon.0.take().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("scaling: cpu"), "{log}");
 }

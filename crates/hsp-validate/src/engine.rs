@@ -3,7 +3,6 @@
 //! changes, its memory peak, and a timed stop with its exit code. One
 //! current-thread runtime; every call bounded by the engine's own timeouts.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::container::{
@@ -39,49 +38,6 @@ pub struct ImageFacts {
 pub struct Memory {
     pub bytes: u64,
     pub source: &'static str,
-}
-
-/// The peak memory of the cgroup that `cgroups` (a `/proc/PID/cgroup`) names,
-/// under the cgroup file systems at `root`. Only a path that holds the
-/// container's `id` counts: a process of this machine with the engine's PID
-/// is not the container when the engine runs elsewhere.
-fn cgroup_peak(cgroups: &str, id: &str, root: &Path) -> Option<Memory> {
-    if id.is_empty() {
-        return None;
-    }
-    let read = |p: PathBuf| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(hierarchy), Some(controllers), Some(path)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if !path.contains(id) {
-            continue;
-        }
-        let rel = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "memory") {
-            let file = root
-                .join("memory")
-                .join(rel)
-                .join("memory.max_usage_in_bytes");
-            if let Some(bytes) = read(file) {
-                return Some(Memory {
-                    bytes,
-                    source: "cgroup memory.max_usage_in_bytes",
-                });
-            }
-        } else if hierarchy == "0" && controllers.is_empty() {
-            if let Some(bytes) = read(root.join(rel).join("memory.peak")) {
-                return Some(Memory {
-                    bytes,
-                    source: "cgroup memory.peak",
-                });
-            }
-        }
-    }
-    None
 }
 
 /// How a stop went.
@@ -237,11 +193,19 @@ impl Engine {
             .ok()?;
         let id = inspected.id.unwrap_or_default();
         let pid = inspected.state.and_then(|s| s.pid).filter(|p| *p > 0);
-        if let Some(m) = pid.and_then(|pid| {
-            let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-            cgroup_peak(&cgroups, &id, Path::new("/sys/fs/cgroup"))
-        }) {
-            return Some(m);
+        let cgroup = pid.and_then(|pid| {
+            let (text, v2) = hsp_deploy::cgroup::read(pid, &id, &hsp_deploy::cgroup::MEMORY_PEAK)?;
+            Some(Memory {
+                bytes: text.trim().parse().ok()?,
+                source: if v2 {
+                    "cgroup memory.peak"
+                } else {
+                    "cgroup memory.max_usage_in_bytes"
+                },
+            })
+        });
+        if cgroup.is_some() {
+            return cgroup;
         }
         self.rt.block_on(async {
             let opts = StatsOptions {
@@ -307,65 +271,5 @@ impl Engine {
         let _ = self
             .rt
             .block_on(self.docker.remove_container(container, Some(opts)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ID: &str = "001ae5843bc1461dcb275a1fa1ef9c1d";
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    #[test]
-    fn reads_the_v1_peak_of_the_containers_memory_cgroup() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = format!("memory/docker/{ID}");
-        write(
-            root.path(),
-            &format!("{dir}/memory.max_usage_in_bytes"),
-            "73400320\n",
-        );
-        write(
-            root.path(),
-            &format!("{dir}/memory.usage_in_bytes"),
-            "1024\n",
-        );
-        let cgroups = format!("5:devices:/docker/{ID}\n4:memory:/docker/{ID}\n0::/docker/{ID}\n");
-        let m = cgroup_peak(&cgroups, ID, root.path()).unwrap();
-        assert_eq!(m.bytes, 73_400_320);
-        assert_eq!(m.source, "cgroup memory.max_usage_in_bytes");
-    }
-
-    #[test]
-    fn reads_the_v2_peak() {
-        let root = tempfile::tempdir().unwrap();
-        let rel = format!("system.slice/docker-{ID}.scope");
-        write(root.path(), &format!("{rel}/memory.peak"), "4096\n");
-        let cgroups = format!("0::/{rel}\n");
-        let m = cgroup_peak(&cgroups, ID, root.path()).unwrap();
-        assert_eq!(m.bytes, 4096);
-        assert_eq!(m.source, "cgroup memory.peak");
-    }
-
-    #[test]
-    fn a_process_outside_the_container_gives_no_figure() {
-        let root = tempfile::tempdir().unwrap();
-        write(
-            root.path(),
-            "memory/user.slice/memory.max_usage_in_bytes",
-            "99",
-        );
-        let cgroups = "4:memory:/user.slice\n0::/user.slice\n";
-        assert_eq!(cgroup_peak(cgroups, ID, root.path()), None);
-        assert_eq!(cgroup_peak(cgroups, "", root.path()), None);
-        // The container's cgroup without a readable figure: none either.
-        let cgroups = format!("4:memory:/docker/{ID}\n");
-        assert_eq!(cgroup_peak(&cgroups, ID, root.path()), None);
     }
 }

@@ -56,6 +56,18 @@ impl Target for Docker<'_> {
         self.0
     }
 
+    fn replicas(&self, instance: &str, task: &str, spec: &str) -> u32 {
+        containers(&self.0.env)
+            .iter()
+            .filter(|c| c["State"]["Running"] == true)
+            .filter(|c| {
+                label(c, "instance") == instance
+                    && label(c, "task") == task
+                    && label(c, "spec") == spec
+            })
+            .count() as u32
+    }
+
     fn running(&self) -> BTreeMap<(String, String, String), u32> {
         let mut seen: BTreeMap<(String, String, String), u32> = BTreeMap::new();
         for c in containers(&self.0.env) {
@@ -247,4 +259,20 @@ fn foreign_containers_are_left_alone() {
 fn kill_minus_9_at_random_points_converges() {
     let (ex, _guard) = example("kill");
     scenario::kill_minus_9_converges(&Docker(&ex));
+}
+
+/// The agent scales a task between min and max on the CPU use of its
+/// containers (a busybox loop burning its 0.1 cpus), and back down.
+#[test]
+fn scales_between_min_and_max_on_load() {
+    let (ex, _guard) = example("scale");
+    let env = ex.env.clone();
+    scenario::scales_on_load(&Docker(&ex), "/tmp/cool", &|| {
+        for c in containers(&env)
+            .iter()
+            .filter(|c| label(c, "task") == "worker")
+        {
+            exec(c, "touch /tmp/cool");
+        }
+    });
 }

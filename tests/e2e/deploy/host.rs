@@ -567,3 +567,14 @@ fn run_daemon_polls_survives_an_unreachable_source_and_drains_on_sigterm() {
         "services keep running"
     );
 }
+
+/// The agent scales a host task without ports between min and max on the
+/// CPU time of its processes, and back down.
+#[test]
+fn scales_between_min_and_max_on_load() {
+    let (ex, _guard) = example("scale");
+    let cool = ex.dir.path().join("cool");
+    scenario::scales_on_load(&Host(&ex), cool.to_str().unwrap(), &|| {
+        std::fs::write(&cool, "").unwrap()
+    });
+}

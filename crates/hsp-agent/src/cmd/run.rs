@@ -15,6 +15,11 @@
 //! plan or allocator high-water mark stays resident, and a crash of one poll
 //! cannot take the daemon down. The daemon forwards SIGTERM to a running poll
 //! and waits for it to drain.
+//!
+//! Between polls, every `--scale-every` seconds, a scaling step (a child too,
+//! `--scale-once`) scales each task whose `instances.max` is above its `min`
+//! on the CPU use of its replicas ([`hsp_deploy::scale`]); it skips a turn
+//! while anything else holds the environment's lock.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +51,12 @@ pub struct Args {
     /// Longest delay between polls while the index is unreachable.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     max_backoff: u64,
+    /// Seconds between scaling steps (0: never scale; tasks run `instances.min`).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    scale_every: u64,
+    /// How long the load must ask for fewer replicas before one is stopped.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    scale_down_after: u64,
     /// Log JSON lines to stderr (for journald or a log collector).
     #[arg(long)]
     log_json: bool,
@@ -53,6 +64,10 @@ pub struct Args {
     /// 3 when it was not (what the daemon runs for each poll).
     #[arg(long, hide = true, value_name = "ENVIRONMENT")]
     once: Option<String>,
+    /// Run one scaling step of this environment and exit (what the daemon
+    /// runs between polls).
+    #[arg(long, hide = true, value_name = "ENVIRONMENT")]
+    scale_once: Option<String>,
 }
 
 /// Exit code of a `--once` poll that could not read the index or plan.
@@ -67,6 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(environment) = &args.once {
         return poll_once(&args, environment, &stop);
     }
+    if let Some(environment) = &args.scale_once {
+        return scale_once(&args, environment);
+    }
     let (target, _) = args.source.load()?;
     // Fail at start, not in every poll, when the state dir cannot be opened.
     EnvDir::open(&args.source.index.state, &target.environment)?;
@@ -74,8 +92,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let max = Duration::from_secs(args.max_backoff).max(interval);
     let mut delay = interval;
     tracing::info!(environment = %target.environment, interval = args.interval, "agent running");
+    let scale_every = Duration::from_secs(args.scale_every);
+    let mut next_scale = Instant::now() + scale_every;
     while !stop.load(Ordering::SeqCst) {
-        delay = match run_poll(&target.environment, &stop)? {
+        delay = match run_poll(&target.environment, &stop, "--once")? {
             Some(0) => interval,
             Some(code) => {
                 if code != i32::from(POLL_FAILED) {
@@ -100,6 +120,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let until = Instant::now() + jittered(delay, args.jitter);
         while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            if !scale_every.is_zero() && Instant::now() >= next_scale {
+                if run_poll(&target.environment, &stop, "--scale-once")? != Some(0) {
+                    tracing::warn!("a scaling step failed; services keep running");
+                }
+                next_scale = Instant::now() + scale_every;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -122,14 +148,15 @@ fn record_crash(state: &std::path::Path, environment: &str, how: &str) {
     }
 }
 
-/// Runs one poll as a child process (this binary, the daemon's own arguments
-/// and `--once ENVIRONMENT`); forwards SIGTERM to it when `stop` is set. Its exit code, or
+/// Runs one poll (`what`: `--once`) or scaling step (`--scale-once`) as a
+/// child process (this binary, the daemon's own arguments and `what
+/// ENVIRONMENT`); forwards SIGTERM to it when `stop` is set. Its exit code, or
 /// `None` when a signal killed it.
-fn run_poll(environment: &str, stop: &AtomicBool) -> anyhow::Result<Option<i32>> {
+fn run_poll(environment: &str, stop: &AtomicBool, what: &str) -> anyhow::Result<Option<i32>> {
     let exe = std::env::current_exe().context("finding the hsp-agent binary")?;
     let mut child = std::process::Command::new(&exe)
         .args(std::env::args_os().skip(1))
-        .args(["--once", environment])
+        .args([what, environment])
         .spawn()
         .with_context(|| format!("starting a poll ({})", exe.display()))?;
     let mut forwarded = false;
@@ -213,6 +240,36 @@ fn poll_once(args: &Args, environment: &str, stop: &Arc<AtomicBool>) -> anyhow::
             dir.save(&j)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One scaling step: nothing when the environment is locked (an apply or a
+/// poll is running) or was never deployed.
+fn scale_once(args: &Args, environment: &str) -> anyhow::Result<ExitCode> {
+    let locked = match Locked::open(&args.source.index.state, environment) {
+        Ok(l) => l,
+        Err(e)
+            if e.downcast_ref::<driver::Error>()
+                .is_some_and(|e| matches!(e, driver::Error::Locked { .. })) =>
+        {
+            tracing::debug!("the environment is busy; scaling waits for the next step");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e),
+    };
+    if locked.journal.instances.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (target, _) = args.source.load()?;
+    let mut driver = open_driver(&target, &locked.dir)?;
+    let every = args.scale_every.max(1);
+    let policy = hsp_deploy::scale::Policy {
+        sample: Duration::from_secs((every / 2).clamp(1, 5)),
+        up_cooldown: Duration::from_secs(every),
+        down_after: Duration::from_secs(args.scale_down_after),
+    };
+    // Each change is logged by the step.
+    hsp_deploy::scale::step(driver.as_mut(), &locked.dir, &policy)?;
     Ok(ExitCode::SUCCESS)
 }
 

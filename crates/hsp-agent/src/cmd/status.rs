@@ -74,7 +74,21 @@ struct Service {
     /// The deployed release is yanked (as of the last apply or poll that
     /// planned against the index).
     yanked: Option<YankedStatus>,
+    /// Each task's replicas: how many run, its min and max, and the
+    /// scaler's last change.
+    tasks: Vec<TaskStatus>,
     last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TaskStatus {
+    task: String,
+    replicas: u32,
+    min: u32,
+    max: u32,
+    /// When the scaler last changed the count, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scaled: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -186,13 +200,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     not_chosen: y.not_chosen.clone(),
                     checked: y.checked.to_rfc3339(),
                 }),
+            tasks: Vec::new(),
             last_error: rec.last_error.clone(),
         };
         if let (Some(good), Ok(units), Ok(d)) = (&rec.good, &units, &mut driver) {
             let spec = spec_hash(good);
             let mut problems = Vec::new();
             for task in &good.tasks {
-                svc.units_wanted += d.replicas(task);
+                let replicas = hsp_deploy::rollout::replicas(d.as_ref(), &journal, n, task);
+                svc.units_wanted += replicas;
+                svc.tasks.push(TaskStatus {
+                    task: task.name.clone(),
+                    replicas,
+                    min: task.instances.min.max(1),
+                    max: task.instances.max.max(task.instances.min.max(1)),
+                    scaled: rec
+                        .scale
+                        .get(&task.name)
+                        .filter(|s| !s.reason.is_empty())
+                        .map(|s| format!("{} at {}", s.reason, s.at.to_rfc3339())),
+                });
                 let env = secrets::render_env(&dir, task).unwrap_or_default();
                 for u in units
                     .iter()
@@ -263,6 +290,20 @@ fn render(s: &Status) -> String {
             format!("{}/{}", v.units_healthy, v.units_wanted),
             v.health
         ));
+        for t in v.tasks.iter().filter(|t| t.max > t.min) {
+            out.push_str(&format!(
+                "{:<20} {}: {} replicas ({}..{}){}\n",
+                "",
+                t.task,
+                t.replicas,
+                t.min,
+                t.max,
+                t.scaled
+                    .as_ref()
+                    .map(|s| format!(", scaled: {s}"))
+                    .unwrap_or_default()
+            ));
+        }
         for (bad, why) in &v.bad_versions {
             out.push_str(&format!(
                 "{:<20} marked bad: {bad} ({why}); `hsp-agent retry ENV {}@{bad}` clears it\n",

@@ -515,6 +515,40 @@ impl Driver for HostDriver {
         Ok(())
     }
 
+    /// Process mode: the user and system time of the unit's processes
+    /// (`/proc/PID/stat`; a process that exited no longer counts). Systemd
+    /// mode: the unit's cgroup is systemd's, not read here.
+    fn cpu_seconds(&mut self, unit: &Unit) -> Option<f64> {
+        if self.systemd.is_some() {
+            return None;
+        }
+        let want = labels_of(unit);
+        let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .filter(|t| *t > 0)? as f64;
+        let mut total = 0.0;
+        let mut any = false;
+        for p in self.labelled().iter().filter(|p| !p.supervisor) {
+            let same = [
+                super::LABEL_INSTANCE,
+                super::LABEL_TASK,
+                super::LABEL_REPLICA,
+                super::LABEL_SPEC,
+            ]
+            .iter()
+            .all(|k| p.labels.get(*k) == want.get(*k));
+            if !same {
+                continue;
+            }
+            if let Some(t) = process::cpu_ticks(p.pid) {
+                total += t as f64 / ticks;
+                any = true;
+            }
+        }
+        any.then_some(total)
+    }
+
     fn probe(&mut self, unit: &Unit, task: &PlannedTask, env: &[(String, String)]) -> Probe {
         if let Some(sd) = &self.systemd {
             let state = match sd.state(&unit.id) {

@@ -115,6 +115,18 @@ fn stat(pid: i32) -> Option<(i32, bool)> {
     Some((fields.get(1)?.parse().ok()?, zombie))
 }
 
+/// User plus system time of `pid` in clock ticks (`/proc/<pid>/stat`).
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (which may hold spaces) in parentheses:
+    // state is field 3; utime and stime are fields 14 and 15.
+    let rest = &s[s.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Whether `pid` is alive (not a zombie).
 pub fn alive(pid: i32) -> bool {
     stat(pid).is_some_and(|(_, zombie)| !zombie)
