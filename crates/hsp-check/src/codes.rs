@@ -57,6 +57,7 @@ codes! {
     HealthCheck = "E041": "A health check or smoke test must have exactly one of `http` or `command`, and sane timings.";
     Resources = "E050": "Memory, CPUs or instance counts are not sane (e.g. `instances.min` > `max`).";
     StopTimeout = "E051": "`stop_timeout_s` is above 15 seconds.";
+    HostReplicas = "E052": "A task with ports in a document with artifacts has `instances.min` above 1 but ports that are not `per_replica`, or per-replica port ranges that overlap.";
     ImageDigest = "E060": "An image is not pinned by digest (`@sha256:` and 64 lowercase hex digits).";
     ArtifactPin = "E061": "An artifact lacks a valid sha256 or a size, or is larger than the registry allows.";
     FileLocation = "E070": "The file's path does not match its id, version or publisher.";

@@ -226,6 +226,67 @@ impl Checker<'_> {
                 .hint("min is how many copies always run, max the most an operator may scale to"),
             );
         }
+        self.host_replicas(base, t);
+    }
+
+    /// On a host a task's ports are the machine's: replicas beyond the first
+    /// need `per_replica` ports (replica r on `port + r`), whose ranges must
+    /// not overlap the task's other ports.
+    fn host_replicas(&mut self, base: &str, t: &Task) {
+        // Nothing more to say of instance counts that are wrong already.
+        if self.doc.artifacts.is_empty() || t.instances.min > t.instances.max {
+            return;
+        }
+        let fixed: Vec<&str> = t
+            .ports
+            .iter()
+            .filter(|p| !p.per_replica)
+            .map(|p| p.name.as_str())
+            .collect();
+        if t.instances.min > 1 && !fixed.is_empty() {
+            self.push(
+                Finding::new(
+                    Code::HostReplicas,
+                    format!("{base}/instances/min"),
+                    format!(
+                        "instances.min is {}, but on a host (the document has artifacts) a task's ports are the machine's, so only one replica could listen on {}",
+                        t.instances.min,
+                        fixed.join(", ")
+                    ),
+                )
+                .hint("mark the ports `\"per_replica\": true` (replica r listens on port + r and reads it from HSP_PORT_<NAME>), or set instances.min to 1"),
+            );
+        }
+        let replicas = u32::from(u16::MAX).min(t.instances.max.max(1));
+        for (k, p) in t.ports.iter().enumerate().filter(|(_, p)| p.per_replica) {
+            let last = u32::from(p.port) + replicas - 1;
+            let clash = t.ports.iter().find(|o| {
+                o.name != p.name && (u32::from(p.port)..=last).contains(&u32::from(o.port))
+            });
+            let problem = if last > u32::from(u16::MAX) {
+                Some(format!(
+                    "replica {} would listen above port 65535",
+                    replicas - 1
+                ))
+            } else {
+                clash.map(|o| {
+                    format!(
+                        "port {} (`{}`) is inside its replicas' range {}-{last}",
+                        o.port, o.name, p.port
+                    )
+                })
+            };
+            if let Some(problem) = problem {
+                self.push(
+                    Finding::new(
+                        Code::HostReplicas,
+                        format!("{base}/ports/{k}/port"),
+                        format!("per-replica port `{}`: {problem}", p.name),
+                    )
+                    .hint("per-replica ports take instances.max consecutive numbers: space the task's ports apart"),
+                );
+            }
+        }
     }
 
     pub(super) fn probe(
@@ -326,6 +387,7 @@ mod tests {
                 name: name.into(),
                 port,
                 protocol: Protocol::Http,
+                per_replica: false,
             }
         }
         table(vec![

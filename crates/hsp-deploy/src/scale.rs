@@ -183,7 +183,13 @@ pub fn step(
         let utilization = used.iter().sum::<f64>() / elapsed / used.len() as f64 / share;
         let current = replicas.len() as u32;
         let min = task.instances.min.max(1);
-        let max = task.instances.max.max(min);
+        // As many as the driver can run (a host task with fixed ports: one).
+        let mut most = task.clone();
+        most.instances.min = task.instances.max.max(min);
+        let max = driver.replicas(&most).max(min);
+        if max <= min {
+            continue;
+        }
         let Some(rec) = journal.instances.get_mut(instance) else {
             continue;
         };

@@ -198,6 +198,34 @@ pub struct Port {
     pub port: u16,
     #[serde(default)]
     pub protocol: Protocol,
+    /// On a host, where a task's ports are the machine's: replica `r` listens
+    /// on `port + r`, which the host driver passes in `HSP_PORT_<NAME>`, so
+    /// the task runs `instances.min` replicas there (and scales up to `max`).
+    /// Without it a task with this port runs one replica on a host, and `hsp
+    /// check` refuses an `instances.min` above 1 in a document with artifacts.
+    /// Containers each have their own address and always use `port`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_replica: bool,
+}
+
+impl Port {
+    /// The port replica `replica` listens on, on a host.
+    pub fn on_host(&self, replica: u32) -> u16 {
+        if self.per_replica {
+            self.port
+                .saturating_add(u16::try_from(replica).unwrap_or(u16::MAX))
+        } else {
+            self.port
+        }
+    }
+
+    /// `HSP_PORT_<NAME>`: the variable a host replica reads its port from.
+    pub fn env_var(&self) -> String {
+        format!(
+            "HSP_PORT_{}",
+            self.name.to_ascii_uppercase().replace('-', "_")
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -33,6 +33,7 @@ fn task(id: &str, v: &str, env: BTreeMap<String, String>) -> Task {
             name: "http".into(),
             port: 8080,
             protocol: Protocol::Http,
+            per_replica: false,
         }],
         env,
         memory_mib: 512,

@@ -57,7 +57,8 @@ impl Example {
             String::new()
         };
         let ports = if kind == Kind::Host {
-            (crate::free_port(), crate::free_port())
+            // The app's port and the next: room for two per-replica ports.
+            (crate::free_port(), crate::free_port_pair())
         } else {
             (5432, 8080)
         };
@@ -273,7 +274,7 @@ pub fn wanted(plan: &Plan, kind: Kind) -> Vec<(String, String, String, u32)> {
     for i in &plan.instances {
         let spec = hsp_deploy::spec_hash(i);
         for t in &i.tasks {
-            let n = if kind == Kind::Host && !t.ports.is_empty() {
+            let n = if kind == Kind::Host && !t.ports.iter().all(|p| p.per_replica) {
                 1
             } else {
                 t.instances.min

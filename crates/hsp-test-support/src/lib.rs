@@ -117,6 +117,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free port whose next one is free too (for a per-replica port with two
+/// replicas on a host).
+pub fn free_port_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// `GET path` on 127.0.0.1:`port`: the trimmed body of a 200 answer, else `None`.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};

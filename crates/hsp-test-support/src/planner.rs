@@ -41,6 +41,7 @@ pub fn doc(id: &str, version: &str) -> Document {
                 name: "http".into(),
                 port: 8080,
                 protocol: Protocol::Http,
+                per_replica: false,
             }],
             env: BTreeMap::new(),
             memory_mib: 256,

@@ -39,6 +39,18 @@ impl Target for Host<'_> {
         self.0
     }
 
+    fn replicas(&self, instance: &str, task: &str, spec: &str) -> u32 {
+        processes(self.0)
+            .iter()
+            .filter(|p| p.supervisor)
+            .filter(|p| {
+                label(p, "instance") == instance
+                    && label(p, "task") == task
+                    && label(p, "spec") == spec
+            })
+            .count() as u32
+    }
+
     /// Supervisors by labels; each has its task running under it, and no task
     /// process is left without a supervisor.
     fn running(&self) -> BTreeMap<(String, String, String), u32> {
@@ -577,4 +589,48 @@ fn scales_between_min_and_max_on_load() {
     scenario::scales_on_load(&Host(&ex), cool.to_str().unwrap(), &|| {
         std::fs::write(&cool, "").unwrap()
     });
+}
+
+/// A task whose port is `per_replica` runs `instances.min` replicas on a
+/// host, replica r on `port + r` (told in `HSP_PORT_HTTP`), each
+/// health-checked on its own port; status counts both.
+#[test]
+fn per_replica_ports_run_every_replica() {
+    let (ex, _guard) = example("ports");
+    let mut plan = ex.plan("1.0.0", "14.0.0", false);
+    let fhir = plan
+        .instances
+        .iter_mut()
+        .find(|i| i.name == "fhir")
+        .unwrap();
+    let app = fhir.tasks.iter_mut().find(|t| t.name == "app").unwrap();
+    assert_eq!(app.instances.min, 2);
+    app.ports[0].per_replica = true;
+    let out = ex.apply_ok(&plan);
+    assert!(out.contains("fhir: deployed 1.0.0, healthy"), "{out}");
+    assert_converged(&ex, &plan);
+    let app_port = ex.ports.1;
+    for port in [app_port, app_port + 1] {
+        assert_eq!(
+            get(port, "/version").as_deref(),
+            Some("1.0.0\n"),
+            "nothing answers on {port}"
+        );
+    }
+    let status = ex.status_json();
+    let fhir = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["instance"] == "fhir")
+        .unwrap();
+    // 2 app replicas and 2 workers, all healthy.
+    assert_eq!(
+        (
+            fhir["units_healthy"].as_u64(),
+            fhir["units_wanted"].as_u64()
+        ),
+        (Some(4), Some(4)),
+        "{status:#}"
+    );
 }

@@ -18,7 +18,9 @@
 //! entrypoint with the task's `command` as arguments, its rendered env, and
 //! `HSP_VOLUME_<NAME>` pointing at each volume folder (a host has no mounts).
 //! Everything listens on the host, so the planner renders hosts as `127.0.0.1`,
-//! a task's ports are the host's ports, and a task with ports runs one replica;
+//! a task's ports are the host's ports, and a task with ports runs one replica
+//! unless its ports are `per_replica` (replica r on `port + r`, passed in
+//! `HSP_PORT_<NAME>`);
 //! for the same reason the old version is stopped before the new one starts
 //! (the rollback restarts it from its release folder, which is kept).
 //!
@@ -177,6 +179,7 @@ impl HostDriver {
         vars.push(("HSP_AGENT_UNIT".into(), unit.clone()));
         vars.push(("LANG".into(), "C.UTF-8".into()));
         vars.extend(self.volume_vars(spec));
+        vars.extend(port_vars(spec));
         let args = spec.task.command.clone().unwrap_or_default();
         let env_file = sd.env_path(&unit);
         let text = systemd::render(&systemd::UnitFile {
@@ -239,7 +242,13 @@ impl HostDriver {
                 fs::canonicalize(self.current_release(unit)).unwrap_or_else(|_| self.root.clone());
             return health::command(self.health_command(cmd, env, &cwd), timeout);
         }
-        match (health::http_port(task, h), h.http.as_ref()) {
+        let port = h.http.as_ref().and_then(|probe| {
+            task.ports
+                .iter()
+                .find(|p| p.name == probe.port)
+                .map(|p| p.on_host(unit.replica))
+        });
+        match (port, h.http.as_ref()) {
             (Some(port), Some(http)) => health::http(
                 SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
                 &http.path,
@@ -451,6 +460,7 @@ impl Driver for HostDriver {
             .env("LANG", "C.UTF-8")
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
         cmd.envs(self.volume_vars(spec));
+        cmd.envs(port_vars(spec));
         let labels: BTreeMap<String, String> = unit_labels(spec);
         for (label, var) in process::LABEL_VARS {
             cmd.env(var, &labels[label]);
@@ -576,7 +586,7 @@ impl Driver for HostDriver {
     }
 
     fn replicas(&self, task: &PlannedTask) -> u32 {
-        if task.ports.is_empty() {
+        if task.ports.iter().all(|p| p.per_replica) {
             task.instances.min.max(1)
         } else {
             1
@@ -629,8 +639,9 @@ impl Driver for HostDriver {
 fn ports_free(spec: &UnitSpec) -> Result<(), Error> {
     use std::net::TcpListener;
     for p in &spec.task.ports {
-        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), p.port);
-        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), p.port);
+        let port = p.on_host(spec.replica);
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
         // Binding the wildcard fails if any address holds the port.
         if let Err(e) = TcpListener::bind(any) {
             if e.kind() != std::io::ErrorKind::AddrInUse {
@@ -643,12 +654,21 @@ fn ports_free(spec: &UnitSpec) -> Result<(), Error> {
             return Err(Error::PortInUse {
                 instance: spec.instance.name.clone(),
                 task: spec.task.name.clone(),
-                port: p.port,
+                port,
                 address,
             });
         }
     }
     Ok(())
+}
+
+/// `HSP_PORT_<NAME>` of each port: where this replica listens.
+fn port_vars(spec: &UnitSpec) -> Vec<(String, String)> {
+    spec.task
+        .ports
+        .iter()
+        .map(|p| (p.env_var(), p.on_host(spec.replica).to_string()))
+        .collect()
 }
 
 /// A unit's labels, keyed like the process labels.

@@ -201,6 +201,7 @@ fn document(p: usize, s: usize, v: usize) -> Document {
             name: "http".into(),
             port: 8080,
             protocol: Protocol::Http,
+            per_replica: false,
         }],
         env: env.clone(),
         memory_mib: mem,
