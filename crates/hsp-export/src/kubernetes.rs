@@ -447,15 +447,23 @@ pub(crate) fn externals(model: &Model, tpl: &mut Tpl) -> Vec<Json> {
         let mut labels = model.env_labels(tpl.managed_by());
         labels.insert("app.kubernetes.io/name".into(), json!(e.interface));
         labels.insert("app.kubernetes.io/instance".into(), json!(e.name));
-        let plain: BTreeMap<&String, String> = e
+        let plain: BTreeMap<String, String> = e
             .values
             .iter()
-            .filter_map(|(k, v)| v.as_plain().map(|p| (k, p)))
+            .filter_map(|(k, v)| v.as_plain().map(|p| (k.clone(), p)))
             .collect();
+        // A consumer's own binding fields as `<consumer>.<field>` (what its
+        // pods get is already in their env).
+        let own = e.per_consumer.iter().flat_map(|(c, fields)| {
+            fields
+                .iter()
+                .filter_map(move |(k, v)| v.as_plain().map(|p| (format!("{c}.{k}"), p)))
+        });
+        let data: BTreeMap<String, String> = plain.clone().into_iter().chain(own).collect();
         docs.push(json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": tpl.meta(model, &format!("external-{}", e.name), labels.clone()),
-            "data": plain,
+            "data": data,
         }));
         if let Some(host) = plain
             .iter()

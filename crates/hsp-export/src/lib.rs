@@ -334,9 +334,116 @@ pub(crate) fn shared_volume_plan(app_max: u32) -> Plan {
     .unwrap()
 }
 
+/// Two consumers of one external Postgres, each with a binding of its own
+/// (`per_consumer`): what the planner renders into their env and the plan's
+/// `externals`.
+#[cfg(test)]
+pub(crate) fn per_consumer_plan() -> Plan {
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let file = |p: &str| serde_json::json!([{"secret": {"kind": "file", "path": p}}]);
+    let text = |t: &str| serde_json::json!([{"text": t}]);
+    let consumer = |name: &str, db: &str, user: &str, pw: &str| {
+        serde_json::json!({
+            "name": name, "service": format!("org.example.{name}"), "version": "1.0.0",
+            "license": "MIT", "reason": "r",
+            "bindings": {"db": {"interface": "postgres", "version": "16", "provider": {"kind": "external", "name": "pg-main"},
+                                "values": {"host": text("pg.example"), "database": text(db), "user": text(user), "password": file(pw)}}},
+            "tasks": [{"name": "app", "image": format!("example.org/{name}@{d}"), "ports": [],
+                       "env": {"DB_HOST": text("pg.example"), "DB_NAME": text(db), "DB_USER": text(user), "DB_PASSWORD": file(pw)},
+                       "memory_mib": 64, "instances": {"min": 1, "max": 1}, "stop_timeout_s": 5}]
+        })
+    };
+    serde_json::from_value(serde_json::json!({
+        "environment": "unit",
+        "instances": [
+            consumer("keycloak", "keycloak", "keycloak", "/s/pg-keycloak"),
+            consumer("care", "care", "care_app", "/s/pg-care"),
+        ],
+        "externals": [{"name": "pg-main", "interface": "postgres", "version": "16",
+                       "values": {"host": text("pg.example"), "password": file("/s/pg-shared")},
+                       "per_consumer": {
+                           "keycloak": {"database": text("keycloak"), "user": text("keycloak"), "password": file("/s/pg-keycloak")},
+                           "care": {"database": text("care"), "user": text("care_app"), "password": file("/s/pg-care")}}}]
+    }))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_consumer_values_reach_their_consumer() {
+        struct Files;
+        impl SecretSource for Files {
+            fn read_file(&mut self, path: &str) -> Result<String, ExportError> {
+                Ok(format!("pw-of-{}", path.trim_start_matches("/s/")))
+            }
+            fn generate(&mut self) -> String {
+                "gen".into()
+            }
+        }
+        let plan = per_consumer_plan();
+        let inline = Options {
+            inline_secrets: true,
+            ..Options::default()
+        };
+        for format in [Format::Kubernetes, Format::Helm, Format::Compose] {
+            let out = export(&plan, format, &Options::default(), &mut Files).unwrap();
+            let keys: Vec<&str> = out.secrets.iter().map(|s| s.key.as_str()).collect();
+            for want in ["pg-keycloak", "pg-care"] {
+                assert!(keys.contains(&want), "{format:?}: {keys:?}");
+            }
+        }
+        // Compose: each service's env file holds its own database, user, password.
+        let out = export(&plan, Format::Compose, &inline, &mut Files).unwrap();
+        for (unit, db, user, pw, other) in [
+            (
+                "keycloak-app",
+                "keycloak",
+                "keycloak",
+                "pw-of-pg-keycloak",
+                "pw-of-pg-care",
+            ),
+            (
+                "care-app",
+                "care",
+                "care_app",
+                "pw-of-pg-care",
+                "pw-of-pg-keycloak",
+            ),
+        ] {
+            let compose: serde_json::Value =
+                serde_yaml::from_str(&out.files["compose.yaml"].contents).unwrap();
+            let env = &compose["services"][unit]["environment"];
+            assert_eq!(env["DB_NAME"], db, "{unit}: {env}");
+            assert_eq!(env["DB_USER"], user, "{unit}: {env}");
+            let secrets = &out.files[&format!("secrets/{unit}.env")].contents;
+            assert!(
+                secrets.contains(&format!("DB_PASSWORD=\"{pw}\"")),
+                "{unit}: {secrets}"
+            );
+            assert!(!secrets.contains(other), "{unit}: {secrets}");
+        }
+        // Kubernetes: each instance's manifests name its own values only; the
+        // external's ConfigMap lists each consumer's own plain fields.
+        let out = export(&plan, Format::Kubernetes, &Options::default(), &mut Files).unwrap();
+        let kc = &out.files["30-keycloak.yaml"].contents;
+        let care = &out.files["30-care.yaml"].contents;
+        assert!(kc.contains("keycloak") && !kc.contains("care_app"), "{kc}");
+        assert!(
+            care.contains("care_app") && !care.contains("value: keycloak"),
+            "{care}"
+        );
+        let ext = &out.files["20-externals.yaml"].contents;
+        for want in [
+            "keycloak.database: keycloak",
+            "care.user: care_app",
+            "host: pg.example",
+        ] {
+            assert!(ext.contains(want), "{want}: {ext}");
+        }
+    }
 
     #[test]
     fn exports_are_deterministic_and_hold_no_secret_without_inline() {

@@ -67,7 +67,11 @@ impl Atoms {
             .instances
             .iter()
             .flat_map(|i| i.tasks.iter().flat_map(|t| t.env.values()))
-            .chain(plan.externals.iter().flat_map(|e| e.values.values()));
+            .chain(plan.externals.iter().flat_map(|e| {
+                e.values
+                    .values()
+                    .chain(e.per_consumer.values().flat_map(|own| own.values()))
+            }));
         for v in values {
             for p in &v.0 {
                 if let Part::Secret(r) = p {

@@ -72,9 +72,42 @@ pub struct ExternalService {
     /// Features it offers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
-    /// Binding field values.
+    /// Binding field values: what every consumer gets, unless `per_consumer`
+    /// overrides a field for it.
     #[serde(default)]
     pub binding: BTreeMap<String, ConfigValue>,
+    /// Instance names (or service ids) this external may serve; absent or
+    /// empty: any consumer. A consumer not listed does not see this external
+    /// (when no external of the interface serves it, index providers are
+    /// candidates for it again). E.g. `["keycloak", "care"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumers: Vec<String>,
+    /// Bindings of their own for some consumers, by instance name (or service
+    /// id): each field given here overrides the `binding` field of the same
+    /// name for that consumer only, e.g. its own database, user and password on
+    /// one server: `{"keycloak": {"database": "keycloak", "user": "keycloak",
+    /// "password": {"secret_file": "secrets/pg-keycloak"}}}`. A dedicated
+    /// requirement needs a binding no other consumer uses: an entry here, or
+    /// being the external's only consumer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_consumer: BTreeMap<String, BTreeMap<String, ConfigValue>>,
+}
+
+impl ExternalService {
+    /// Whether `consumers` lets the external serve a consumer known by any of
+    /// `names` (its instance name, its service id).
+    pub fn serves(&self, names: &[&str]) -> bool {
+        self.consumers.is_empty() || self.consumers.iter().any(|c| names.contains(&c.as_str()))
+    }
+
+    /// The `per_consumer` key that applies to a consumer known by `names`, the
+    /// first name that has an entry (the instance name before the service id).
+    pub fn own_binding(&self, names: &[&str]) -> Option<&str> {
+        names
+            .iter()
+            .find_map(|n| self.per_consumer.get_key_value(*n))
+            .map(|(k, _)| k.as_str())
+    }
 }
 
 /// A literal value, or a secret read from a file (mode 0600) at deploy time.

@@ -160,7 +160,13 @@ pub struct PlannedExternal {
     pub name: String,
     pub interface: String,
     pub version: String,
+    /// The values every consumer without a binding of its own gets.
     pub values: BTreeMap<String, Value>,
+    /// Consumer instance -> the fields of its own binding (the environment's
+    /// `per_consumer` entry), overriding `values` for that consumer only. Its
+    /// bindings hold the merged values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_consumer: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 /// One task of an instance, fully rendered.

@@ -514,7 +514,15 @@ fn environments_name_real_services_and_config() {
         }
         for x in &e.externals {
             let i = reg.interface(&x.interface);
-            for key in x.binding.keys() {
+            for c in x.consumers.iter().chain(x.per_consumer.keys()) {
+                assert!(
+                    instances.contains_key(c),
+                    "{at}: external {} names `{c}`, which the environment does not want",
+                    x.name
+                );
+            }
+            let own = x.per_consumer.values().flat_map(|fields| fields.keys());
+            for key in x.binding.keys().chain(own) {
                 assert!(
                     i.field(key).is_some(),
                     "{at}: external {}: `{}` has no field `{key}`",

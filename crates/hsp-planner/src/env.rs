@@ -228,6 +228,20 @@ fn secret_files(env: &mut Environment) -> Vec<(String, &mut String)> {
                 ));
             }
         }
+        for (consumer, fields) in e.per_consumer.iter_mut() {
+            for (field, v) in fields.iter_mut() {
+                if let ConfigValue::Secret(s) = v {
+                    out.push((
+                        format!(
+                            "/externals/{n}/per_consumer/{}/{}",
+                            escape(consumer),
+                            escape(field)
+                        ),
+                        &mut s.secret_file,
+                    ));
+                }
+            }
+        }
     }
     for (scope, values) in env.config.iter_mut() {
         for (name, v) in values.iter_mut() {
@@ -407,6 +421,28 @@ impl Checker<'_> {
                     Some("the interface version it offers, e.g. \"16\" or \"4.0.1\"".into()),
                 );
             }
+            for (k, c) in e.consumers.iter().enumerate() {
+                if !is_name(c) && !c.contains('.') {
+                    self.issue(
+                        &format!("{at}/consumers/{k}"),
+                        format!("{c:?} is not an instance name or a service id"),
+                        Some(
+                            "the instance names it may serve, e.g. [\"keycloak\", \"care\"]".into(),
+                        ),
+                    );
+                }
+            }
+            for c in e.per_consumer.keys() {
+                if !e.serves(&[c.as_str()]) {
+                    self.issue(
+                        &format!("{at}/per_consumer/{}", escape(c)),
+                        format!("{c} has a binding of its own but is not in consumers"),
+                        Some(format!(
+                            "add \"{c}\" to {at}/consumers, or remove its per_consumer entry"
+                        )),
+                    );
+                }
+            }
         }
         for (field, text) in [
             ("/index/url", &env.index.url),
@@ -420,6 +456,18 @@ impl Checker<'_> {
         for (n, e) in env.externals.iter().enumerate() {
             for (field, v) in &e.binding {
                 self.value(&format!("/externals/{n}/binding/{}", escape(field)), v);
+            }
+            for (consumer, fields) in &e.per_consumer {
+                for (field, v) in fields {
+                    self.value(
+                        &format!(
+                            "/externals/{n}/per_consumer/{}/{}",
+                            escape(consumer),
+                            escape(field)
+                        ),
+                        v,
+                    );
+                }
             }
         }
         for (scope, values) in &env.config {
@@ -553,6 +601,21 @@ mod tests {
                 r#","externals": [{"name": "Mail", "interface": "smtp", "version": "x"}]"#,
                 false,
                 Some("externals[0].name"),
+            ),
+            (
+                r#","externals": [{"name": "pg", "interface": "postgres", "version": "16", "consumers": ["care"], "per_consumer": {"keycloak": {"database": "kc"}}}]"#,
+                false,
+                Some("externals[0].per_consumer.keycloak: keycloak has a binding of its own but is not in consumers"),
+            ),
+            (
+                r#","externals": [{"name": "pg", "interface": "postgres", "version": "16", "per_consumer": {"care": {"password": {"secret_file": "pg-care"}}}}]"#,
+                true,
+                Some("externals[0].per_consumer.care.password.secret_file: secret file /site/pg-care has mode 0644"),
+            ),
+            (
+                r#","externals": [{"name": "pg", "interface": "postgres", "version": "16", "consumers": ["Care App"]}]"#,
+                false,
+                Some("externals[0].consumers[0]: \"Care App\" is not an instance name or a service id"),
             ),
         ] {
             let text = format!("{BASE}\n{extra}}}");

@@ -177,11 +177,13 @@ fn requirement(solver: &Solver, c: &ChoiceKey) -> Subject {
             .cloned()
             .collect()
     };
+    let names = solver.consumer_names(&c.consumer);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let externals: Vec<_> = solver
         .env
         .externals
         .iter()
-        .filter(|e| e.interface == spec.interface)
+        .filter(|e| e.interface == spec.interface && e.serves(&names))
         .collect();
     let mut candidates = Vec::new();
     if !externals.is_empty() {
@@ -314,6 +316,11 @@ impl Words<'_, '_> {
                     .collect(),
                 Err(_) => vec![],
             },
+            Pkg::Claim(_) => set
+                .as_singleton()
+                .map(|v| v.to_string())
+                .into_iter()
+                .collect(),
             _ => match pkg.service().map(|s| self.solver.service(s)) {
                 Some(Ok(Some(s))) => s
                     .versions
@@ -372,6 +379,14 @@ impl Words<'_, '_> {
                 c.consumer,
                 c.spec.name
             ),
+            Pkg::Claim(c) => {
+                let ext = &self.solver.env.externals[c.external].name;
+                let binding = match &c.binding {
+                    None => format!("external {ext}'s binding"),
+                    Some(k) => format!("external {ext}'s binding for {k}"),
+                };
+                format!("{binding} {}", self.set(pkg, set))
+            }
             _ => format!("{pkg} {}", self.set(pkg, set)),
         }
     }

@@ -20,7 +20,10 @@
 //!   deployed) and the newest release that could replace each ([`yanked()`]).
 //!
 //! Preference, most important first: an external service the environment declares
-//! (externals pin their interface: index providers are then not candidates); the
+//! that may serve the consumer (its `consumers`; externals pin their interface:
+//! index providers are then not candidates), whose binding is free (a dedicated
+//! requirement never shares one: the external's `binding` or the consumer's
+//! `per_consumer` entry, see `solve`); the
 //! provider and version already deployed (versions move only within the update
 //! mode unless the environment pins or asks for a range that excludes the
 //! deployed version); the environment's preferred provider; a service the
@@ -70,6 +73,17 @@ pub enum PlanError {
         message: String,
         hint: String,
     },
+    /// A dedicated requirement would share one binding of an external with
+    /// another requirement (both would use one database).
+    #[error("external {external}: {} would use {binding}, but a dedicated requirement needs a binding no other consumer uses (hint: {hint})", and_list(.users))]
+    SharedExternal {
+        external: String,
+        /// "its binding" or "the binding per_consumer.<key>".
+        binding: String,
+        /// `<consumer>'s `<req>` (dedicated|shared)`, in plan order.
+        users: Vec<String>,
+        hint: String,
+    },
     #[error("instance {instance}: {message}")]
     Render { instance: String, message: String },
     #[error("the plan has a dependency cycle among {} (hint: bind one of their requirements to an external service)", .0.join(", "))]
@@ -80,6 +94,15 @@ pub enum PlanError {
         first: String,
         second: String,
     },
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// What the planner is told about the place it plans for, beyond the
@@ -115,9 +138,23 @@ pub fn plan_with(
     let solver = solve::Solver::new(index, env, deployed, options);
     match pubgrub::resolve(&solver, solve::Pkg::Root, solve::Ver::Root) {
         Ok(solution) => render::build(&solver, &solution),
-        Err(pubgrub::PubGrubError::NoSolution(tree)) => Err(PlanError::NoSolution(Box::new(
-            explain::explain(&solver, tree),
-        ))),
+        Err(pubgrub::PubGrubError::NoSolution(tree)) => {
+            let explanation = PlanError::NoSolution(Box::new(explain::explain(&solver, tree)));
+            if env.externals.is_empty() {
+                return Err(explanation);
+            }
+            // Without the claims, does a plan exist? Then the only trouble is
+            // requirements that would share an external's binding: say which.
+            let mut relaxed = solve::Solver::new(index, env, deployed, options);
+            relaxed.claims = false;
+            match pubgrub::resolve(&relaxed, solve::Pkg::Root, solve::Ver::Root) {
+                Ok(solution) => match render::build(&relaxed, &solution) {
+                    Err(e @ PlanError::SharedExternal { .. }) => Err(e),
+                    _ => Err(explanation),
+                },
+                Err(_) => Err(explanation),
+            }
+        }
         Err(pubgrub::PubGrubError::ErrorRetrievingDependencies { source, .. })
         | Err(pubgrub::PubGrubError::ErrorChoosingVersion { source, .. })
         | Err(pubgrub::PubGrubError::ErrorInShouldCancel(source)) => {

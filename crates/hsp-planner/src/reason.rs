@@ -4,6 +4,7 @@
 //! newest allowed, or which newer releases were ruled out and why).
 
 use hsp_index::document::Scope;
+use hsp_index::environment::ConfigValue;
 use hsp_index::version::{parse_range, parse_version};
 
 use super::solve::{in_window, mode_name, Candidate, Inst, Pkg, Rank, Solver};
@@ -16,6 +17,7 @@ pub(crate) fn reason(solver: &Solver, inst: &Inst, all: &[Inst]) -> String {
             why.push("wanted by the environment".to_string());
         }
     }
+    why.extend(external_bindings(solver, inst));
     for consumer in all {
         for (req, (cand, n)) in &consumer.choices {
             let Candidate::Provider { service, rank, .. } = cand else {
@@ -63,6 +65,60 @@ pub(crate) fn reason(solver: &Solver, inst: &Inst, all: &[Inst]) -> String {
     }
     why.push(version_reason(solver, inst));
     why.join("; ")
+}
+
+/// For each requirement bound to an external: which external and binding it
+/// got, and why.
+fn external_bindings(solver: &Solver, inst: &Inst) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in &inst.doc.requires {
+        let Some((Candidate::External(e), n)) = inst.choices.get(&r.name) else {
+            continue;
+        };
+        let ext = &solver.env.externals[*e];
+        let names = [inst.name.as_str(), inst.doc.id.as_str()];
+        let binding = match ext.own_binding(&names) {
+            Some(key) => {
+                let fields: Vec<String> = ext.per_consumer[key]
+                    .iter()
+                    .map(|(k, v)| match v {
+                        ConfigValue::Literal(s) => format!("{k} {s}"),
+                        ConfigValue::Secret(_) => format!("{k} <secret>"),
+                    })
+                    .collect();
+                format!("its own {} on external {}", fields.join(", "), ext.name)
+            }
+            None if r.scope == Scope::Dedicated => format!(
+                "external {}'s binding, which no other consumer uses",
+                ext.name
+            ),
+            None => format!("external {}'s binding, shared", ext.name),
+        };
+        let scope = match r.scope {
+            Scope::Dedicated => "dedicated: ",
+            Scope::Shared => "",
+        };
+        let mut chosen = format!("externals pin {}", r.interface);
+        let optional = usize::from(r.optional);
+        if n - optional > 1 {
+            chosen.push_str(&format!(
+                ", the first of {} that may serve it",
+                n - optional
+            ));
+        }
+        if !ext.consumers.is_empty() {
+            chosen.push_str(&format!(
+                ", {} serves {}",
+                ext.name,
+                ext.consumers.join(", ")
+            ));
+        }
+        out.push(format!(
+            "binds `{}` to external {} ({scope}{binding}; {chosen})",
+            r.name, ext.name
+        ));
+    }
+    out
 }
 
 fn version_reason(solver: &Solver, inst: &Inst) -> String {

@@ -99,6 +99,10 @@ pub(crate) fn build(
         externals: vec![],
     };
     let mut used_externals = BTreeSet::new();
+    // (external, `per_consumer` key) -> the requirements bound to that binding.
+    let mut claims: BTreeMap<(usize, Option<String>), Vec<Claim>> = BTreeMap::new();
+    let mut own_values: BTreeMap<usize, BTreeMap<String, BTreeMap<String, Value>>> =
+        BTreeMap::new();
     for name in &order {
         let inst = &insts[by_pkg[name]];
         let config = config_values(solver, inst)?;
@@ -116,11 +120,44 @@ pub(crate) fn build(
                 Candidate::External(e) => {
                     let ext = &solver.env.externals[*e];
                     used_externals.insert(*e);
-                    let values = ext
+                    let names = [inst.name.as_str(), inst.doc.id.as_str()];
+                    if !ext.serves(&names) {
+                        return Err(PlanError::Render {
+                            instance: inst.name.clone(),
+                            message: format!(
+                                "requirement `{}` was bound to external {} although its `consumers` ({}) do not name {} (hint: name the instance in externals[{e}].consumers)",
+                                req.name,
+                                ext.name,
+                                ext.consumers.join(", "),
+                                inst.name
+                            ),
+                        });
+                    }
+                    let own = ext.own_binding(&names);
+                    let mut values: BTreeMap<String, Value> = ext
                         .binding
                         .iter()
                         .map(|(k, v)| (k.clone(), config_value(v)))
                         .collect();
+                    if let Some(key) = own {
+                        let fields: BTreeMap<String, Value> = ext.per_consumer[key]
+                            .iter()
+                            .map(|(k, v)| (k.clone(), config_value(v)))
+                            .collect();
+                        values.extend(fields.clone());
+                        own_values
+                            .entry(*e)
+                            .or_default()
+                            .insert(inst.name.clone(), fields);
+                    }
+                    claims
+                        .entry((*e, own.map(str::to_string)))
+                        .or_default()
+                        .push(Claim {
+                            consumer: inst.name.clone(),
+                            req: req.name.clone(),
+                            dedicated: req.scope == Scope::Dedicated,
+                        });
                     Some(Binding {
                         interface: ext.interface.clone(),
                         version: ext.version.clone(),
@@ -217,6 +254,11 @@ pub(crate) fn build(
         });
         scopes.insert(name.clone(), scope);
     }
+    for ((e, own), users) in &claims {
+        if users.len() > 1 && users.iter().any(|u| u.dedicated) {
+            return Err(shared_dedicated(solver, *e, own.as_deref(), users));
+        }
+    }
     for e in used_externals {
         let ext = &solver.env.externals[e];
         plan.externals.push(PlannedExternal {
@@ -228,9 +270,80 @@ pub(crate) fn build(
                 .iter()
                 .map(|(k, v)| (k.clone(), config_value(v)))
                 .collect(),
+            per_consumer: own_values.remove(&e).unwrap_or_default(),
         });
     }
     Ok(plan)
+}
+
+/// A requirement bound to one binding of an external.
+struct Claim {
+    consumer: String,
+    req: String,
+    dedicated: bool,
+}
+
+/// Two requirements, one of them dedicated, on one binding of an external:
+/// which, and how the environment tells them apart.
+fn shared_dedicated(solver: &Solver, e: usize, own: Option<&str>, users: &[Claim]) -> PlanError {
+    let ext = &solver.env.externals[e];
+    let who: Vec<String> = users
+        .iter()
+        .map(|u| {
+            let scope = if u.dedicated { "dedicated" } else { "shared" };
+            format!("{}'s `{}` ({scope})", u.consumer, u.req)
+        })
+        .collect();
+    let binding = match own {
+        None => "its binding".to_string(),
+        Some(key) => format!("the binding per_consumer.{key}"),
+    };
+    let mut consumers: Vec<&str> = users.iter().map(|u| u.consumer.as_str()).collect();
+    consumers.dedup();
+    let hint = if consumers.len() > 1 {
+        // The fields that tell consumers apart: the binding's, but where the
+        // server is; a database, user and password when it names none.
+        let mut fields: Vec<(&str, bool)> = ext
+            .binding
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "host" | "port" | "url"))
+            .map(|(k, v)| (k.as_str(), matches!(v, ConfigValue::Secret(_))))
+            .collect();
+        if fields.is_empty() {
+            fields = vec![("database", false), ("user", false), ("password", true)];
+        }
+        let entries: Vec<String> = consumers
+            .iter()
+            .map(|c| {
+                let values: Vec<String> = fields
+                    .iter()
+                    .map(|(k, secret)| match secret {
+                        true => format!(
+                            "\"{k}\": {{\"secret_file\": \"secrets/{}-{c}-{k}\"}}",
+                            ext.name
+                        ),
+                        false => format!("\"{k}\": \"{c}\""),
+                    })
+                    .collect();
+                format!("\"{c}\": {{{}}}", values.join(", "))
+            })
+            .collect();
+        format!(
+            "give each consumer a binding of its own in externals[{e}].per_consumer, e.g. {{{}}}, or declare another external and say which consumers each serves with `consumers`",
+            entries.join(", ")
+        )
+    } else {
+        format!(
+            "one consumer's requirements cannot be told apart by per_consumer; declare another external of `{}` and name {} in its `consumers`",
+            ext.interface, consumers[0]
+        )
+    };
+    PlanError::SharedExternal {
+        external: ext.name.clone(),
+        binding,
+        users: who,
+        hint,
+    }
 }
 
 fn collect(

@@ -16,6 +16,14 @@
 //!   part of the package so that two consumer releases that define a requirement
 //!   differently are different packages.
 //!
+//! - `Claim{external, binding}`: a virtual package per binding of an external
+//!   (its `binding`, or one `per_consumer` entry) whose one version says who
+//!   uses it: `Claimant(None)` for shared requirements, `Claimant(Some(..))`
+//!   for one dedicated requirement. Choosing an external makes the choice
+//!   depend on that claim, so two dedicated requirements (or a dedicated and a
+//!   shared one) never get one binding: the solver takes another external that
+//!   may serve one of them, or fails.
+//!
 //! Policy (licences, yanked, update mode) is not a structural constraint: a
 //! release that policy rules out answers [`Dependencies::Unavailable`] with the
 //! reason, so failures explain it, and `choose_version` offers such releases only
@@ -52,6 +60,16 @@ pub(crate) enum Pkg {
     Shared(Arc<str>),
     Dedicated(Arc<DedicatedKey>),
     Choice(Arc<ChoiceKey>),
+    Claim(Arc<ClaimKey>),
+}
+
+/// One binding of an external: its own (`binding`) or a `per_consumer` entry.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct ClaimKey {
+    /// Index into the environment's externals.
+    pub external: usize,
+    /// The `per_consumer` key, `None` for the external's `binding`.
+    pub binding: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -136,6 +154,10 @@ impl fmt::Display for Pkg {
                 d.service, d.consumer, d.req
             ),
             Pkg::Choice(c) => write!(f, "{}'s requirement {}", c.consumer, c.spec),
+            Pkg::Claim(c) => match &c.binding {
+                None => write!(f, "external #{}'s binding", c.external),
+                Some(k) => write!(f, "external #{}'s binding for {k}", c.external),
+            },
         }
     }
 }
@@ -146,6 +168,9 @@ pub(crate) enum Ver {
     Root,
     Release(Version),
     Candidate(u32),
+    /// Who uses a binding of an external: shared requirements (`None`), or
+    /// one dedicated requirement.
+    Claimant(Option<Arc<str>>),
 }
 
 impl fmt::Display for Ver {
@@ -154,6 +179,8 @@ impl fmt::Display for Ver {
             Ver::Root => f.write_str("(root)"),
             Ver::Release(v) => write!(f, "{v}"),
             Ver::Candidate(i) => write!(f, "candidate #{i}"),
+            Ver::Claimant(None) => f.write_str("shared"),
+            Ver::Claimant(Some(c)) => write!(f, "used by {c} alone"),
         }
     }
 }
@@ -225,6 +252,9 @@ pub(crate) struct Solver<'a> {
     on_target: RefCell<HashMap<(String, String), Option<Reason>>>,
     interfaces: RefCell<HashMap<String, Option<Rc<InterfaceIndex>>>>,
     choices: RefCell<HashMap<Arc<ChoiceKey>, Rc<Vec<Candidate>>>>,
+    /// Whether a dedicated requirement claims its external's binding (off
+    /// only to find out which requirements would share one, for the error).
+    pub claims: bool,
 }
 
 impl<'a> Solver<'a> {
@@ -249,6 +279,7 @@ impl<'a> Solver<'a> {
             on_target: RefCell::default(),
             interfaces: RefCell::default(),
             choices: RefCell::default(),
+            claims: true,
         }
     }
 
@@ -311,6 +342,27 @@ impl<'a> Solver<'a> {
                 .map(|c| dedicated_name(&c, &d.req)),
             _ => None,
         }
+    }
+
+    /// The names an external's `consumers` and `per_consumer` may know a
+    /// consumer package by, before the solution names it: its stable name (else
+    /// the last label of its service id, the name it gets unless two clash), then
+    /// its service id. Rendering checks again with the final name.
+    pub fn consumer_names(&self, pkg: &Pkg) -> Vec<String> {
+        let name = match pkg {
+            Pkg::Shared(s) => Some(
+                self.stable_name(pkg)
+                    .unwrap_or_else(|| s.rsplit('.').next().unwrap_or(s).to_string()),
+            ),
+            Pkg::Dedicated(d) => self
+                .consumer_names(&d.consumer)
+                .first()
+                .map(|c| dedicated_name(c, &d.req)),
+            _ => None,
+        };
+        name.into_iter()
+            .chain(pkg.service().map(str::to_string))
+            .collect()
     }
 
     /// The deployed instance a package continues, if any.
@@ -483,8 +535,15 @@ impl<'a> Solver<'a> {
             .enumerate()
             .filter(|(_, e)| e.interface == spec.interface)
             .collect();
+        let names = self.consumer_names(&key.consumer);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let externals: Vec<_> = externals
+            .into_iter()
+            .filter(|(_, e)| e.serves(&names))
+            .collect();
         if !externals.is_empty() {
-            // Externals pin the interface: index providers are not candidates.
+            // Externals that may serve this consumer pin the interface for it:
+            // index providers are not candidates.
             let range = parse_range(&spec.range).ok();
             for (i, e) in externals {
                 let fits = range
@@ -627,7 +686,7 @@ impl DependencyProvider for Solver<'_> {
         stats: &PackageResolutionStatistics,
     ) -> Self::Priority {
         let count = match pkg {
-            Pkg::Root => 1,
+            Pkg::Root | Pkg::Claim(_) => 1,
             Pkg::Choice(c) => self
                 .candidates(c)
                 .map(|c| {
@@ -656,6 +715,11 @@ impl DependencyProvider for Solver<'_> {
                 let n = self.candidates(c)?.len() as u32;
                 (0..n).map(Ver::Candidate).find(|v| range.contains(v))
             }
+            // Claims are asked for as single versions.
+            Pkg::Claim(_) => range
+                .as_singleton()
+                .cloned()
+                .or_else(|| Some(Ver::Claimant(None)).filter(|v| range.contains(v))),
             _ => {
                 let Some(s) = self.service(pkg.service().unwrap_or_default())? else {
                     return Ok(None);
@@ -678,6 +742,26 @@ impl DependencyProvider for Solver<'_> {
             (Pkg::Root, _) => return Ok(Dependencies::Available(self.root_dependencies()?)),
             (Pkg::Choice(c), Ver::Candidate(i)) => {
                 let cands = self.candidates(c)?;
+                if let (Some(Candidate::External(e)), true) = (cands.get(*i as usize), self.claims)
+                {
+                    let ext = &self.env.externals[*e];
+                    let names = self.consumer_names(&c.consumer);
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let key = ClaimKey {
+                        external: *e,
+                        binding: ext.own_binding(&names).map(str::to_string),
+                    };
+                    let claimant = match c.spec.scope {
+                        Scope::Shared => None,
+                        Scope::Dedicated => {
+                            Some(format!("{}'s `{}`", c.consumer, c.spec.name).into())
+                        }
+                    };
+                    deps.insert(
+                        Pkg::Claim(Arc::new(key)),
+                        VS::singleton(Ver::Claimant(claimant)),
+                    );
+                }
                 if let Some(Candidate::Provider {
                     service, versions, ..
                 }) = cands.get(*i as usize)

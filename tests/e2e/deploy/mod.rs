@@ -4,6 +4,7 @@
 mod apply_env;
 mod docker;
 mod expired;
+mod externals;
 mod host;
 mod hostile;
 mod mirror;

@@ -145,6 +145,10 @@ fn describe(plan: &Plan, actions: &[Action], yanked: &[planner::Yanked]) -> Stri
                 e.version,
                 values.join(", ")
             );
+            for (consumer, own) in &e.per_consumer {
+                let values: Vec<String> = own.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let _ = writeln!(out, "    for {consumer}: {}", values.join(", "));
+            }
         }
     }
     let _ = writeln!(out, "\nactions against what is deployed now:");

@@ -3,6 +3,7 @@
 //! example registry (`example`), and the brute-force oracle (`props`).
 
 mod example;
+mod externals;
 mod props;
 
 use hsp_index::document::Scope;

@@ -296,6 +296,25 @@ impl Oracle<'_> {
             .is_none_or(|l| l.contains(&rel.licence))
     }
 
+    /// No external is bound to a dedicated requirement and any other one
+    /// (the cases have no `per_consumer` bindings: one binding per external).
+    fn no_shared_dedicated(&self, a: &Assignment) -> bool {
+        (0..self.c.externals.len()).all(|e| {
+            let users: Vec<bool> = a
+                .bind
+                .iter()
+                .filter(|(_, c)| **c == Cand::External(e))
+                .map(|((k, req), _)| {
+                    self.c.services[k.service()][a.inst[k]]
+                        .requires
+                        .iter()
+                        .any(|q| &q.name == req && q.dedicated)
+                })
+                .collect();
+            users.len() < 2 || !users.contains(&true)
+        })
+    }
+
     fn offering(&self, s: usize, q: &Req) -> Vec<usize> {
         let range = VersionReq::parse(q.range).unwrap();
         (0..self.c.services[s].len())
@@ -383,7 +402,7 @@ impl Oracle<'_> {
                 .cons
                 .iter()
                 .all(|(k, allowed)| st.a.inst.get(k).is_some_and(|i| allowed.contains(i)));
-            return ok.then_some(st.a);
+            return (ok && self.no_shared_dedicated(&st.a)).then_some(st.a);
         };
         if st.a.inst.contains_key(&k) {
             return self.step(st, fx);
@@ -568,9 +587,13 @@ fn check(seed: u64, with_deployed: bool) -> Result<(), String> {
     let plan = match (planned, &exists) {
         (Ok(p), Some(_)) => p,
         (Err(e), None) => {
-            return matches!(e, hsp_planner::PlanError::NoSolution(_))
-                .then_some(())
-                .ok_or(format!("wrong error: {e}"))
+            return matches!(
+                e,
+                hsp_planner::PlanError::NoSolution(_)
+                    | hsp_planner::PlanError::SharedExternal { .. }
+            )
+            .then_some(())
+            .ok_or(format!("wrong error: {e}"))
         }
         (Ok(p), None) => {
             return Err(format!(
