@@ -126,32 +126,23 @@ const RULES: &[&str] = &[
     "stop",
 ];
 
-/// The rules of each task on a host: no image, so no image rules.
-const HOST_RULES: &[&str] = &[
-    "pullable",
-    "licences",
-    "healthy",
-    "declared-env",
-    "ports",
-    "smoke-test",
-    "logs",
-    "read-only-root",
-    "memory",
-    "stop",
-];
+/// The rules that look at the image, and have no host counterpart.
+const IMAGE_RULES: [&str; 3] = ["non-root", "exposed-ports", "labels"];
 
-fn rules(target: Target) -> &'static [&'static str] {
-    match target {
-        Target::Docker => RULES,
-        Target::Host => HOST_RULES,
-    }
+/// The rules of each task on `target`, in the order they run.
+fn rules(target: Target) -> Vec<&'static str> {
+    RULES
+        .iter()
+        .copied()
+        .filter(|r| target == Target::Docker || !IMAGE_RULES.contains(r))
+        .collect()
 }
 
 /// The rules of `target` after `rule`.
-fn after(target: Target, rule: &str) -> &'static [&'static str] {
+fn after(target: Target, rule: &str) -> Vec<&'static str> {
     let all = rules(target);
     let at = all.iter().position(|r| *r == rule).expect("a rule");
-    &all[at + 1..]
+    all[at + 1..].to_vec()
 }
 
 /// The instance name the validated version gets in its plan.
