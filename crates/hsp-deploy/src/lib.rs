@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(feature = "docker")]
 pub mod cgroup;
+#[cfg(feature = "docker")]
 pub mod docker;
 pub mod health;
 pub mod host;
