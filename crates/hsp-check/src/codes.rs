@@ -52,7 +52,7 @@ codes! {
     EnvName = "E030": "An environment variable or config name is not `[A-Z0-9_]+`.";
     TemplateSyntax = "E031": "A `${...}` template is malformed.";
     TemplateReference = "E032": "A `${...}` reference names no requirement, binding field, config entry or own port.";
-    ConfigPattern = "E033": "A config entry's `pattern` is not a regular expression, or its `default` does not match it.";
+    ConfigPattern = "E033": "A config entry's `pattern` is not a regular expression, or its `default` or `example` does not match it.";
     UnknownTaskOrPort = "E040": "A health check, smoke test or provided interface names a task or port that does not exist.";
     HealthCheck = "E041": "A health check or smoke test must have exactly one of `http` or `command`, and sane timings.";
     Resources = "E050": "Memory, CPUs or instance counts are not sane (e.g. `instances.min` > `max`).";
@@ -84,7 +84,7 @@ codes! {
     YankTarget = "E104": "A maintainers' yank (`registry.json`'s `yanks`) names a service version the registry does not have, or twice.";
     Todo = "E105": "A `TODO` marker (left by `hsp new`) is still in the document.";
     NoHealthCheck = "W001": "A task that serves ports has no health check, so rollouts cannot wait for it.";
-    SecretDefault = "W002": "A secret config entry has a default value, which every site would share.";
+    SecretDefault = "W002": "A secret config entry has a default or example value, which every site would share.";
     NoSmokeTest = "W003": "The document has no smoke test.";
 }
 

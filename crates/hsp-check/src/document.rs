@@ -218,6 +218,9 @@ impl<'a> Checker<'a> {
                         if let Some(d) = c.default.as_deref().filter(|d| !re.is_match(d)) {
                             self.err(Code::ConfigPattern, format!("{base}/default"), format!("the default `{d}` does not match the pattern `{p}`"));
                         }
+                        if let Some(e) = c.example.as_deref().filter(|e| !re.is_match(e)) {
+                            self.err(Code::ConfigPattern, format!("{base}/example"), format!("the example `{e}` does not match the pattern `{p}`"));
+                        }
                     }
                 }
             }
@@ -228,6 +231,15 @@ impl<'a> Checker<'a> {
                 self.push(
                     Finding::new(Code::SecretDefault, format!("{base}/default"), format!("secret `{}` has a default value", c.name))
                         .hint("remove the default, or set `generate: true` to have the agent create one per site"),
+                );
+            }
+            if let Some(e) = &c.example {
+                self.control(format!("{base}/example"), e, false);
+            }
+            if c.secret && c.example.is_some() {
+                self.push(
+                    Finding::new(Code::SecretDefault, format!("{base}/example"), format!("secret `{}` has an example value, published with the document", c.name))
+                        .hint("remove the example: `hsp validate` generates a value for a required secret"),
                 );
             }
         }
@@ -590,6 +602,20 @@ mod tests {
                     d.config[0].default = Some("abc1".into());
                 }),
                 vec![(Code::ConfigPattern, "/config/0/default")],
+            ),
+            (
+                "example that does not match the pattern",
+                Box::new(|d| {
+                    d.config[0].secret = false;
+                    d.config[0].pattern = Some("[a-z]+".into());
+                    d.config[0].example = Some("abc1".into());
+                }),
+                vec![(Code::ConfigPattern, "/config/0/example")],
+            ),
+            (
+                "secret example",
+                Box::new(|d| d.config[0].example = Some("x".into())),
+                vec![(Code::SecretDefault, "/config/0/example")],
             ),
             (
                 "bad pattern",

@@ -149,6 +149,11 @@ pub struct ConfigEntry {
     /// Regular expression the value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// A value `hsp validate` runs the version with when the entry is required
+    /// and has no default (e.g. `https://app.hospital.example`); never used by
+    /// sites. Not for secrets: the validator generates those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 /// One entry process of a service.

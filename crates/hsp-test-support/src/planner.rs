@@ -166,6 +166,7 @@ impl DocExt for Document {
             generate,
             default: default.map(str::to_string),
             pattern: None,
+            example: None,
         });
         self
     }

@@ -222,7 +222,34 @@ fn run_on(
     rules: &mut Vec<RuleResult>,
 ) -> Result<(), Error> {
     let state = tempfile::tempdir().map_err(Error::Temp)?;
-    let plan = plan(opts, env_name, target, state.path())?;
+    let plan = match plan(opts, env_name, target, state.path()) {
+        Err(Error::Plan { source, .. })
+            if matches!(*source, hsp_planner::PlanError::Config { .. }) =>
+        {
+            // Reported, not an error: the version cannot run without values
+            // its document does not give.
+            let evidence = format!(
+                "{source} (the validator runs each required entry without a default with its `example`, and generates secrets; or give --config NAME=VALUE)"
+            );
+            let mut result = |rule: &str, task: Option<&str>, outcome, evidence: &str| {
+                rules.push(RuleResult {
+                    rule: rule.to_string(),
+                    task: task.map(str::to_string),
+                    target,
+                    outcome,
+                    evidence: evidence.to_string(),
+                })
+            };
+            result("configurable", None, Outcome::Fail, &evidence);
+            for task in &opts.document.tasks {
+                for r in self::rules(target) {
+                    result(r, Some(&task.name), Outcome::NotRun, "not configured");
+                }
+            }
+            return Ok(());
+        }
+        plan => plan?,
+    };
     let env_dir = EnvDir::open(state.path(), env_name)?;
     let site = match (target, engine) {
         (Target::Docker, Some(engine)) => Site::docker(engine, env_name)?,
@@ -272,9 +299,10 @@ fn plan(
         .iter()
         .filter(|d| !(d.id == doc.id && d.version == doc.version))
         .cloned()
+        .map(for_a_test_run)
         .collect();
     // A yanked version is still validated (sites may run it).
-    let mut wanted = doc.clone();
+    let mut wanted = for_a_test_run(doc.clone());
     wanted.yanked = None;
     documents.push(wanted);
     let source = MemorySource::new(opts.interfaces.clone(), documents);
@@ -282,7 +310,7 @@ fn plan(
         "name": env_name,
         "index": {"url": "validation", "root": "validation"},
         "services": [{"id": doc.id, "version": format!("={}", doc.version), "name": INSTANCE}],
-        "config": {INSTANCE: opts.config},
+        "config": {INSTANCE: given_config(opts, state)?},
         "target": match target {
             Target::Docker => serde_json::json!({"kind": "docker"}),
             Target::Host => serde_json::json!({"kind": "host", "root": state.join("host")}),
@@ -298,6 +326,48 @@ fn plan(
         source: Box::new(source),
     };
     hsp_planner::plan_with(&env, &source, &Deployed::default(), &options).map_err(plan_err)
+}
+
+/// `opts.config` as environment config values: a secret entry's value in a
+/// file of `state` (mode 0600), as a site gives secrets.
+fn given_config(
+    opts: &Options,
+    state: &std::path::Path,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let mut out = serde_json::Map::new();
+    for (name, value) in &opts.config {
+        let secret = opts
+            .document
+            .config
+            .iter()
+            .any(|c| &c.name == name && c.secret);
+        let value = if secret {
+            let path = state.join(format!("given-{name}"));
+            hsp_deploy::journal::write_atomic(&path, value.as_bytes())?;
+            serde_json::json!({"secret_file": path})
+        } else {
+            serde_json::json!(value)
+        };
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// `doc` as a throwaway run needs it: a required config entry without a
+/// default gets its `example`, and a required secret is generated.
+fn for_a_test_run(mut doc: Document) -> Document {
+    for c in doc
+        .config
+        .iter_mut()
+        .filter(|c| c.required && c.default.is_none())
+    {
+        if c.secret {
+            c.generate = true;
+        } else if c.example.is_some() {
+            c.default = c.example.clone();
+        }
+    }
+    doc
 }
 
 struct Run<'a> {

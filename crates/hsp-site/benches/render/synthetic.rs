@@ -268,6 +268,7 @@ fn document(p: usize, s: usize, v: usize) -> Document {
             generate: false,
             default: None,
             pattern: None,
+            example: None,
         }],
         tasks: vec![task("app", 1024), task("worker", 512)],
         artifacts: vec![],
