@@ -362,3 +362,16 @@ pub fn docker(args: &[&str]) -> String {
         .expect("docker CLI (run .ci/install)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The task `task` of the planned instance `instance`, to edit a plan.
+pub fn task_mut<'a>(
+    plan: &'a mut Plan,
+    instance: &str,
+    task: &str,
+) -> &'a mut hsp_index::plan::PlannedTask {
+    plan.instances
+        .iter_mut()
+        .find(|i| i.name == instance)
+        .and_then(|i| i.tasks.iter_mut().find(|t| t.name == task))
+        .unwrap_or_else(|| panic!("no task {instance}/{task} in the plan"))
+}

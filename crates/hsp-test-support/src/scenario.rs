@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hsp_index::Plan;
 use serde_json::Value as Json;
 
-use crate::deploy::{wanted, Example, Rng};
+use crate::deploy::{task_mut, wanted, Example, Rng};
 use crate::show;
 
 /// What a scenario observes of a deployment, read with the target's own tools
@@ -60,7 +60,8 @@ pub fn assert_converged(t: &dyn Target, plan: &Plan) {
     assert_eq!(t.running(), want, "units differ from the plan");
 }
 
-fn service<'a>(status: &'a Json, instance: &str) -> &'a Json {
+/// The service `instance` in `hsp-agent status --json`.
+pub fn service<'a>(status: &'a Json, instance: &str) -> &'a Json {
     status["services"]
         .as_array()
         .unwrap()
@@ -279,19 +280,14 @@ impl Drop for Daemon {
 pub fn scales_on_load(t: &dyn Target, cool_file: &str, cool: &dyn Fn()) {
     let ex = t.example();
     let mut plan = ex.plan("1.0.0", "14.0.0", false);
-    let fhir = plan
-        .instances
-        .iter_mut()
-        .find(|i| i.name == "fhir")
-        .unwrap();
-    let worker = fhir.tasks.iter_mut().find(|t| t.name == "worker").unwrap();
+    let worker = task_mut(&mut plan, "fhir", "worker");
     worker.instances = hsp_index::document::Instances { min: 1, max: 3 };
     worker.cpus = Some(0.1);
     worker.env.insert(
         "BURN_UNTIL".into(),
         hsp_index::plan::Value(vec![hsp_index::plan::Part::Text(cool_file.into())]),
     );
-    let spec = hsp_deploy::spec_hash(fhir);
+    let spec = hsp_deploy::spec_hash(plan.instances.iter().find(|i| i.name == "fhir").unwrap());
     let path = ex.write_plan(&plan, "scaled");
     let cmd = ex.apply_cmd(&path);
     // `apply_cmd` is `hsp-agent apply ...`: the same arguments for `run`.

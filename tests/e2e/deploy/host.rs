@@ -598,12 +598,7 @@ fn scales_between_min_and_max_on_load() {
 fn per_replica_ports_run_every_replica() {
     let (ex, _guard) = example("ports");
     let mut plan = ex.plan("1.0.0", "14.0.0", false);
-    let fhir = plan
-        .instances
-        .iter_mut()
-        .find(|i| i.name == "fhir")
-        .unwrap();
-    let app = fhir.tasks.iter_mut().find(|t| t.name == "app").unwrap();
+    let app = task_mut(&mut plan, "fhir", "app");
     assert_eq!(app.instances.min, 2);
     app.ports[0].per_replica = true;
     let out = ex.apply_ok(&plan);
@@ -618,12 +613,7 @@ fn per_replica_ports_run_every_replica() {
         );
     }
     let status = ex.status_json();
-    let fhir = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["instance"] == "fhir")
-        .unwrap();
+    let fhir = scenario::service(&status, "fhir");
     // 2 app replicas and 2 workers, all healthy.
     assert_eq!(
         (

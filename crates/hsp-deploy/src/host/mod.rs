@@ -312,6 +312,15 @@ impl HostDriver {
         process::scan(&self.state, &self.environment)
     }
 
+    /// The labelled processes of `unit`: its supervisor, the task and the
+    /// task's own children.
+    fn processes_of(&self, unit: &Unit) -> Vec<process::Labelled> {
+        let want = labels_of(unit);
+        let mut all = self.labelled();
+        all.retain(|p| want.iter().all(|(k, v)| p.labels.get(*k) == Some(v)));
+        all
+    }
+
     /// Kills task processes (and their children) with no supervisor above
     /// them: their supervisor was killed -9, so they would hold ports and never
     /// be restarted or stopped.
@@ -507,20 +516,9 @@ impl Driver for HostDriver {
             process::wait_gone(pid, Duration::from_secs(2));
         }
         // Whatever of this unit outlived its supervisor (a task's own children).
-        let want = labels_of(unit);
-        for p in self.labelled() {
-            let same = [
-                super::LABEL_INSTANCE,
-                super::LABEL_TASK,
-                super::LABEL_REPLICA,
-                super::LABEL_SPEC,
-            ]
-            .iter()
-            .all(|l| p.labels.get(*l) == want.get(*l));
-            if same {
-                process::signal(p.pid, Signal::SIGKILL);
-                process::wait_gone(p.pid, Duration::from_secs(2));
-            }
+        for p in self.processes_of(unit) {
+            process::signal(p.pid, Signal::SIGKILL);
+            process::wait_gone(p.pid, Duration::from_secs(2));
         }
         Ok(())
     }
@@ -532,25 +530,13 @@ impl Driver for HostDriver {
         if self.systemd.is_some() {
             return None;
         }
-        let want = labels_of(unit);
         let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
             .flatten()
             .filter(|t| *t > 0)? as f64;
         let mut total = 0.0;
         let mut any = false;
-        for p in self.labelled().iter().filter(|p| !p.supervisor) {
-            let same = [
-                super::LABEL_INSTANCE,
-                super::LABEL_TASK,
-                super::LABEL_REPLICA,
-                super::LABEL_SPEC,
-            ]
-            .iter()
-            .all(|k| p.labels.get(*k) == want.get(*k));
-            if !same {
-                continue;
-            }
+        for p in self.processes_of(unit).iter().filter(|p| !p.supervisor) {
             if let Some(t) = process::cpu_ticks(p.pid) {
                 total += t as f64 / ticks;
                 any = true;
