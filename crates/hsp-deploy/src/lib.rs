@@ -282,14 +282,14 @@ pub enum Error {
     },
     #[error("artifact {url}: the artifact mirror has no {location} (hint: copy the artifacts into the mirror with `hsp mirror --artifacts DIR`, or check that the mirror is mounted or served)")]
     MirrorMissing { url: String, location: String },
-    #[error("artifact {url}{}: size {actual} bytes, the plan says {expected} (hint: the file is truncated or not the published one)", via(mirror))]
+    #[error("artifact {url}{}: size {actual} bytes, signed {expected} (hint: the file is truncated or not the published one)", via(mirror))]
     ArtifactSize {
         url: String,
         mirror: Option<String>,
         expected: u64,
         actual: u64,
     },
-    #[error("artifact {url}{}: sha256 {actual}, the plan says {expected} (hint: the file is not the published one)", via(mirror))]
+    #[error("artifact {url}{}: sha256 {actual}, signed {expected} (hint: the file is not the published one)", via(mirror))]
     ArtifactHash {
         url: String,
         mirror: Option<String>,

@@ -27,28 +27,33 @@ use sha2::{Digest, Sha256};
 use crate::Error;
 
 /// Makes `downloads/<sha256>.tar.gz` hold the verified artifact; returns its
-/// path. With a `mirror`, the bytes come from `<mirror>/sha256/<hex>` instead
-/// of the signed URL, under the same cap and checks; a file the mirror lacks
-/// is [`Error::MirrorMissing`] (not the release's fault).
+/// path (see [`fetch_to`]).
 pub fn fetch(
     artifact: &Artifact,
     downloads: &Path,
     mirror: Option<&ArtifactMirror>,
 ) -> Result<PathBuf, Error> {
-    let sha = artifact.sha256.to_ascii_lowercase();
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::ArtifactHash {
-            url: artifact.url.clone(),
-            mirror: None,
-            expected: sha,
-            actual: "(not a sha256)".into(),
-        });
+    let dest = downloads.join(format!("{}.tar.gz", signed_sha256(artifact)?));
+    fetch_to(artifact, &dest, mirror)?;
+    Ok(dest)
+}
+
+/// Makes `dest` hold the verified artifact: kept when it already does, else
+/// read from the signed URL, or with a `mirror` from `<mirror>/sha256/<hex>`,
+/// at most one byte more than the signed size, into a temporary sibling that
+/// is checked (size, then sha256) and only then renamed to `dest`. A file
+/// the mirror lacks is [`Error::MirrorMissing`] (not the release's fault).
+pub fn fetch_to(
+    artifact: &Artifact,
+    dest: &Path,
+    mirror: Option<&ArtifactMirror>,
+) -> Result<(), Error> {
+    let sha = signed_sha256(artifact)?;
+    if dest.exists() && verify(dest, artifact, None).is_ok() {
+        return Ok(());
     }
-    fs::create_dir_all(downloads).map_err(Error::io(downloads))?;
-    let dest = downloads.join(format!("{sha}.tar.gz"));
-    if dest.exists() && verify(&dest, artifact, None).is_ok() {
-        return Ok(dest);
-    }
+    let folder = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(folder).map_err(Error::io(folder))?;
     let location = mirror.map(|m| m.locate(&sha));
     let source = match (mirror, &location) {
         (Some(mirror), Some(at)) => {
@@ -58,15 +63,31 @@ pub fn fetch(
         _ => open(artifact)?,
     };
     let from = location.as_deref();
-    let part = downloads.join(format!("{sha}.part"));
+    // One name per artifact: a part left by a crash is overwritten, never
+    // piles up.
+    let part = folder.join(format!(".{sha}.part"));
     let written =
         write_part(source, artifact, from, &part).and_then(|()| verify(&part, artifact, from));
     if let Err(e) = written {
         let _ = fs::remove_file(&part);
         return Err(e);
     }
-    fs::rename(&part, &dest).map_err(Error::io(&dest))?;
-    Ok(dest)
+    fs::rename(&part, dest).map_err(Error::io(dest))
+}
+
+/// The artifact's signed sha256 in lower case, refused unless it is 64 hex
+/// digits (it names files).
+fn signed_sha256(artifact: &Artifact) -> Result<String, Error> {
+    let sha = artifact.sha256.to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::ArtifactHash {
+            url: artifact.url.clone(),
+            mirror: None,
+            expected: sha,
+            actual: "(not a sha256)".into(),
+        });
+    }
+    Ok(sha)
 }
 
 /// The artifact's bytes, at most one more than its signed size (endless data
