@@ -1025,3 +1025,96 @@ fn or_none(v: &[String]) -> String {
         v.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hsp_index::plan::{SecretRef, Value};
+
+    fn doc(example: Option<&str>) -> Document {
+        let mut config = serde_json::json!([
+            {"name": "DATABASE_URL", "required": true},
+            {"name": "DB_PASSWORD", "required": true, "secret": true}
+        ]);
+        if let Some(e) = example {
+            config[0]["example"] = serde_json::json!(e);
+        }
+        serde_json::from_value(serde_json::json!({
+            "id": "org.hsp.test.validate", "version": "1.0.0", "name": "V", "summary": "s",
+            "publisher": "hsp-test", "license": "MIT", "config": config,
+            "tasks": [{"name": "app", "image": format!("127.0.0.1:5000/t@sha256:{}", "a".repeat(64)), "memory_mib": 64,
+                       "env": {"DATABASE_URL": "${config.DATABASE_URL}",
+                               "DB_PASSWORD": "${config.DB_PASSWORD}"}}]
+        }))
+        .unwrap()
+    }
+
+    fn options<'a>(doc: &'a Document, config: &[(&str, &str)]) -> Options<'a> {
+        Options {
+            document: doc,
+            document_sha256: String::new(),
+            documents: Vec::new(),
+            interfaces: Vec::new(),
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            now: chrono::Utc::now(),
+            agent: None,
+        }
+    }
+
+    fn env(plan: &Plan) -> &BTreeMap<String, Value> {
+        &plan.instances[0].tasks[0].env
+    }
+
+    #[test]
+    fn required_config_takes_the_example_and_secrets_are_generated() {
+        let state = tempfile::tempdir().unwrap();
+        let doc = doc(Some("postgres://db/app"));
+        let opts = options(&doc, &[]);
+        let plan = plan(&opts, "v", Target::Docker, state.path()).unwrap();
+        assert_eq!(env(&plan)["DATABASE_URL"], Value::text("postgres://db/app"));
+        assert!(matches!(
+            env(&plan)["DB_PASSWORD"].0[..],
+            [Part::Secret(SecretRef::Generated { .. })]
+        ));
+    }
+
+    #[test]
+    fn a_given_secret_goes_through_a_private_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        let doc = doc(None);
+        let opts = options(
+            &doc,
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("DB_PASSWORD", "s3cret"),
+            ],
+        );
+        let plan = plan(&opts, "v", Target::Docker, state.path()).unwrap();
+        assert_eq!(env(&plan)["DATABASE_URL"], Value::text("postgres://x/y"));
+        let [Part::Secret(SecretRef::File { path })] = &env(&plan)["DB_PASSWORD"].0[..] else {
+            panic!("{:?}", env(&plan)["DB_PASSWORD"]);
+        };
+        assert_eq!(std::fs::read_to_string(path).unwrap(), "s3cret");
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!serde_json::to_string(&plan).unwrap().contains("s3cret"));
+    }
+
+    #[test]
+    fn without_an_example_planning_names_the_entry() {
+        let state = tempfile::tempdir().unwrap();
+        let doc = doc(None);
+        let opts = options(&doc, &[]);
+        let Err(Error::Plan { source, .. }) = plan(&opts, "v", Target::Docker, state.path()) else {
+            panic!("planned without a value");
+        };
+        assert!(
+            matches!(&*source, hsp_planner::PlanError::Config { name, .. } if name == "DATABASE_URL"),
+            "{source}"
+        );
+    }
+}
