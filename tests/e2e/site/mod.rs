@@ -25,4 +25,11 @@ fn hsp_build_output_has_no_broken_links() {
         broken.len(),
         broken
     );
+    // A config entry's example is shown beside its description.
+    let page =
+        std::fs::read_to_string(dir.join("services/com.acme.care-coordinator@2.1.0.html")).unwrap();
+    assert!(
+        page.contains("for example <code>https://care.hospital.example</code>"),
+        "no example for PUBLIC_URL"
+    );
 }
