@@ -44,7 +44,14 @@ pub fn copy(
             continue;
         }
         report.artifacts += 1;
-        let dest = path_in(dir, &a.sha256);
+        // A path is made of it: refused before, not after.
+        let dest = match archive::signed_sha256(a) {
+            Ok(sha) => path_in(dir, &sha),
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
         if verify(&dest, a).is_ok() {
             report.present += 1;
             continue;
@@ -67,4 +74,47 @@ pub fn copy(
 /// Whether `path` holds exactly the signed archive.
 pub fn verify(path: &Path, a: &Artifact) -> Result<(), String> {
     archive::verify(path, a, None).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn artifact(url: String, sha256: String, size: u64) -> Artifact {
+        Artifact {
+            platform: "linux-x86_64".into(),
+            url,
+            sha256,
+            size,
+            entrypoint: "bin/app".into(),
+        }
+    }
+
+    #[test]
+    fn copies_the_signed_bytes_and_refuses_others_and_unsafe_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("app.tar.gz");
+        std::fs::write(&src, b"release").unwrap();
+        let url = format!("file://{}", src.display());
+        let sha = hex::encode(Sha256::digest(b"release"));
+        let mirror = dir.path().join("mirror");
+
+        let good = artifact(url.clone(), sha.clone(), 7);
+        let report = copy(std::slice::from_ref(&good), &mirror, None).unwrap();
+        assert_eq!((report.copied, report.present), (1, 0));
+        assert_eq!(std::fs::read(path_in(&mirror, &sha)).unwrap(), b"release");
+        let again = copy(&[good], &mirror, None).unwrap();
+        assert_eq!((again.copied, again.present), (0, 1));
+
+        let other = artifact(url.clone(), "b".repeat(64), 7);
+        let errors = copy(&[other], &mirror, None).unwrap_err();
+        assert!(errors[0].contains("sha256"), "{errors:?}");
+        assert!(!path_in(&mirror, &"b".repeat(64)).exists());
+
+        let escape = artifact(url, "../../escaped".into(), 7);
+        let errors = copy(&[escape], &mirror, None).unwrap_err();
+        assert!(errors[0].contains("not a sha256"), "{errors:?}");
+        assert!(!dir.path().join("escaped").exists());
+    }
 }

@@ -76,8 +76,8 @@ pub fn fetch_to(
 }
 
 /// The artifact's signed sha256 in lower case, refused unless it is 64 hex
-/// digits (it names files).
-fn signed_sha256(artifact: &Artifact) -> Result<String, Error> {
+/// digits (it names files: check it before making a path of it).
+pub fn signed_sha256(artifact: &Artifact) -> Result<String, Error> {
     let sha = artifact.sha256.to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::ArtifactHash {
