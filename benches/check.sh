@@ -8,9 +8,10 @@
 #
 # The registry is kept in ${HSP_BENCH_DIR:-/tmp/hsp-bench-registry-SxV} and reused.
 #
-# Measured 2026-11-26 12:34 UTC, `benches/check.sh 10000 10 5`, machine at load 5.6
-# from other builds: 2 cores 3.19 s = 31,300 docs/s (1.98 CPU-s = 50,500
-# docs/CPU-s); 1 thread 3.63 s = 27,500 docs/s (2.20 CPU-s = 45,400 docs/CPU-s).
+# Measured 2026-12-07 17:35 UTC, `benches/check.sh 10000 10 5`, load 0.5: 2 cores
+# 2.48 s = 40,400 docs/s (3.84 CPU-s = 26,100 docs/CPU-s); 1 thread 4.00 s =
+# 25,000 docs/s (3.99 CPU-s). (2026-11-26, at load 5.6 and before the replica,
+# key and externals rules: 2 cores 31,300 docs/s, 1 thread 27,500 docs/s.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 services=${1:-10000}

@@ -31,6 +31,17 @@ def hexdigest(*parts):
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
 
+def public_key(p):
+    """A real ed25519 public key (hsp check refuses one that is not a curve
+    point), from a seed fixed per publisher."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    seed = hashlib.sha256(f"key/{p}".encode()).digest()
+    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
 INTERFACES = {
     "postgres": ["host", "port", "database", "user", "password"],
     "fhir": ["base_url"],
@@ -48,7 +59,7 @@ for iid, fields in INTERFACES.items():
 for p in range(publishers):
     write(f"publishers/pub{p}/publisher.json", {
         "name": f"pub{p}", "title": f"Publisher {p}", "namespaces": [f"com.pub{p}"],
-        "keys": [{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": hexdigest("key", p)}}],
+        "keys": [{"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": public_key(p)}}],
     })
 
 
@@ -112,6 +123,9 @@ def document(s, v):
                              "url": f"https://pub{pub}.example/service{s}-{version}.tar.gz",
                              "sha256": hexdigest("artifact", s, v), "size": 10485760 + s,
                              "entrypoint": f"bin/service{s}"}]
+        # On a host the replicas share the machine's ports: one port each (E052).
+        for port in doc["tasks"][0]["ports"]:
+            port["per_replica"] = True
     return f"publishers/pub{pub}/services/{sid}/{version}.json", doc
 
 
