@@ -515,7 +515,11 @@ impl Driver for DockerDriver {
         if let Some(cmd) = &h.command {
             return self.exec_probe(&unit.id, cmd, env, timeout);
         }
-        match (health::http_port(task, h), h.http.as_ref(), unit.address) {
+        match (
+            health::http_port(task, h).map(|p| p.port),
+            h.http.as_ref(),
+            unit.address,
+        ) {
             (Some(port), Some(http), Some(ip)) => {
                 health::http(SocketAddr::new(ip, port), &http.path, timeout)
             }

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use hsp_index::document::Health;
+use hsp_index::document::{Health, Port};
 use hsp_index::plan::PlannedTask;
 
 use super::Probe;
@@ -54,13 +54,11 @@ fn parse_status(head: &[u8]) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
-/// The port number behind the probe's port name.
-pub fn http_port(task: &PlannedTask, health: &Health) -> Option<u16> {
+/// The task's port the HTTP probe names (the caller picks the number: the
+/// container's, or a host replica's).
+pub fn http_port<'t>(task: &'t PlannedTask, health: &Health) -> Option<&'t Port> {
     let probe = health.http.as_ref()?;
-    task.ports
-        .iter()
-        .find(|p| p.name == probe.port)
-        .map(|p| p.port)
+    task.ports.iter().find(|p| p.name == probe.port)
 }
 
 /// How long a new version may take to become healthy: its start period plus

@@ -634,10 +634,11 @@ impl Run<'_> {
                     _ => "nothing".into(),
                 };
                 let expects = smoke.status.is_some() || smoke.body_contains.is_some();
-                let port = smoke
-                    .http
+                let port = probe_task
+                    .health
                     .as_ref()
-                    .and_then(|h| task.ports.iter().find(|p| p.name == h.port).map(|p| p.port));
+                    .and_then(|h| hsp_deploy::health::http_port(&probe_task, h))
+                    .map(|p| p.port);
                 match (expects, &smoke.http, port, u.address) {
                     (true, Some(h), Some(port), Some(ip)) => {
                         let addr = std::net::SocketAddr::new(ip, port);

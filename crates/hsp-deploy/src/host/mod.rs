@@ -242,12 +242,7 @@ impl HostDriver {
                 fs::canonicalize(self.current_release(unit)).unwrap_or_else(|_| self.root.clone());
             return health::command(self.health_command(cmd, env, &cwd), timeout);
         }
-        let port = h.http.as_ref().and_then(|probe| {
-            task.ports
-                .iter()
-                .find(|p| p.name == probe.port)
-                .map(|p| p.on_host(unit.replica))
-        });
+        let port = health::http_port(task, h).map(|p| p.on_host(unit.replica));
         match (port, h.http.as_ref()) {
             (Some(port), Some(http)) => health::http(
                 SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
